@@ -1,0 +1,51 @@
+# Thin wrapper over CMake for the README's commands.
+#   make          build (build/backprop, build/libbackprop.a)
+#   make test     install missing build dependencies, build, run all tests,
+#                 then again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make demo     the main job (see README)
+#   make bench    benchmarks side by side with PyTorch (see bench/README.md)
+
+BUILD      ?= build
+SAN_BUILD  ?= build-san
+JOBS       ?= 2
+BUILD_DEPS  = cmake gcc make pkg-config libopenblas-dev libjansson-dev zlib1g-dev
+DEMO_DEPS   = dataset-fashion-mnist
+# Warnings are errors in CI.
+ifneq ($(CI),)
+WERROR = -DBP_WERROR=ON
+endif
+
+.PHONY: all deps build test test-fast test-san demo bench clean install
+
+all: build
+
+deps:
+	@scripts/install-deps.sh $(BUILD_DEPS)
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(WERROR) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-san: deps
+	@cmake -S . -B $(SAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBP_SANITIZE=ON $(WERROR) >/dev/null
+	@cmake --build $(SAN_BUILD) -j $(JOBS)
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+test: test-fast test-san
+
+demo: build
+	@scripts/install-deps.sh $(DEMO_DEPS)
+	@scripts/demo.sh $(BUILD)/backprop
+
+bench: build
+	@bench/run.sh
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)

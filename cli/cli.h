@@ -1,0 +1,25 @@
+/* cli.h - shared pieces of the command-line tool. Each command is one
+ * function cmd_NAME(argc, argv) returning the process exit status:
+ * 0 success, 1 a negative answer (wrong values, failed check), 2 bad input. */
+#ifndef BP_CLI_H
+#define BP_CLI_H
+
+#include "backprop.h"
+
+#define EXIT_WRONG 1
+#define EXIT_BAD 2
+
+/* Print "backprop: MESSAGE" on stderr; return EXIT_BAD. */
+int cli_fail(const bp_error *err);
+int cli_failf(const char *fmt, ...);
+/* Parse a dtype name ("f32"/"f64"); returns 0 on success. */
+int cli_dtype(const char *s, bp_dtype *out);
+/* Load a model file and apply --x/--y CSV overrides (either may be NULL). */
+int cli_load_model(const char *path, bp_dtype dtype, const char *xcsv, const char *ycsv, bp_model **out);
+
+int cmd_grad(int argc, char **argv);
+int cmd_gradcheck(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+int cmd_expr(int argc, char **argv);
+
+#endif

@@ -1,0 +1,75 @@
+/* cmd_grad.c - `backprop grad FILE`: one forward and backward pass. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char HELP[] =
+    "usage: backprop grad FILE [--json] [--compare MINE.json] [--dtype f64|f32] [--x X.csv] [--y Y.csv]\n"
+    "\n"
+    "One forward and backward pass of the network in the model file FILE over its data:\n"
+    "the loss, each layer's z, a, dL/da, dL/dz, dL/dW, dL/db, and dL/dx.\n"
+    "\n"
+    "  --json              print exactly one JSON object:\n"
+    "                      {\"loss\", \"output\", \"layers\": [{\"z\", \"a\", \"dL_da\", \"dL_dz\",\n"
+    "                      \"dL_dW\", \"dL_db\"}], \"dL_dx\"}; a non-finite value is null\n"
+    "  --compare MINE.json check your own values (any subset of the --json fields) against the\n"
+    "                      true ones; says which are wrong and the first backward step to re-derive.\n"
+    "                      Exit status 0 if all given values are right, 1 if any is wrong, 2 on bad input\n"
+    "  --rtol R            relative tolerance for --compare (default 1e-4, as for hand work)\n"
+    "  --dtype T           f64 (default) or f32\n"
+    "  --x FILE.csv        inputs, one sample per row (replaces data.x)\n"
+    "  --y FILE.csv        targets, one sample per row (replaces data.y)\n"
+    "  -h, --help          this help\n";
+
+int cmd_grad(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'}, {"compare", required_argument, 0, 'c'}, {"dtype", required_argument, 0, 't'},
+        {"x", required_argument, 0, 'x'}, {"y", required_argument, 0, 'y'}, {"rtol", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    const char *compare = NULL, *xcsv = NULL, *ycsv = NULL;
+    double rtol = 1e-4;
+    bp_dtype dtype = BP_F64;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'c': compare = optarg; break;
+        case 'x': xcsv = optarg; break;
+        case 'y': ycsv = optarg; break;
+        case 'r': {
+            char *end;
+            rtol = strtod(optarg, &end);
+            if (*end || !(rtol > 0)) return cli_failf("--rtol: expected a positive number, got '%s'", optarg);
+            break;
+        }
+        case 't':
+            if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f64 or f32, got '%s'", optarg);
+            break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: fputs(HELP, stderr); return EXIT_BAD;
+        }
+    }
+    if (optind != argc - 1) return cli_failf("grad: expected one model file (see `backprop grad --help`)");
+    const char *path = argv[optind];
+    bp_model *m;
+    int rc = cli_load_model(path, dtype, xcsv, ycsv, &m);
+    if (rc) return rc;
+    bp_error err;
+    double loss;
+    if (bp_model_pass(m, &loss, &err)) {
+        rc = cli_failf("%s: %s", path, err.msg);
+    } else if (compare) {
+        int right = 0;
+        if (bp_compare(m, loss, compare, rtol, stdout, &right, &err)) rc = cli_fail(&err);
+        else rc = right ? 0 : EXIT_WRONG;
+    } else if ((json ? bp_write_grad_json : bp_write_grad_text)(m, loss, stdout, &err)) {
+        rc = cli_fail(&err);
+    }
+    bp_model_free(m);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* main.c - `backprop COMMAND ...`: dispatch to one command. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: backprop COMMAND [OPTIONS] ...\n"
+    "\n"
+    "Train neural networks by backpropagation and see every number of the derivation.\n"
+    "\n"
+    "commands:\n"
+    "  grad FILE        one forward and backward pass: loss, activations, every gradient\n"
+    "                   (--json for machines, --compare MINE.json to check hand-derived values)\n"
+    "  explain FILE     the derivation step by step in the seeds' notation (text, markdown, latex)\n"
+    "  gradcheck FILE   finite differences against backprop for every weight, bias and input\n"
+    "  expr \"EXPR\"      value, gradient or Jacobian of any expression; its computation graph\n"
+    "\n"
+    "Run `backprop COMMAND --help` for the options of a command; `man backprop` for the manual.\n"
+    "  --version        print the version\n";
+
+int cli_fail(const bp_error *err)
+{
+    fprintf(stderr, "backprop: %s\n", err->msg);
+    return EXIT_BAD;
+}
+
+int cli_failf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("backprop: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_BAD;
+}
+
+int cli_dtype(const char *s, bp_dtype *out)
+{
+    if (strcmp(s, "f64") == 0 || strcmp(s, "float64") == 0) *out = BP_F64;
+    else if (strcmp(s, "f32") == 0 || strcmp(s, "float32") == 0) *out = BP_F32;
+    else return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return EXIT_BAD;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("backprop %s\n", BP_VERSION);
+        return 0;
+    }
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "backprop: unknown command '%s' (run `backprop --help` for the list)\n", cmd);
+    return EXIT_BAD;
+}

@@ -1,0 +1,385 @@
+/*
+ * backprop.h - the public API of libbackprop.
+ *
+ * libbackprop trains neural networks by backpropagation: a reverse-mode
+ * autodiff graph of ops (matrix product, bias add, activations, losses),
+ * multi-layer networks built on that graph, and the files they are read
+ * from and written to.  The `backprop` command-line tool is a thin layer
+ * over exactly this API.
+ *
+ * Conventions (the same in every function below):
+ *  - Errors are values.  Every fallible function returns a bp_status and, on
+ *    failure, fills the caller's bp_error (which may be NULL) with one line
+ *    that names the user's file, the place in it and the problem.  The library
+ *    never prints to stdout/stderr and never exits; functions that produce
+ *    human-readable reports write only to the FILE* the caller passes.
+ *  - Ownership: an object returned through an `out` pointer by a *_new, *_load
+ *    or *_parse function belongs to the caller, who releases it with the
+ *    matching *_free (which accepts NULL).  bp_mat values returned by accessors
+ *    are views into memory owned by the object they came from; they stay valid
+ *    until that object is freed or changed by a later call on it.
+ *  - Matrices are dense, row-major; a row is one sample.
+ *  - Thread safety: distinct objects may be used from distinct threads; one
+ *    object must not be used by two threads at once.
+ */
+#ifndef BACKPROP_H
+#define BACKPROP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BP_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef enum bp_status {
+    BP_OK = 0,
+    BP_E_ARG,         /* invalid argument from the caller                    */
+    BP_E_IO,          /* a file could not be opened, read or written         */
+    BP_E_PARSE,       /* malformed text (JSON, CSV, expression)              */
+    BP_E_SHAPE,       /* dimensions that do not fit together                 */
+    BP_E_VALUE,       /* a value out of range: NaN, Inf, unknown name, ...   */
+    BP_E_NOMEM,       /* allocation failed                                   */
+    BP_E_DOMAIN,      /* a math function outside its domain (log of x <= 0)  */
+    BP_E_FORMAT,      /* a binary file that is damaged or not ours           */
+    BP_E_DIVERGED,    /* training produced NaN or Inf                        */
+    BP_E_INTERRUPTED  /* stopped on request (Ctrl-C)                         */
+} bp_status;
+
+#define BP_ERROR_MAX 1024
+
+/* One error: the status and a single line of text without a trailing newline. */
+typedef struct bp_error {
+    bp_status status;
+    char msg[BP_ERROR_MAX];
+} bp_error;
+
+/* Short lowercase name of a status ("ok", "parse error", ...). Never NULL. */
+const char *bp_status_name(bp_status s);
+
+/* ------------------------------------------------------------------------ */
+/* Element types and matrix views                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef enum bp_dtype { BP_F32 = 0, BP_F64 = 1 } bp_dtype;
+
+/* "f32" / "f64". */
+const char *bp_dtype_name(bp_dtype t);
+
+/* A dense row-major matrix: rows x cols elements of `dtype` at `data`.
+ * A view never owns its data.  rows == 0 means "absent" (e.g. no bias). */
+typedef struct bp_mat {
+    int rows, cols;
+    bp_dtype dtype;
+    void *data;
+} bp_mat;
+
+/* Element (i, j) of a view, converted to double. */
+double bp_mat_get(const bp_mat *m, int i, int j);
+/* Store v at (i, j) of a view, converted to the view's dtype. */
+void bp_mat_set(bp_mat *m, int i, int j, double v);
+
+/* ------------------------------------------------------------------------ */
+/* Graph: reverse-mode automatic differentiation                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * A graph is a list of nodes in creation order; since a node's inputs must
+ * exist before it, that order is topological.  bp_graph_forward evaluates the
+ * nodes in order; bp_graph_backward zeroes every gradient, seeds the root with
+ * ones and calls each node's backward function in reverse order; backward
+ * functions accumulate (+=) into their inputs' gradients, so a node used twice
+ * (fan-out) receives the sum of both paths.
+ *
+ * Nodes are small integers (bp_node); a function that creates a node returns
+ * it, or -1 on error with `err` filled.  Shapes are checked when a node is
+ * created.
+ */
+
+typedef struct bp_graph bp_graph;
+typedef int bp_node;
+
+typedef enum bp_op {
+    BP_OP_LEAF = 0,     /* a value set by the caller (input, parameter, constant) */
+    BP_OP_MATMUL,       /* C = op(A) op(B), op = identity or transpose          */
+    BP_OP_BIAS_ADD,     /* Z[i][j] = X[i][j] + b[j]   (b is 1 x n)              */
+    BP_OP_ADD,          /* a + b                                                */
+    BP_OP_SUB,          /* a - b                                                */
+    BP_OP_MUL,          /* a * b   (elementwise, the Hadamard product)          */
+    BP_OP_DIV,          /* a / b                                                */
+    BP_OP_MAX,          /* max(a, b) elementwise                                */
+    BP_OP_MIN,          /* min(a, b) elementwise                                */
+    BP_OP_NEG,          /* -a                                                   */
+    BP_OP_SCALE,        /* c * a, c a constant                                  */
+    BP_OP_SQUARE,       /* a^2                                                  */
+    BP_OP_POW,          /* a^p, p a constant                                    */
+    BP_OP_EXP,          /* e^a                                                  */
+    BP_OP_LOG,          /* ln a                                                 */
+    BP_OP_SQRT,         /* sqrt a                                               */
+    BP_OP_ABS,          /* |a|                                                  */
+    BP_OP_SIGMOID,      /* 1 / (1 + e^-a)                                       */
+    BP_OP_RELU,         /* max(a, 0)                                            */
+    BP_OP_TANH,         /* tanh a                                               */
+    BP_OP_SOFTMAX,      /* row-wise e^a_j / sum_k e^a_k                         */
+    BP_OP_SUM,          /* sum of all elements (1 x 1)                          */
+    BP_OP_MEAN,         /* mean of all elements (1 x 1)                         */
+    BP_OP_SOFTMAX_CE,   /* sum_i -sum_j y_ij log softmax(z_i)_j  (fused, stable) */
+    BP_OP_SIGMOID_BCE,  /* sum -[y log s(z) + (1-y) log(1-s(z))] (fused, stable) */
+    BP_OP_COUNT
+} bp_op;
+
+/* Name of an op ("matmul", "sigmoid", ...). */
+const char *bp_op_name(bp_op op);
+
+/* New empty graph whose values have element type `dtype`. NULL if out of memory. */
+bp_graph *bp_graph_new(bp_dtype dtype);
+void bp_graph_free(bp_graph *g);
+bp_dtype bp_graph_dtype(const bp_graph *g);
+/* Number of nodes created so far. */
+int bp_graph_size(const bp_graph *g);
+
+/* A leaf of rows x cols elements, zero-filled, owned by the graph.
+ * With requires_grad, backward computes d(root)/d(leaf). `name` is copied
+ * (may be NULL) and is used in messages and drawings. */
+bp_node bp_graph_leaf(bp_graph *g, int rows, int cols, int requires_grad,
+                      const char *name, bp_error *err);
+/* A leaf whose value (and, if `grad` is not NULL, gradient) live in memory the
+ * caller owns and keeps alive as long as the graph; used for parameters kept
+ * in one contiguous block. */
+bp_node bp_graph_leaf_view(bp_graph *g, int rows, int cols, void *data, void *grad,
+                           const char *name, bp_error *err);
+
+/* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN). */
+bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err);
+/* Binary elementwise op on equal shapes (ADD, SUB, MUL, DIV, MAX, MIN), or
+ * BIAS_ADD (a: m x n, b: 1 x n), or a fused loss (SOFTMAX_CE, SIGMOID_BCE:
+ * a = logits z, b = targets y of the same shape; result 1 x 1). */
+bp_node bp_op_binary(bp_graph *g, bp_op op, bp_node a, bp_node b, bp_error *err);
+/* op(a) op(b) where op transposes when the flag is set. */
+bp_node bp_op_matmul(bp_graph *g, bp_node a, bp_node b, int trans_a, int trans_b,
+                     bp_error *err);
+/* c * a. */
+bp_node bp_op_scale(bp_graph *g, bp_node a, double c, bp_error *err);
+/* a ^ p. */
+bp_node bp_op_pow(bp_graph *g, bp_node a, double p, bp_error *err);
+
+/* Evaluate every node in order. A domain error (log of a non-positive value,
+ * sqrt of a negative, division by zero, a non-integer power of a negative)
+ * stops with BP_E_DOMAIN naming the node. */
+bp_status bp_graph_forward(bp_graph *g, bp_error *err);
+/* Gradients of `root` (its gradient seeded with ones) with respect to every
+ * node that requires one. Call after bp_graph_forward. */
+bp_status bp_graph_backward(bp_graph *g, bp_node root, bp_error *err);
+
+/* Views of a node's value and gradient (gradient rows == 0 if none). */
+bp_mat bp_graph_value(const bp_graph *g, bp_node n);
+bp_mat bp_graph_grad(const bp_graph *g, bp_node n);
+/* A node's op, inputs (up to 2; -1 where absent), name (may be NULL) and
+ * constant (the c of SCALE, the p of POW). */
+bp_op bp_graph_node_op(const bp_graph *g, bp_node n);
+void bp_graph_node_inputs(const bp_graph *g, bp_node n, bp_node in[2]);
+const char *bp_graph_node_name(const bp_graph *g, bp_node n);
+double bp_graph_node_const(const bp_graph *g, bp_node n);
+/* Does backward compute a gradient for this node? */
+int bp_graph_node_requires_grad(const bp_graph *g, bp_node n);
+
+/* ------------------------------------------------------------------------ */
+/* Networks                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum bp_act {
+    BP_ACT_LINEAR = 0, BP_ACT_SIGMOID, BP_ACT_RELU, BP_ACT_TANH, BP_ACT_SOFTMAX
+} bp_act;
+
+typedef enum bp_loss {
+    BP_LOSS_NONE = 0,      /* no loss: inference only                         */
+    BP_LOSS_SQUARED,       /* sum_k (yhat_k - y_k)^2 per sample               */
+    BP_LOSS_HALF_SQUARED,  /* 1/2 sum_k (yhat_k - y_k)^2 per sample           */
+    BP_LOSS_BCE,           /* -sum_k [y log yhat + (1-y) log(1-yhat)]; sigmoid */
+    BP_LOSS_CE             /* -sum_k y_k log yhat_k; softmax output           */
+} bp_loss;
+
+typedef enum bp_reduction { BP_MEAN = 0, BP_SUM } bp_reduction;
+
+/* out_in: W is units x fan_in, z = a W^T + b (PyTorch nn.Linear; column
+ * convention W a + b). in_out: W is fan_in x units, z = a W + b. */
+typedef enum bp_layout { BP_OUT_IN = 0, BP_IN_OUT } bp_layout;
+
+typedef enum bp_init { BP_INIT_SMALL_UNIFORM = 0, BP_INIT_XAVIER, BP_INIT_HE } bp_init;
+
+const char *bp_act_name(bp_act a);          /* "sigmoid", ...      */
+const char *bp_loss_name(bp_loss l);        /* "cross_entropy", ... */
+const char *bp_reduction_name(bp_reduction r);
+const char *bp_layout_name(bp_layout l);
+const char *bp_init_name(bp_init i);
+/* Parse a name; return 0 and set *out, or -1 if unknown. */
+int bp_act_parse(const char *s, bp_act *out);
+int bp_loss_parse(const char *s, bp_loss *out);
+int bp_reduction_parse(const char *s, bp_reduction *out);
+int bp_layout_parse(const char *s, bp_layout *out);
+int bp_init_parse(const char *s, bp_init *out);
+
+typedef struct bp_layer_spec {
+    int units;
+    bp_act act;
+    int bias;          /* 1: z = ... + b; 0: no bias */
+} bp_layer_spec;
+
+#define BP_MAX_LAYERS 64
+
+/* The shape of a network: everything but its numbers. */
+typedef struct bp_net_spec {
+    int inputs;
+    int nlayers;
+    bp_layer_spec layers[BP_MAX_LAYERS];
+    bp_layout layout;
+    bp_loss loss;
+    bp_reduction reduction;
+} bp_net_spec;
+
+/* Check a spec: sizes >= 1, softmax only last, bce needs a sigmoid output,
+ * cross_entropy a softmax output. The message names the layer. */
+bp_status bp_net_spec_check(const bp_net_spec *spec, bp_error *err);
+
+typedef struct bp_net bp_net;
+
+/* A network of `spec` with element type `dtype` and all parameters zero.
+ * Parameters live in one contiguous block, their gradients in another. */
+bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_error *err);
+void bp_net_free(bp_net *net);
+/* A deep copy (parameters included; graph state not). */
+bp_status bp_net_clone(const bp_net *net, bp_dtype dtype, bp_net **out, bp_error *err);
+
+const bp_net_spec *bp_net_get_spec(const bp_net *net);
+bp_dtype bp_net_dtype(const bp_net *net);
+int bp_net_outputs(const bp_net *net);
+
+/* Fill every W and b: small_uniform draws from U(-0.01, 0.01); xavier from
+ * U(-r, r), r = sqrt(6 / (fan_in + units)); he from N(0, 2 / fan_in); biases
+ * are zero for xavier and he. Deterministic in `seed`. */
+void bp_net_init(bp_net *net, bp_init init, uint64_t seed);
+
+/* Views of layer l's (0-based) weights and bias and their gradients. W has
+ * the shape of the net's layout; b is 1 x units, rows == 0 without bias. */
+bp_mat bp_net_weight(bp_net *net, int l);
+bp_mat bp_net_bias(bp_net *net, int l);
+bp_mat bp_net_weight_grad(bp_net *net, int l);
+bp_mat bp_net_bias_grad(bp_net *net, int l);
+/* The contiguous parameter and gradient blocks (n elements of the net's dtype). */
+size_t bp_net_nparams(const bp_net *net);
+void *bp_net_params(bp_net *net);
+void *bp_net_grads(bp_net *net);
+
+/* Forward pass only: x is m x inputs (any dtype). Afterwards bp_net_z /
+ * bp_net_a hold the layer values. */
+bp_status bp_net_forward(bp_net *net, const bp_mat *x, bp_error *err);
+/* Forward and backward pass over m samples: *loss receives the reduced loss;
+ * the gradient block receives dL/dW and dL/db. With `want_dx`, dL/dx is kept
+ * too (bp_net_dx). y is m x outputs. */
+bp_status bp_net_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx,
+                          double *loss, bp_error *err);
+
+/* Forward pass and the reduced loss, without the backward pass. */
+bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
+
+/* After a pass: layer l's z, a, dL/da and dL/dz (m x units), and dL/dx.
+ * dL/da of the last layer is the gradient flowing into the activation; with a
+ * fused loss (softmax+CE, sigmoid+BCE) that node is bypassed, so use
+ * bp_net_dloss_dyhat for dL/dyhat as written. */
+bp_mat bp_net_z(bp_net *net, int l);
+bp_mat bp_net_a(bp_net *net, int l);
+bp_mat bp_net_da(bp_net *net, int l);
+bp_mat bp_net_dz(bp_net *net, int l);
+bp_mat bp_net_dx(bp_net *net);
+/* dL/dyhat of the loss as written, including 1/m of a mean, into `out`
+ * (caller-owned, m x outputs doubles). Entries may be +-Inf (log at 0 or 1). */
+void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out);
+/* The graph of the last pass, for drawing or inspection (owned by the net). */
+const bp_graph *bp_net_graph(const bp_net *net);
+
+/* ------------------------------------------------------------------------ */
+/* Model files (JSON)                                                        */
+/* ------------------------------------------------------------------------ */
+/*
+ * A model file describes a network, optionally its weights and data:
+ *   {"inputs": 2, "weight_layout": "out_in",
+ *    "layers": [{"units": 3, "activation": "sigmoid", "bias": true,
+ *                "W": [[...], ...], "b": [...]}, ...],
+ *    "loss": "squared", "reduction": "sum", "init": "small_uniform", "seed": 1,
+ *    "data": {"x": [[...], ...], "y": [[...], ...]}}
+ * Parsing is strict; every error names the file and the JSON path (or line
+ * and column for malformed JSON).
+ */
+
+typedef struct bp_model bp_model;
+
+/* Read and validate a model file. */
+bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_error *err);
+/* The same from text in memory; `name` is used in messages. */
+bp_status bp_model_parse(const char *text, size_t len, const char *name, bp_dtype dtype,
+                         bp_model **out, bp_error *err);
+void bp_model_free(bp_model *m);
+/* The network (owned by the model). */
+bp_net *bp_model_net(bp_model *m);
+/* The data, if any: x (m x inputs) and y (m x outputs, rows == 0 when the file
+ * gave none), as f64 views owned by the model. Returns 0 if the model has no x. */
+int bp_model_data(bp_model *m, bp_mat *x, bp_mat *y);
+/* Replace x and/or y (either may be NULL to keep) by copies; checks widths. */
+bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_error *err);
+/* Read a numeric CSV matrix (no header) into a new f64 matrix owned by the
+ * caller (free data with free()). Errors name file:line:column. */
+bp_status bp_csv_read_matrix(const char *path, bp_mat *out, bp_error *err);
+/* Write a network (and optional data) as a model file, atomically. */
+bp_status bp_model_save_json(const bp_net *net, const bp_mat *x, const bp_mat *y,
+                             const char *path, bp_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Reports on one pass: grad, explain, gradcheck, compare                    */
+/* ------------------------------------------------------------------------ */
+
+/* One forward+backward pass over the model's data (which must be present,
+ * with y when the net has a loss). */
+bp_status bp_model_pass(bp_model *m, double *loss, bp_error *err);
+/* After bp_model_pass: write the `grad --json` object (one line of JSON and
+ * a newline) to `out`. */
+bp_status bp_write_grad_json(bp_model *m, double loss, FILE *out, bp_error *err);
+/* After bp_model_pass: the same numbers as readable tables. */
+bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err);
+
+typedef enum bp_format { BP_FMT_TEXT = 0, BP_FMT_MARKDOWN, BP_FMT_LATEX } bp_format;
+
+/* After bp_model_pass: the derivation, forward then backward, in the seeds'
+ * notation. sample >= 0 explains that one sample (0-based) alone. */
+bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err);
+
+/* Central finite differences against backprop for every weight, bias and
+ * input; writes one line per tensor to `out` (may be NULL); *worst receives the
+ * largest relative error. Uses f64 internally. */
+bp_status bp_gradcheck(bp_model *m, double eps, FILE *out, double *worst, bp_error *err);
+
+/* Check a user's hand-derived values (a subset of the grad --json fields, in
+ * the JSON file `mine`) against the true ones after bp_model_pass; writes the
+ * verdict to `out`; *all_right is 1 when every given value is right. */
+bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FILE *out,
+                     int *all_right, bp_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Expressions: `backprop expr`                                              */
+/* ------------------------------------------------------------------------ */
+/* @@EXPR-SECTION@@ */
+
+/* ------------------------------------------------------------------------ */
+/* Datasets, model files on disk, training                                   */
+/* ------------------------------------------------------------------------ */
+/* @@TRAIN-SECTION@@ */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BACKPROP_H */

@@ -1,0 +1,364 @@
+/* net.c - multi-layer networks built on the autodiff graph.
+ *
+ * Layer l (0-based) of a network computes, for a batch a^[l-1] (m x fan_in):
+ *   z^[l] = a^[l-1] W^T + b   (out_in layout: W is units x fan_in)
+ *   z^[l] = a^[l-1] W   + b   (in_out layout: W is fan_in x units)
+ *   a^[l] = g(z^[l])          (sigmoid, relu, tanh, linear, softmax)
+ * and the loss node reduces over the batch:
+ *   squared:       L = s * sum_i sum_k (a_ik - y_ik)^2
+ *   half_squared:  L = s * 1/2 sum_i sum_k (a_ik - y_ik)^2
+ *   bce:           L = s * sigmoid_bce(z, y)      (fused; dL/dz = s (yhat - y))
+ *   cross_entropy: L = s * softmax_ce(z, y)       (fused; dL/dz = s (yhat - y))
+ * with s = 1/m for reduction mean and 1 for sum.
+ *
+ * All parameters live in one block (W then b, layer after layer), their
+ * gradients in a second block of the same layout; the graph's parameter
+ * leaves are views into those blocks. The graph is rebuilt only when the
+ * batch size or the want-dx flag changes.
+ */
+#include "graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct bp_net {
+    bp_net_spec spec;
+    bp_dtype dtype;
+    size_t nparams;
+    void *params, *grads;          /* owned, nparams elements each        */
+    size_t w_off[BP_MAX_LAYERS], b_off[BP_MAX_LAYERS];
+    /* graph state of the last pass */
+    bp_graph *g;
+    int m, want_dx;
+    bp_node x, y, loss;
+    bp_node W[BP_MAX_LAYERS], b[BP_MAX_LAYERS], z[BP_MAX_LAYERS], a[BP_MAX_LAYERS];
+};
+
+/* ---- names ---------------------------------------------------------------- */
+static const char *const act_names[] = {"linear", "sigmoid", "relu", "tanh", "softmax"};
+static const char *const loss_names[] = {"none", "squared", "half_squared", "bce", "cross_entropy"};
+static const char *const red_names[] = {"mean", "sum"};
+static const char *const layout_names[] = {"out_in", "in_out"};
+static const char *const init_names[] = {"small_uniform", "xavier", "he"};
+
+#define NAMEOF(tab, v) ((unsigned)(v) < sizeof tab / sizeof *tab ? tab[v] : "?")
+const char *bp_act_name(bp_act a) { return NAMEOF(act_names, a); }
+const char *bp_loss_name(bp_loss l) { return NAMEOF(loss_names, l); }
+const char *bp_reduction_name(bp_reduction r) { return NAMEOF(red_names, r); }
+const char *bp_layout_name(bp_layout l) { return NAMEOF(layout_names, l); }
+const char *bp_init_name(bp_init i) { return NAMEOF(init_names, i); }
+
+static int parse_name(const char *const *tab, int n, const char *s, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (s && strcmp(tab[i], s) == 0) { *out = i; return 0; }
+    return -1;
+}
+#define PARSER(fn, type, tab)                                                   \
+    int fn(const char *s, type *out)                                            \
+    {                                                                           \
+        int v;                                                                  \
+        if (parse_name(tab, (int)(sizeof tab / sizeof *tab), s, &v)) return -1; \
+        *out = (type)v;                                                         \
+        return 0;                                                               \
+    }
+PARSER(bp_act_parse, bp_act, act_names)
+PARSER(bp_loss_parse, bp_loss, loss_names)
+PARSER(bp_reduction_parse, bp_reduction, red_names)
+PARSER(bp_layout_parse, bp_layout, layout_names)
+PARSER(bp_init_parse, bp_init, init_names)
+
+/* ---- spec and construction -------------------------------------------------- */
+bp_status bp_net_spec_check(const bp_net_spec *s, bp_error *err)
+{
+    if (s->inputs < 1) return bp_err(err, BP_E_VALUE, "inputs must be at least 1, got %d", s->inputs);
+    if (s->nlayers < 1) return bp_err(err, BP_E_VALUE, "a network needs at least one layer");
+    if (s->nlayers > BP_MAX_LAYERS)
+        return bp_err(err, BP_E_VALUE, "%d layers: at most %d are supported", s->nlayers, BP_MAX_LAYERS);
+    for (int l = 0; l < s->nlayers; l++) {
+        const bp_layer_spec *L = &s->layers[l];
+        if (L->units < 1) return bp_err(err, BP_E_VALUE, "layers[%d].units must be at least 1, got %d", l, L->units);
+        if ((unsigned)L->act > BP_ACT_SOFTMAX) return bp_err(err, BP_E_VALUE, "layers[%d]: unknown activation", l);
+        if (L->act == BP_ACT_SOFTMAX && l != s->nlayers - 1)
+            return bp_err(err, BP_E_VALUE, "layers[%d]: softmax is allowed on the last layer only", l);
+    }
+    bp_act out = s->layers[s->nlayers - 1].act;
+    if (s->loss == BP_LOSS_BCE && out != BP_ACT_SIGMOID)
+        return bp_err(err, BP_E_VALUE, "loss bce needs a sigmoid output layer, not %s", bp_act_name(out));
+    if (s->loss == BP_LOSS_CE && out != BP_ACT_SOFTMAX)
+        return bp_err(err, BP_E_VALUE, "loss cross_entropy needs a softmax output layer, not %s", bp_act_name(out));
+    return BP_OK;
+}
+
+static int fan_in(const bp_net_spec *s, int l) { return l == 0 ? s->inputs : s->layers[l - 1].units; }
+
+bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_error *err)
+{
+    *out = NULL;
+    bp_status st = bp_net_spec_check(spec, err);
+    if (st) return st;
+    bp_net *net = bp_calloc(1, sizeof *net, err);
+    if (!net) return BP_E_NOMEM;
+    net->spec = *spec;
+    net->dtype = dtype;
+    size_t off = 0;
+    for (int l = 0; l < spec->nlayers; l++) {
+        net->w_off[l] = off;
+        off += (size_t)spec->layers[l].units * fan_in(spec, l);
+        net->b_off[l] = off;
+        if (spec->layers[l].bias) off += spec->layers[l].units;
+    }
+    net->nparams = off;
+    net->params = bp_calloc(off, bp_dtype_size(dtype), err);
+    net->grads = bp_calloc(off, bp_dtype_size(dtype), err);
+    if (!net->params || !net->grads) { bp_net_free(net); return BP_E_NOMEM; }
+    net->m = -1;
+    *out = net;
+    return BP_OK;
+}
+
+void bp_net_free(bp_net *net)
+{
+    if (!net) return;
+    bp_graph_free(net->g);
+    free(net->params);
+    free(net->grads);
+    free(net);
+}
+
+bp_status bp_net_clone(const bp_net *src, bp_dtype dtype, bp_net **out, bp_error *err)
+{
+    bp_status st = bp_net_new(&src->spec, dtype, out, err);
+    if (st) return st;
+    for (size_t i = 0; i < src->nparams; i++) {
+        double v = src->dtype == BP_F64 ? ((double *)src->params)[i] : ((float *)src->params)[i];
+        if (dtype == BP_F64) ((double *)(*out)->params)[i] = v;
+        else ((float *)(*out)->params)[i] = (float)v;
+    }
+    return BP_OK;
+}
+
+const bp_net_spec *bp_net_get_spec(const bp_net *net) { return &net->spec; }
+bp_dtype bp_net_dtype(const bp_net *net) { return net->dtype; }
+int bp_net_outputs(const bp_net *net) { return net->spec.layers[net->spec.nlayers - 1].units; }
+size_t bp_net_nparams(const bp_net *net) { return net->nparams; }
+void *bp_net_params(bp_net *net) { return net->params; }
+void *bp_net_grads(bp_net *net) { return net->grads; }
+const bp_graph *bp_net_graph(const bp_net *net) { return net->g; }
+
+static void set_param(bp_net *net, size_t i, double v)
+{
+    if (net->dtype == BP_F64) ((double *)net->params)[i] = v;
+    else ((float *)net->params)[i] = (float)v;
+}
+
+void bp_net_init(bp_net *net, bp_init init, uint64_t seed)
+{
+    bp_rng rng;
+    bp_rng_seed(&rng, seed);
+    const bp_net_spec *s = &net->spec;
+    for (int l = 0; l < s->nlayers; l++) {
+        int fi = fan_in(s, l), fo = s->layers[l].units;
+        size_t nw = (size_t)fi * fo;
+        for (size_t i = 0; i < nw; i++) {
+            double v;
+            if (init == BP_INIT_XAVIER) v = (2 * bp_rng_uniform(&rng) - 1) * sqrt(6.0 / (fi + fo));
+            else if (init == BP_INIT_HE) v = bp_rng_normal(&rng) * sqrt(2.0 / fi);
+            else v = (2 * bp_rng_uniform(&rng) - 1) * 0.01;
+            set_param(net, net->w_off[l] + i, v);
+        }
+        if (s->layers[l].bias)
+            for (int j = 0; j < fo; j++)
+                set_param(net, net->b_off[l] + j,
+                          init == BP_INIT_SMALL_UNIFORM ? (2 * bp_rng_uniform(&rng) - 1) * 0.01 : 0);
+    }
+}
+
+static bp_mat view(bp_net *net, void *block, size_t off, int rows, int cols)
+{
+    bp_mat m = {rows, cols, net->dtype, (char *)block + off * bp_dtype_size(net->dtype)};
+    return m;
+}
+
+static void weight_shape(const bp_net *net, int l, int *rows, int *cols)
+{
+    int fi = fan_in(&net->spec, l), u = net->spec.layers[l].units;
+    *rows = net->spec.layout == BP_OUT_IN ? u : fi;
+    *cols = net->spec.layout == BP_OUT_IN ? fi : u;
+}
+
+static bp_mat weight_view(bp_net *net, void *block, int l)
+{
+    bp_mat none = {0, 0, net->dtype, NULL};
+    if (l < 0 || l >= net->spec.nlayers) return none;
+    int r, c;
+    weight_shape(net, l, &r, &c);
+    return view(net, block, net->w_off[l], r, c);
+}
+
+static bp_mat bias_view(bp_net *net, void *block, int l)
+{
+    bp_mat none = {0, 0, net->dtype, NULL};
+    if (l < 0 || l >= net->spec.nlayers || !net->spec.layers[l].bias) return none;
+    return view(net, block, net->b_off[l], 1, net->spec.layers[l].units);
+}
+
+bp_mat bp_net_weight(bp_net *net, int l) { return weight_view(net, net->params, l); }
+bp_mat bp_net_bias(bp_net *net, int l) { return bias_view(net, net->params, l); }
+bp_mat bp_net_weight_grad(bp_net *net, int l) { return weight_view(net, net->grads, l); }
+bp_mat bp_net_bias_grad(bp_net *net, int l) { return bias_view(net, net->grads, l); }
+
+/* ---- the graph of one pass -------------------------------------------------- */
+static const bp_op act_op[] = {BP_OP_LEAF, BP_OP_SIGMOID, BP_OP_RELU, BP_OP_TANH, BP_OP_SOFTMAX};
+
+#define TRY(expr) do { if ((expr) < 0) goto fail; } while (0)
+
+static bp_status build_graph(bp_net *net, int m, int want_dx, bp_error *err)
+{
+    const bp_net_spec *s = &net->spec;
+    bp_graph_free(net->g);
+    net->g = bp_graph_new(net->dtype);
+    net->m = -1;
+    if (!net->g) return bp_err(err, BP_E_NOMEM, "out of memory");
+    bp_graph *g = net->g;
+    char name[32];
+    TRY(net->x = bp_graph_leaf(g, m, s->inputs, want_dx, "x", err));
+    bp_node a = net->x;
+    for (int l = 0; l < s->nlayers; l++) {
+        int r, c;
+        weight_shape(net, l, &r, &c);
+        snprintf(name, sizeof name, "W%d", l + 1);
+        TRY(net->W[l] = bp_graph_leaf_view(g, r, c, (char *)net->params + net->w_off[l] * bp_dtype_size(net->dtype),
+                                           (char *)net->grads + net->w_off[l] * bp_dtype_size(net->dtype), name, err));
+        bp_node z;
+        TRY(z = bp_op_matmul(g, a, net->W[l], 0, s->layout == BP_OUT_IN, err));
+        net->b[l] = -1;
+        if (s->layers[l].bias) {
+            snprintf(name, sizeof name, "b%d", l + 1);
+            TRY(net->b[l] = bp_graph_leaf_view(g, 1, s->layers[l].units,
+                                               (char *)net->params + net->b_off[l] * bp_dtype_size(net->dtype),
+                                               (char *)net->grads + net->b_off[l] * bp_dtype_size(net->dtype), name, err));
+            TRY(z = bp_op_binary(g, BP_OP_BIAS_ADD, z, net->b[l], err));
+        }
+        net->z[l] = z;
+        bp_act act = s->layers[l].act;
+        net->a[l] = act == BP_ACT_LINEAR ? z : bp_op_unary(g, act_op[act], z, err);
+        TRY(net->a[l]);
+        a = net->a[l];
+    }
+    net->y = net->loss = -1;
+    if (s->loss != BP_LOSS_NONE) {
+        int L = s->nlayers - 1;
+        double scale = s->reduction == BP_MEAN ? 1.0 / m : 1.0;
+        bp_node sum;
+        TRY(net->y = bp_graph_leaf(g, m, s->layers[L].units, 0, "y", err));
+        if (s->loss == BP_LOSS_CE) TRY(sum = bp_op_binary(g, BP_OP_SOFTMAX_CE, net->z[L], net->y, err));
+        else if (s->loss == BP_LOSS_BCE) TRY(sum = bp_op_binary(g, BP_OP_SIGMOID_BCE, net->z[L], net->y, err));
+        else {
+            bp_node d, sq;
+            TRY(d = bp_op_binary(g, BP_OP_SUB, net->a[L], net->y, err));
+            TRY(sq = bp_op_unary(g, BP_OP_SQUARE, d, err));
+            TRY(sum = bp_op_unary(g, BP_OP_SUM, sq, err));
+            if (s->loss == BP_LOSS_HALF_SQUARED) scale *= 0.5;
+        }
+        TRY(net->loss = bp_op_scale(g, sum, scale, err));
+    }
+    net->m = m;
+    net->want_dx = want_dx;
+    return BP_OK;
+fail:
+    bp_graph_free(net->g);
+    net->g = NULL;
+    return err ? err->status : BP_E_NOMEM;
+}
+
+/* Copy a caller's matrix (any dtype) into a graph leaf. */
+static void load_leaf(bp_net *net, bp_node id, const bp_mat *src)
+{
+    bp_mat dst = bp_graph_value(net->g, id);
+    if (src->dtype == dst.dtype) {
+        memcpy(dst.data, src->data, (size_t)src->rows * src->cols * bp_dtype_size(src->dtype));
+        return;
+    }
+    for (int i = 0; i < src->rows; i++)
+        for (int j = 0; j < src->cols; j++) bp_mat_set(&dst, i, j, bp_mat_get(src, i, j));
+}
+
+static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx, bp_error *err)
+{
+    if (!x || x->rows < 1) return bp_err(err, BP_E_SHAPE, "no samples: x has no rows");
+    if (x->cols != net->spec.inputs)
+        return bp_err(err, BP_E_SHAPE, "x has %d columns, the network has %d inputs", x->cols, net->spec.inputs);
+    if (y && y->cols != bp_net_outputs(net))
+        return bp_err(err, BP_E_SHAPE, "y has %d columns, the network has %d outputs", y->cols, bp_net_outputs(net));
+    if (y && y->rows != x->rows)
+        return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, x->rows);
+    if (!net->g || net->m != x->rows || net->want_dx != want_dx) {
+        bp_status st = build_graph(net, x->rows, want_dx, err);
+        if (st) return st;
+    }
+    load_leaf(net, net->x, x);
+    if (y && net->y >= 0) load_leaf(net, net->y, y);
+    return BP_OK;
+}
+
+bp_status bp_net_forward(bp_net *net, const bp_mat *x, bp_error *err)
+{
+    bp_status st = prepare(net, x, NULL, net->g ? net->want_dx : 0, err);
+    return st ? st : bp_graph_forward(net->g, err);
+}
+
+bp_status bp_net_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx, double *loss,
+                          bp_error *err)
+{
+    if (net->spec.loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
+    if (!y) return bp_err(err, BP_E_ARG, "no targets y for the loss");
+    bp_status st = prepare(net, x, y, want_dx != 0, err);
+    if (!st) st = bp_graph_forward(net->g, err);
+    if (!st) st = bp_graph_backward(net->g, net->loss, err);
+    if (!st && loss) *loss = bp_mat_get(&(bp_mat){1, 1, net->dtype, bp_graph_value(net->g, net->loss).data}, 0, 0);
+    return st;
+}
+
+static bp_mat node_val(bp_net *net, bp_node n, int grad)
+{
+    bp_mat none = {0, 0, net->dtype, NULL};
+    if (!net->g || n < 0) return none;
+    return grad ? bp_graph_grad(net->g, n) : bp_graph_value(net->g, n);
+}
+static int layer_ok(const bp_net *net, int l) { return l >= 0 && l < net->spec.nlayers; }
+
+bp_mat bp_net_z(bp_net *net, int l) { return node_val(net, layer_ok(net, l) ? net->z[l] : -1, 0); }
+bp_mat bp_net_a(bp_net *net, int l) { return node_val(net, layer_ok(net, l) ? net->a[l] : -1, 0); }
+bp_mat bp_net_da(bp_net *net, int l) { return node_val(net, layer_ok(net, l) ? net->a[l] : -1, 1); }
+bp_mat bp_net_dz(bp_net *net, int l) { return node_val(net, layer_ok(net, l) ? net->z[l] : -1, 1); }
+bp_mat bp_net_dx(bp_net *net) { return node_val(net, net->want_dx ? net->x : -1, 1); }
+
+void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out)
+{
+    bp_mat a = bp_net_a(net, net->spec.nlayers - 1);
+    double s = net->spec.reduction == BP_MEAN ? 1.0 / a.rows : 1.0;
+    for (int i = 0; i < a.rows; i++)
+        for (int j = 0; j < a.cols; j++) {
+            double p = bp_mat_get(&a, i, j), t = bp_mat_get(y, i, j), d;
+            switch (net->spec.loss) {
+            case BP_LOSS_SQUARED: d = 2 * (p - t); break;
+            case BP_LOSS_HALF_SQUARED: d = p - t; break;
+            case BP_LOSS_BCE: d = -(t / p) + (1 - t) / (1 - p); break;
+            case BP_LOSS_CE: d = -(t / p); break;
+            default: d = 0;
+            }
+            out[(size_t)i * a.cols + j] = d * s;
+        }
+}
+
+bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err)
+{
+    if (net->spec.loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
+    if (!y) return bp_err(err, BP_E_ARG, "no targets y for the loss");
+    bp_status st = prepare(net, x, y, net->g ? net->want_dx : 0, err);
+    if (!st) st = bp_graph_forward(net->g, err);
+    if (!st) *loss = bp_mat_get(&(bp_mat){1, 1, net->dtype, bp_graph_value(net->g, net->loss).data}, 0, 0);
+    return st;
+}

@@ -1,0 +1,50 @@
+/* util.h - small internal helpers shared by every module: error filling,
+ * checked allocation, atomic file writes. Not part of the public API. */
+#ifndef BP_UTIL_H
+#define BP_UTIL_H
+
+#include "backprop.h"
+#include <stdarg.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define BP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define BP_PRINTF(a, b)
+#endif
+
+/* Fill `err` (may be NULL) with status s and a printf-style message; return s.
+ * Messages are one line: the user's file, the place, the problem. */
+bp_status bp_err(bp_error *err, bp_status s, const char *fmt, ...) BP_PRINTF(3, 4);
+
+/* malloc/calloc that fill `err` with BP_E_NOMEM on failure (return NULL). */
+void *bp_malloc(size_t n, bp_error *err);
+void *bp_calloc(size_t count, size_t size, bp_error *err);
+
+/* Read a whole file into a new NUL-terminated buffer (caller frees). */
+bp_status bp_read_file(const char *path, char **out, size_t *len, bp_error *err);
+
+/* Atomic write: open a temporary file next to `path` for writing; after the
+ * caller has written everything, bp_atomic_commit fsyncs it and renames it over
+ * `path` (so a crash never leaves a half-written file); bp_atomic_abort removes
+ * it. */
+typedef struct bp_atomic_file {
+    FILE *fp;
+    char *tmp_path;
+    char *path;
+} bp_atomic_file;
+bp_status bp_atomic_open(bp_atomic_file *af, const char *path, bp_error *err);
+bp_status bp_atomic_commit(bp_atomic_file *af, bp_error *err);
+void bp_atomic_abort(bp_atomic_file *af);
+
+/* Size in bytes of one element of a dtype. */
+static inline size_t bp_dtype_size(bp_dtype t) { return t == BP_F64 ? 8 : 4; }
+
+/* splitmix64-seeded xoshiro256** generator: deterministic, no global state. */
+typedef struct bp_rng { uint64_t s[4]; } bp_rng;
+void bp_rng_seed(bp_rng *r, uint64_t seed);
+uint64_t bp_rng_next(bp_rng *r);
+double bp_rng_uniform(bp_rng *r);   /* [0, 1) with 53 random bits */
+double bp_rng_normal(bp_rng *r);    /* N(0, 1), Box-Muller */
+
+#endif
