@@ -1,0 +1,116 @@
+/* cmd_explain.c - `backprop explain FILE`: the forward and backward pass
+ * written out step by step, as text, Markdown or a LaTeX document. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char HELP[] =
+    "usage: backprop explain FILE [--format text|markdown|latex] [--sample I] [--dtype f64|f32]\n"
+    "                             [--x X.csv] [--y Y.csv]\n"
+    "\n"
+    "Write out one forward and backward pass of the network in the model file FILE over its\n"
+    "data, step by step, in the notation of the course notes:\n"
+    "\n"
+    "  forward   a^[0] = x;  z^[l] = a^[l-1] W^[l] + b^[l]  (weight_layout in_out), or\n"
+    "            z^[l] = W^[l] a^[l-1] + b^[l] per sample, i.e. a^[l-1] (W^[l])^T + b^[l] with the\n"
+    "            samples as rows (out_in);  a^[l] = g(z^[l]);  the loss per sample and reduced\n"
+    "  backward  g^[la] = dL/da^[l], g^[lz] = g^[la] (Hadamard) g'(z^[l]) with g' written out\n"
+    "            (sigmoid a(1-a), tanh 1-a^2, relu 1[z>0], linear 1, softmax its full Jacobian),\n"
+    "            the short derivation of dL/dz = yhat - y where softmax meets cross-entropy or\n"
+    "            sigmoid meets binary cross-entropy, the 1/m of a mean, g^[lW], g^[lb] and\n"
+    "            g^[l-1,a], down to dL/dx\n"
+    "\n"
+    "Each step shows its formula, the shapes (rows x columns; the samples are the rows) and\n"
+    "every number (8 significant digits).\n"
+    "\n"
+    "  --format F      text (default): for a terminal (UTF-8 symbols: ⊙ Σ ŷ σ ∂)\n"
+    "                  markdown: GitHub-style, math in $...$ and $$...$$, matrices as bmatrix\n"
+    "                  latex: a complete document; compile it with `pdflatex`\n"
+    "  --sample I      explain sample I alone (counting from 1): the network evaluated on that\n"
+    "                  one row of the data, so m = 1 (a mean divides by 1)\n"
+    "  --dtype T       f64 (default) or f32\n"
+    "  --x FILE.csv    inputs, one sample per row (replaces data.x)\n"
+    "  --y FILE.csv    targets, one sample per row (replaces data.y)\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Exit status: 0 success, 2 bad input (one line \"backprop: FILE: problem\" on stderr,\n"
+    "nothing on stdout).\n"
+    "\n"
+    "examples:\n"
+    "  backprop explain examples/q12.json\n"
+    "  backprop explain net.json --sample 2 --format markdown > step.md\n"
+    "  backprop explain net.json --format latex > bp.tex && pdflatex bp.tex\n";
+
+int cmd_explain(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, 0, 'f'}, {"sample", required_argument, 0, 's'},
+        {"dtype", required_argument, 0, 't'},  {"x", required_argument, 0, 'x'},
+        {"y", required_argument, 0, 'y'},      {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *xcsv = NULL, *ycsv = NULL;
+    bp_format fmt = BP_FMT_TEXT;
+    bp_dtype dtype = BP_F64;
+    long sample = 0;   /* 1-based; 0 = the whole batch */
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (!strcmp(optarg, "text") || !strcmp(optarg, "txt")) fmt = BP_FMT_TEXT;
+            else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md")) fmt = BP_FMT_MARKDOWN;
+            else if (!strcmp(optarg, "latex") || !strcmp(optarg, "tex")) fmt = BP_FMT_LATEX;
+            else return cli_failf("--format: expected text, markdown or latex, got '%s'", optarg);
+            break;
+        case 's': {
+            char *end;
+            errno = 0;
+            sample = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || sample < 1 || sample > 1000000000)
+                return cli_failf("--sample: expected a sample number counting from 1, got '%s'", optarg);
+            break;
+        }
+        case 't':
+            if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f64 or f32, got '%s'", optarg);
+            break;
+        case 'x': xcsv = optarg; break;
+        case 'y': ycsv = optarg; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: fputs(HELP, stderr); return EXIT_BAD;
+        }
+    }
+    if (optind != argc - 1) return cli_failf("explain: expected one model file (see `backprop explain --help`)");
+    const char *path = argv[optind];
+    bp_model *m;
+    int rc = cli_load_model(path, dtype, xcsv, ycsv, &m);
+    if (rc) return rc;
+    bp_mat x;
+    if (sample && bp_model_data(m, &x, NULL) && sample > x.rows) {
+        rc = cli_failf("%s: --sample %ld: the data has %d sample%s (1 to %d)", path, sample, x.rows,
+                       x.rows == 1 ? "" : "s", x.rows);
+        bp_model_free(m);
+        return rc;
+    }
+    /* Render into memory first so that a failure leaves stdout empty. */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    bp_error err;
+    if (!mem) {
+        rc = cli_failf("out of memory");
+    } else {
+        bp_status st = bp_explain(m, fmt, (int)sample - 1, mem, &err);
+        if (fclose(mem) && !st) rc = cli_failf("out of memory");
+        else if (st) rc = cli_failf("%s: %s", path, err.msg);
+        else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout))
+            rc = cli_failf("write error on stdout: %s", strerror(errno));
+    }
+    free(buf);
+    bp_model_free(m);
+    return rc;
+}
