@@ -1,0 +1,507 @@
+/* test_modelio.c - tests of src/modelio.c: safetensors model files (bit-exact
+ * round trips, strict rejection of damaged and foreign files, atomic writes)
+ * and JSON model export. Exit status 0 iff all pass. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "safetensors.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static const char *path_of(const char *name)
+{
+    static char buf[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *b = malloc(1 << 20);
+    *n = fread(b, 1, 1 << 20, f);
+    fclose(f);
+    return b;
+}
+
+static void write_bytes(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(b, 1, n, f) != n) { perror(path); exit(2); }
+    fclose(f);
+}
+
+/* Files in dir whose name contains ".tmp." (leftovers of an atomic write). */
+static int temp_files(void)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* A 3-layer net: 3 -> 4 tanh -> 5 relu -> 2 (softmax or linear), random
+ * parameters with a few awkward values (-0, a subnormal, a huge one). */
+static bp_net *make_net(bp_dtype dt, bp_layout layout, int bias_mask, int softmax, uint64_t seed)
+{
+    bp_net_spec s;
+    memset(&s, 0, sizeof s);
+    s.inputs = 3;
+    s.nlayers = 3;
+    s.layers[0] = (bp_layer_spec){4, BP_ACT_TANH, bias_mask & 1};
+    s.layers[1] = (bp_layer_spec){5, BP_ACT_RELU, (bias_mask >> 1) & 1};
+    s.layers[2] = (bp_layer_spec){2, softmax ? BP_ACT_SOFTMAX : BP_ACT_LINEAR, (bias_mask >> 2) & 1};
+    s.layout = layout;
+    s.loss = softmax ? BP_LOSS_CE : BP_LOSS_NONE;
+    s.reduction = softmax ? BP_MEAN : BP_SUM;
+    bp_net *net;
+    bp_error err;
+    if (bp_net_new(&s, dt, &net, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
+    bp_net_init(net, BP_INIT_SMALL_UNIFORM, seed);
+    bp_mat W = bp_net_weight(net, 1);
+    bp_mat_set(&W, 0, 0, -0.0);
+    bp_mat_set(&W, 1, 1, dt == BP_F64 ? 4.9e-320 : 1e-40);
+    bp_mat_set(&W, 0, 2, 1.2345678901234567e30);
+    bp_mat_set(&W, 1, 0, 1.0 / 3.0);
+    return net;
+}
+
+static int same_spec(const bp_net_spec *a, const bp_net_spec *b)
+{
+    if (a->inputs != b->inputs || a->nlayers != b->nlayers || a->layout != b->layout || a->loss != b->loss ||
+        a->reduction != b->reduction)
+        return 0;
+    for (int l = 0; l < a->nlayers; l++)
+        if (a->layers[l].units != b->layers[l].units || a->layers[l].act != b->layers[l].act ||
+            a->layers[l].bias != b->layers[l].bias)
+            return 0;
+    return 1;
+}
+
+/* Same spec, dtype and parameter bytes. */
+static int same_net(bp_net *a, bp_net *b)
+{
+    return a && b && same_spec(bp_net_get_spec(a), bp_net_get_spec(b)) && bp_net_dtype(a) == bp_net_dtype(b) &&
+           bp_net_nparams(a) == bp_net_nparams(b) &&
+           !memcmp(bp_net_params(a), bp_net_params(b), bp_net_nparams(a) * (bp_net_dtype(a) == BP_F64 ? 8 : 4));
+}
+
+static void make_scaler(bp_scaler *sc, int n)
+{
+    sc->features = n;
+    sc->mean = malloc(n * sizeof(float));
+    sc->std = malloc(n * sizeof(float));
+    for (int j = 0; j < n; j++) {
+        sc->mean[j] = 0.1f * (float)j - 1.0f / 3.0f;
+        sc->std[j] = 1.0f + (float)j / 7.0f;
+    }
+}
+
+static bp_status load(const char *path, bp_net **net, bp_error *err)
+{
+    return bp_net_load(path, BP_F64, net, NULL, err);
+}
+
+/* Load must fail with BP_E_FORMAT and a message naming the file (and `needle`). */
+static void expect_format(const char *path, const char *needle, const char *what)
+{
+    bp_net *net = (bp_net *)1;
+    bp_error err = {0};
+    bp_status st = load(path, &net, &err);
+    CHECK(st == BP_E_FORMAT, "%s: status %s, want format error (%s)", what, bp_status_name(st), err.msg);
+    CHECK(net == NULL, "%s: *out not NULL on failure", what);
+    CHECK(strstr(err.msg, path) != NULL, "%s: message does not name the file: %s", what, err.msg);
+    CHECK(!needle || strstr(err.msg, needle), "%s: message lacks '%s': %s", what, needle, err.msg);
+    CHECK(!strchr(err.msg, '\n'), "%s: message is more than one line", what);
+    if (st == BP_OK) bp_net_free(net);
+}
+
+static void test_round_trips(void)
+{
+    bp_error err;
+    for (int dt = 0; dt < 2; dt++)
+        for (int layout = 0; layout < 2; layout++)
+            for (int bias = 0; bias < 8; bias += 3) /* 0, 3, 6: none, first two, last two */
+                for (int with_sc = 0; with_sc < 2; with_sc++) {
+                    bp_net *a = make_net((bp_dtype)dt, (bp_layout)layout, bias, with_sc, 10 + bias), *b = NULL, *c = NULL;
+                    bp_scaler sc = {0}, sc2 = {0};
+                    if (with_sc) make_scaler(&sc, 3);
+                    const char *p = path_of("rt.safetensors");
+                    bp_status st = bp_net_save(a, with_sc ? &sc : NULL, p, &err);
+                    CHECK(st == BP_OK, "save: %s", err.msg);
+                    st = bp_net_load(p, (bp_dtype)dt, &b, &sc2, &err);
+                    CHECK(st == BP_OK, "load: %s", err.msg);
+                    CHECK(same_net(a, b), "round trip %s layout %d bias %d scaler %d not bit-exact",
+                          bp_dtype_name((bp_dtype)dt), layout, bias, with_sc);
+                    CHECK(sc2.features == (with_sc ? 3 : 0), "scaler features %d", sc2.features);
+                    if (with_sc && sc2.features == 3)
+                        CHECK(!memcmp(sc.mean, sc2.mean, 12) && !memcmp(sc.std, sc2.std, 12), "scaler not bit-exact");
+                    /* the other dtype: the same numbers, converted */
+                    st = bp_net_load(p, (bp_dtype)!dt, &c, NULL, &err);
+                    CHECK(st == BP_OK && bp_net_dtype(c) == (bp_dtype)!dt, "load as other dtype: %s", err.msg);
+                    for (int l = 0; st == BP_OK && l < 3; l++) {
+                        bp_mat Wa = bp_net_weight(a, l), Wc = bp_net_weight(c, l);
+                        int ok = Wa.rows == Wc.rows && Wa.cols == Wc.cols;
+                        for (int i = 0; ok && i < Wa.rows; i++)
+                            for (int j = 0; j < Wa.cols; j++) {
+                                double x = bp_mat_get(&Wa, i, j), y = bp_mat_get(&Wc, i, j);
+                                ok &= dt == BP_F32 ? x == y : (double)(float)x == y;
+                            }
+                        CHECK(ok, "layer %d converted weights differ", l);
+                    }
+                    /* on disk: W is units x fan_in whatever the layout */
+                    bp_st_file *f;
+                    if (bp_st_read(p, &f, &err) == BP_OK) {
+                        const bp_st_tensor *t = bp_st_find(f, "layers.0.weight");
+                        bp_mat W = bp_net_weight(a, 0);
+                        CHECK(t && t->ndim == 2 && t->shape[0] == 4 && t->shape[1] == 3 && t->dtype == (bp_dtype)dt,
+                              "layers.0.weight is not 4 x 3 %s", bp_dtype_name((bp_dtype)dt));
+                        double w21 = dt == BP_F64 ? ((const double *)t->data)[2 * 3 + 1] : ((const float *)t->data)[2 * 3 + 1];
+                        double want = layout == BP_OUT_IN ? bp_mat_get(&W, 2, 1) : bp_mat_get(&W, 1, 2);
+                        CHECK(w21 == want, "layers.0.weight[2][1] is %g, want %g", w21, want);
+                        CHECK(!strcmp(bp_st_meta(f, "format"), "backprop") && !strcmp(bp_st_meta(f, "version"), "1"),
+                              "format/version metadata");
+                        CHECK((bp_st_find(f, "layers.0.bias") != NULL) == ((bias & 1) != 0), "layers.0.bias presence");
+                        const bp_st_tensor *m = bp_st_find(f, "scaler.mean");
+                        CHECK(with_sc ? m && m->dtype == BP_F32 && m->ndim == 1 && m->shape[0] == 3 : !m, "scaler.mean tensor");
+                        CHECK(bp_st_count(f) == 3 + ((bias & 1) != 0) + ((bias & 2) != 0) + ((bias & 4) != 0) + 2 * with_sc,
+                              "tensor count %d", bp_st_count(f));
+                        if (layout == BP_IN_OUT && bias == 6 && with_sc && dt == BP_F64)
+                            CHECK(!strcmp(bp_st_meta(f, "architecture"),
+                                          "{\"inputs\":3,\"weight_layout\":\"in_out\",\"layers\":["
+                                          "{\"units\":4,\"activation\":\"tanh\",\"bias\":false},"
+                                          "{\"units\":5,\"activation\":\"relu\",\"bias\":true},"
+                                          "{\"units\":2,\"activation\":\"softmax\",\"bias\":true}],"
+                                          "\"loss\":\"cross_entropy\",\"reduction\":\"mean\"}"),
+                                  "architecture: %s", bp_st_meta(f, "architecture"));
+                        bp_st_free(f);
+                    }
+                    bp_net_free(a); bp_net_free(b); bp_net_free(c);
+                    bp_scaler_free(&sc); bp_scaler_free(&sc2);
+                }
+    CHECK(temp_files() == 0, "temporary files left behind");
+}
+
+static void test_json_export(void)
+{
+    bp_error err;
+    double xs[] = {1, 2, 3, -0.5, 1.0 / 3.0, 1e-300, 0, -0.0, 7};
+    double ys[] = {1, 0, 0, 1, 0.25, 0.75};
+    bp_mat x = {3, 3, BP_F64, xs}, y = {3, 2, BP_F64, ys};
+    for (int dt = 0; dt < 2; dt++)
+        for (int layout = 0; layout < 2; layout++)
+            for (int softmax = 0; softmax < 2; softmax++) {
+                bp_net *a = make_net((bp_dtype)dt, (bp_layout)layout, softmax ? 5 : 2, softmax, 99);
+                const char *p = path_of("m.json");
+                bp_status st = bp_model_save_json(a, &x, softmax ? &y : NULL, p, &err);
+                CHECK(st == BP_OK, "save_json: %s", err.msg);
+                bp_model *m = NULL;
+                st = bp_model_load(p, (bp_dtype)dt, &m, &err);
+                CHECK(st == BP_OK, "the exported JSON does not load: %s", err.msg);
+                if (st) { bp_net_free(a); continue; }
+                CHECK(same_net(a, bp_model_net(m)), "JSON round trip %s layout %d not exact", bp_dtype_name((bp_dtype)dt), layout);
+                bp_mat mx, my;
+                CHECK(bp_model_data(m, &mx, &my) == 1 && mx.rows == 3 && !memcmp(mx.data, xs, sizeof xs), "data.x differs");
+                CHECK(softmax ? my.rows == 3 && !memcmp(my.data, ys, sizeof ys) : my.rows == 0, "data.y differs");
+                bp_model_free(m);
+                /* an f32 net's numbers are exact in f64 too (an exact widening) */
+                if (dt == BP_F32 && bp_model_load(p, BP_F64, &m, &err) == BP_OK) {
+                    bp_net *w;
+                    bp_net_clone(a, BP_F64, &w, &err);
+                    CHECK(same_net(w, bp_model_net(m)), "f32 net read as f64 is not the exact widening");
+                    bp_net_free(w);
+                    bp_model_free(m);
+                }
+                /* no data */
+                CHECK(bp_model_save_json(a, NULL, NULL, p, &err) == BP_OK, "save_json without data: %s", err.msg);
+                if (bp_model_load(p, BP_F64, &m, &err) == BP_OK) {
+                    CHECK(bp_model_data(m, NULL, NULL) == 0, "data appeared from nowhere");
+                    bp_model_free(m);
+                }
+                bp_net_free(a);
+            }
+    /* readable: one matrix row per line */
+    bp_net *a = make_net(BP_F64, BP_OUT_IN, 7, 0, 5);
+    const char *p = path_of("m.json");
+    bp_model_save_json(a, &x, NULL, p, &err);
+    size_t n;
+    char *text = (char *)slurp(p, &n);
+    text[n] = 0;
+    CHECK(strstr(text, "\n  \"inputs\": 3,\n") && strstr(text, "\n      \"W\": [\n        [") &&
+          strstr(text, "\n        [-0.0, ") && strstr(text, "\"x\": [\n      [1, 2, 3],\n      [-0.5, 0.3333333333333333, 1e-300],\n"),
+          "layout of the JSON text:\n%s", text);
+    CHECK(!strstr(text, "\"loss\""), "loss none should be omitted");
+    free(text);
+    /* bad input: nothing written, an existing file untouched */
+    bp_mat xbad = {3, 2, BP_F64, xs};
+    CHECK(bp_model_save_json(a, &xbad, NULL, p, &err) == BP_E_SHAPE, "x of the wrong width accepted");
+    double nan_x[9];
+    memcpy(nan_x, xs, sizeof xs);
+    nan_x[4] = NAN;
+    bp_mat xn = {3, 3, BP_F64, nan_x};
+    CHECK(bp_model_save_json(a, &xn, NULL, p, &err) == BP_E_VALUE && strstr(err.msg, "data.x[1][1]"), "NaN in x: %s", err.msg);
+    bp_model *m;
+    CHECK(bp_model_load(p, BP_F64, &m, &err) == BP_OK, "previous JSON damaged: %s", err.msg);
+    bp_model_free(m);
+    CHECK(bp_model_save_json(a, NULL, NULL, path_of("no/such/dir/m.json"), &err) == BP_E_IO, "json into a missing dir");
+    CHECK(temp_files() == 0, "temporary files left behind");
+    bp_net_free(a);
+}
+
+/* Rewrite the file `src` with different metadata (NULL: drop the key). */
+static void rewrite_meta(const char *src, const char *dst, const char *format, const char *version, const char *arch)
+{
+    bp_st_file *f;
+    bp_error err;
+    if (bp_st_read(src, &f, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
+    bp_st_tensor t[16];
+    int n = bp_st_count(f);
+    for (int i = 0; i < n; i++) t[i] = *bp_st_get(f, i);
+    const char *k[3], *v[3];
+    int nm = 0;
+    if (format) { k[nm] = "format"; v[nm++] = format; }
+    if (version) { k[nm] = "version"; v[nm++] = version; }
+    if (arch) { k[nm] = "architecture"; v[nm++] = arch; }
+    if (bp_st_write(dst, t, n, k, v, nm, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
+    bp_st_free(f);
+}
+
+static void test_damaged(void)
+{
+    bp_error err;
+    bp_net *a = make_net(BP_F32, BP_OUT_IN, 7, 1, 3);
+    bp_scaler sc = {0};
+    make_scaler(&sc, 3);
+    const char *good = path_of("good.safetensors"), *bad = path_of("bad.safetensors");
+    CHECK(bp_net_save(a, &sc, good, &err) == BP_OK, "save: %s", err.msg);
+    size_t n;
+    unsigned char *b = slurp(good, &n);
+    size_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
+
+    size_t cuts[] = {0, 1, 7, 8, 9, 8 + hlen / 2, 8 + hlen - 1, 8 + hlen, 8 + hlen + 1, n - 4, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "truncated at %zu of %zu bytes", cuts[i], n);
+        write_bytes(bad, b, cuts[i]);
+        expect_format(bad, NULL, what);
+    }
+    /* every single-bit flip (and case flip) of a header byte is caught */
+    int flips_ok = 1;
+    for (size_t i = 0; i < 8 + hlen; i++)
+        for (int m = 0; m < 2; m++) {
+            unsigned char mask = m ? 0x20 : 0x01;
+            b[i] ^= mask;
+            write_bytes(bad, b, n);
+            bp_net *net = NULL;
+            bp_status st = load(bad, &net, &err);
+            if (st != BP_E_FORMAT || !strstr(err.msg, bad)) {
+                if (flips_ok) fprintf(stderr, "flip 0x%02x at byte %zu: %s: %s\n", mask, i, bp_status_name(st), st ? err.msg : "");
+                flips_ok = 0;
+            }
+            bp_net_free(net);
+            b[i] ^= mask;
+        }
+    CHECK(flips_ok, "a flipped header byte was not rejected as a format error");
+
+    /* a shape changed in the header (same byte count, so the file stays valid safetensors) */
+    char *h = memchr(b, '{', n);
+    char *shp = h ? strstr(h, "\"shape\":[4,3]") : NULL;
+    CHECK(shp != NULL, "shape [4,3] not found in the header");
+    if (shp) {
+        memcpy(shp, "\"shape\":[3,4]", 13);
+        write_bytes(bad, b, n);
+        expect_format(bad, "layers.0.weight' has shape [3, 4]; the architecture needs [4, 3]", "changed shape");
+        memcpy(shp, "\"shape\":[4,3]", 13);
+    }
+    /* NaN and Inf in the data, a zero std */
+    const unsigned char *data = b + 8 + hlen;
+    bp_st_file *f;
+    bp_st_read(good, &f, &err);
+    const bp_st_tensor *w1 = bp_st_find(f, "layers.1.weight"), *sd = bp_st_find(f, "scaler.std");
+    size_t off_w1 = (const unsigned char *)w1->data - (const unsigned char *)bp_st_get(f, 0)->data;
+    size_t off_sd = (const unsigned char *)sd->data - (const unsigned char *)bp_st_get(f, 0)->data;
+    bp_st_free(f);
+    float v = NAN, keep;
+    unsigned char *d = (unsigned char *)data;
+    memcpy(&keep, d + off_w1 + 4 * 6, 4);
+    memcpy(d + off_w1 + 4 * 6, &v, 4); /* element [1, 2] of a 5 x 4 */
+    write_bytes(bad, b, n);
+    expect_format(bad, "'layers.1.weight' element [1, 2] is nan", "NaN weight");
+    v = -INFINITY;
+    memcpy(d + off_w1 + 4 * 6, &v, 4);
+    write_bytes(bad, b, n);
+    expect_format(bad, "element [1, 2] is -inf", "Inf weight");
+    memcpy(d + off_w1 + 4 * 6, &keep, 4);
+    v = 0;
+    memcpy(d + off_sd + 4, &v, 4);
+    write_bytes(bad, b, n);
+    expect_format(bad, "'scaler.std' element [1] is 0", "zero std");
+    free(b);
+
+    /* metadata problems */
+    char arch[1024];
+    bp_st_read(good, &f, &err);
+    snprintf(arch, sizeof arch, "%s", bp_st_meta(f, "architecture"));
+    bp_st_free(f);
+    rewrite_meta(good, bad, "backprop", "2", arch);
+    expect_format(bad, "version is \"2\"", "version 2");
+    rewrite_meta(good, bad, "backprop", NULL, arch);
+    expect_format(bad, "version is missing", "no version");
+    rewrite_meta(good, bad, "backprop", "1", NULL);
+    expect_format(bad, "architecture is missing", "no architecture");
+    rewrite_meta(good, bad, "backprop", "1", "{\"inputs\":3,");
+    expect_format(bad, "__metadata__.architecture: invalid JSON", "architecture not JSON");
+    static const struct { const char *from, *to, *needle; } edits[] = {
+        {"\"inputs\":3", "\"inputs\":0", "architecture: inputs: expected an integer"},
+        {"\"inputs\":3", "\"inputs\":3.0", "architecture: inputs: expected an integer"},
+        {"\"inputs\":3", "\"inputs\":4", "'layers.0.weight' has shape [4, 3]; the architecture needs [4, 4]"},
+        {"\"units\":5", "\"units\":5,\"W\":1", "architecture: layers[1]: unknown key \"W\""},
+        {",\"bias\":true}", "}", "architecture: layers[0]: missing key \"bias\""},
+        {"\"relu\"", "\"gelu\"", "architecture: layers[1].activation: unknown name \"gelu\""},
+        {"\"bias\":true}", "\"bias\":1}", "architecture: layers[0].bias: expected true or false"},
+        {"\"mean\"", "\"avg\"", "architecture: reduction: unknown name"},
+        {"\"cross_entropy\"", "\"bce\"", "bce needs a sigmoid output"},
+        {"\"tanh\"", "\"softmax\"", "softmax is allowed on the last layer only"},
+        {",\"reduction\":\"mean\"", ",\"reduction\":\"mean\",\"x\":1", "architecture: $: unknown key \"x\""},
+        {"\"units\":4,\"activation\":\"tanh\",\"bias\":true", "\"units\":4,\"activation\":\"tanh\",\"bias\":false",
+         "'layers.0.bias' is present but the architecture says layer 0 has no bias"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        char *at = strstr(arch, edits[i].from), edited[1200];
+        CHECK(at != NULL, "'%s' not in %s", edits[i].from, arch);
+        if (!at) continue;
+        snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - arch), arch, edits[i].to, at + strlen(edits[i].from));
+        rewrite_meta(good, bad, "backprop", "1", edited);
+        expect_format(bad, edits[i].needle, edits[i].to);
+    }
+
+    /* missing and extra tensors */
+    bp_st_read(good, &f, &err);
+    bp_st_tensor t[16];
+    int nt = bp_st_count(f), k = 0;
+    for (int i = 0; i < nt; i++)
+        if (strcmp(bp_st_get(f, i)->name, "layers.2.bias")) t[k++] = *bp_st_get(f, i);
+    const char *mk[] = {"format", "version", "architecture"}, *mv[] = {"backprop", "1", arch};
+    bp_st_write(bad, t, k, mk, mv, 3, &err);
+    expect_format(bad, "tensor 'layers.2.bias' is missing", "missing bias");
+    for (int i = 0; i < nt; i++) t[i] = *bp_st_get(f, i);
+    float extra[2] = {1, 2};
+    t[nt] = (bp_st_tensor){"optimizer.m", BP_F32, 1, {2}, extra, 8};
+    bp_st_write(bad, t, nt + 1, mk, mv, 3, &err);
+    expect_format(bad, "unexpected tensor 'optimizer.m'", "extra tensor");
+    k = 0;
+    for (int i = 0; i < nt; i++)
+        if (strcmp(bp_st_get(f, i)->name, "scaler.std")) t[k++] = *bp_st_get(f, i);
+    bp_st_write(bad, t, k, mk, mv, 3, &err);
+    expect_format(bad, "tensor 'scaler.std' is missing", "half a scaler");
+    bp_st_free(f);
+
+    /* the file is untouched by a load, and still good */
+    bp_net *c = NULL;
+    CHECK(bp_net_load(good, BP_F32, &c, NULL, &err) == BP_OK && same_net(a, c), "good file no longer loads: %s", err.msg);
+    bp_net_free(c);
+    bp_net_free(a);
+    bp_scaler_free(&sc);
+}
+
+static void test_foreign(void)
+{
+    bp_error err;
+    float w[6] = {1, 2, 3, 4, 5, 6};
+    bp_st_tensor t[7];
+    static const char *names[] = {"embed.weight", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "head.weight", "head.bias"};
+    for (int i = 0; i < 7; i++) t[i] = (bp_st_tensor){names[i], BP_F32, 2, {2, 3}, w, sizeof w};
+    const char *p = path_of("foreign.safetensors");
+    CHECK(bp_st_write(p, t, 2, NULL, NULL, 0, &err) == BP_OK, "write foreign: %s", err.msg);
+    expect_format(p, "not a backprop model (no __metadata__.format = backprop); it holds tensors: embed.weight, fc1.weight",
+                  "foreign file");
+    CHECK(bp_st_write(p, t, 7, NULL, NULL, 0, &err) == BP_OK, "write foreign: %s", err.msg);
+    expect_format(p, "tensors: embed.weight, fc1.weight, fc1.bias, fc2.weight, fc2.bias, ... (7 in all)", "foreign, 7 tensors");
+    const char *k[] = {"format"}, *v[] = {"pt"};
+    CHECK(bp_st_write(p, t, 1, k, v, 1, &err) == BP_OK, "write foreign: %s", err.msg);
+    expect_format(p, "__metadata__.format is \"pt\", not backprop", "format pt");
+    CHECK(bp_st_write(p, t, 0, NULL, NULL, 0, &err) == BP_OK, "write empty: %s", err.msg);
+    expect_format(p, "it holds no tensors", "empty safetensors");
+
+    /* not safetensors at all */
+    const char *j = path_of("model.json");
+    write_bytes(j, "{\n  \"inputs\": 2,\n  \"layers\": []\n}\n", 33);
+    expect_format(j, "looks like a JSON model file", "a JSON model");
+    unsigned char rnd[300];
+    for (int i = 0; i < 300; i++) rnd[i] = (unsigned char)(i * 7919 + 13);
+    write_bytes(p, rnd, sizeof rnd);
+    expect_format(p, NULL, "random bytes");
+    bp_net *net;
+    CHECK(bp_net_load(path_of("absent.safetensors"), BP_F32, &net, NULL, &err) == BP_E_IO && strstr(err.msg, "absent"),
+          "missing file: %s", err.msg);
+}
+
+static void test_atomic(void)
+{
+    bp_error err;
+    bp_net *a = make_net(BP_F64, BP_IN_OUT, 7, 0, 1), *b = make_net(BP_F64, BP_IN_OUT, 7, 0, 2), *c = NULL;
+    const char *p = path_of("atomic.safetensors");
+    CHECK(bp_net_save(a, NULL, path_of("missing-dir/x.safetensors"), &err) == BP_E_IO && strstr(err.msg, "missing-dir"),
+          "save into a missing directory: %s", err.msg);
+    struct stat st;
+    CHECK(stat(path_of("missing-dir"), &st) != 0, "the missing directory was created");
+    CHECK(bp_net_save(a, NULL, p, &err) == BP_OK, "save: %s", err.msg);
+    CHECK(bp_net_save(b, NULL, p, &err) == BP_OK, "save over: %s", err.msg);
+    CHECK(bp_net_load(p, BP_F64, &c, NULL, &err) == BP_OK && same_net(b, c), "the second save did not replace the first");
+    bp_net_free(c);
+    c = NULL;
+    CHECK(temp_files() == 0, "temporary files left behind");
+    /* a save that fails leaves the previous file as it was */
+    bp_mat W = bp_net_weight(a, 2);
+    bp_mat_set(&W, 1, 0, NAN);
+    CHECK(bp_net_save(a, NULL, p, &err) == BP_E_VALUE && strstr(err.msg, "layer 2"), "NaN weight saved: %s", err.msg);
+    bp_scaler sc = {0};
+    make_scaler(&sc, 2);
+    bp_mat_set(&W, 1, 0, 0.5);
+    CHECK(bp_net_save(a, &sc, p, &err) == BP_E_ARG, "scaler of the wrong size accepted");
+    bp_scaler_free(&sc);
+    make_scaler(&sc, 3);
+    sc.std[2] = 0;
+    CHECK(bp_net_save(a, &sc, p, &err) == BP_E_ARG, "scaler with std 0 accepted");
+    bp_scaler_free(&sc);
+    if (geteuid() != 0) { /* a directory we may not write into (root may write anywhere) */
+        chmod(dir, 0555);
+        CHECK(bp_net_save(a, NULL, p, &err) == BP_E_IO, "save into a read-only directory: %s", err.msg);
+        chmod(dir, 0755);
+    }
+    CHECK(bp_net_load(p, BP_F64, &c, NULL, &err) == BP_OK && same_net(b, c), "a failed save damaged the previous file");
+    CHECK(temp_files() == 0, "temporary files left behind");
+    bp_net_free(a); bp_net_free(b); bp_net_free(c);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/bp_modelio_XXXXXX");
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+    test_round_trips();
+    test_json_export();
+    test_damaged();
+    test_foreign();
+    test_atomic();
+    int rc = check_done();
+    if (rc == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    } else {
+        fprintf(stderr, "files kept in %s\n", dir);
+    }
+    return rc;
+}
