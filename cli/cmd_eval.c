@@ -1,0 +1,206 @@
+/* cmd_eval.c - `backprop eval MODEL --data ...`: loss and metrics of a saved
+ * network on a dataset. */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "data_opts.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_eval(int argc, char **argv);
+
+static const char HELP[] =
+    "usage: backprop eval MODEL.safetensors --data NAME|FILE [options]\n"
+    "\n"
+    "The loss and metrics of a saved network on a dataset.  For a classifier: accuracy,\n"
+    "accuracy per class and the confusion matrix (rows: true class, columns: predicted\n"
+    "class; the predicted class is the output with the largest value, or for a single\n"
+    "output unit class 1 iff the output is >= 0.5).  For regression: the mean squared\n"
+    "and the mean absolute error over samples and outputs.  The loss is the model's own,\n"
+    "reduced over the whole set like its reduction (mean: per sample; sum: the total).\n"
+    "\n"
+    "The model is a classifier if its loss is cross_entropy or bce or its output is\n"
+    "softmax or sigmoid; then the CSV targets are class labels 0..K-1 and K is the\n"
+    "model's number of outputs (2 for a single output).  Otherwise the CSV has as many\n"
+    "target columns as the model has outputs: the last ones, or from --label-col.  If the model\n"
+    "file has a scaler, the features are standardised with it.  A named dataset gives\n"
+    "its test split unless --split train.\n"
+    "\n"
+    "  --json              print one JSON object: {\"model\", \"data\", \"n\", \"loss\", and\n"
+    "                      \"accuracy\", \"class_accuracy\", \"class_names\", \"confusion\"\n"
+    "                      (classifiers) or \"mse\", \"mae\" (regression)}; NaN is null\n"
+    "  --dtype T           compute in f32 (default) or f64\n"
+    "  --batch N           samples per forward pass (default 256)\n"
+    "  -h, --help          this help\n"
+    "\n" DATA_OPTIONS_HELP
+    "  (--no-labels does not apply: eval needs targets)\n"
+    "\n"
+    "Exit status: 0 on success, 2 on bad input (the message names the file).\n";
+
+/* A JSON string (paths may hold quotes or backslashes). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.12g", v);
+    else fputs("null", f);
+}
+
+static void print_json(const char *model, const char *data, const bp_metrics *m, const bp_dataset *d)
+{
+    int k = m->nclasses;
+    printf("{\"model\": ");
+    json_str(stdout, model);
+    printf(", \"data\": ");
+    json_str(stdout, data);
+    printf(", \"n\": %d, \"loss\": ", m->n);
+    json_num(stdout, m->loss);
+    if (k) {
+        printf(", \"accuracy\": ");
+        json_num(stdout, m->accuracy);
+        printf(", \"class_accuracy\": [");
+        for (int c = 0; c < k; c++) {
+            if (c) printf(", ");
+            json_num(stdout, m->class_acc[c]);
+        }
+        printf("], \"class_names\": ");
+        if (d->class_names) {
+            printf("[");
+            for (int c = 0; c < k; c++) {
+                if (c) printf(", ");
+                if (c < d->nclasses) json_str(stdout, d->class_names[c]);
+                else printf("null");
+            }
+            printf("]");
+        } else {
+            printf("null");
+        }
+        printf(", \"confusion\": [");
+        for (int t = 0; t < k; t++) {
+            printf("%s[", t ? ", " : "");
+            for (int p = 0; p < k; p++) printf("%s%ld", p ? ", " : "", m->confusion[(size_t)t * k + p]);
+            printf("]");
+        }
+        printf("]");
+    } else {
+        printf(", \"mse\": ");
+        json_num(stdout, m->mse);
+        printf(", \"mae\": ");
+        json_num(stdout, m->mae);
+    }
+    printf("}\n");
+}
+
+static void print_text(const char *model, const char *data, const bp_metrics *m, const bp_dataset *d,
+                       const bp_net *net)
+{
+    const bp_net_spec *s = bp_net_get_spec(net);
+    int k = m->nclasses;
+    int k_out = bp_net_outputs(net);
+    printf("model     %s (%d input%s, %d output%s)\n", model, s->inputs, s->inputs == 1 ? "" : "s", k_out,
+           k_out == 1 ? "" : "s");
+    printf("data      %s (%d samples)\n", data, m->n);
+    if (isnan(m->loss)) printf("loss      none (the model has no loss)\n");
+    else printf("loss      %.6g (%s, %s)\n", m->loss, bp_loss_name(s->loss),
+                s->reduction == BP_MEAN ? "mean per sample" : "sum over samples");
+    if (!k) {
+        printf("mse       %.6g\nmae       %.6g\n", m->mse, m->mae);
+        return;
+    }
+    long correct = 0;
+    for (int c = 0; c < k; c++) correct += m->confusion[(size_t)c * k + c];
+    printf("accuracy  %.4f (%ld/%d)\n\nper-class accuracy\n", m->accuracy, correct, m->n);
+    int w = 5;   /* width of the name column */
+    for (int c = 0; d->class_names && c < k && c < d->nclasses; c++) {
+        int len = (int)strlen(d->class_names[c]);
+        if (len > w) w = len;
+    }
+    for (int c = 0; c < k; c++) {
+        long row = 0;
+        for (int p = 0; p < k; p++) row += m->confusion[(size_t)c * k + p];
+        const char *name = d->class_names && c < d->nclasses ? d->class_names[c] : "";
+        printf("  %4d  %-*s  ", c, d->class_names ? w : 0, name);
+        if (row) printf("%.4f  (%ld/%ld)\n", m->class_acc[c], m->confusion[(size_t)c * k + c], row);
+        else printf("     -  (no samples)\n");
+    }
+    /* column width: the widest count, at least 4 */
+    long big = 0;
+    for (size_t i = 0; i < (size_t)k * k; i++)
+        if (m->confusion[i] > big) big = m->confusion[i];
+    int cw = snprintf(NULL, 0, "%ld", big);
+    if (cw < 4) cw = 4;
+    printf("\nconfusion matrix (rows: true class, columns: predicted class)\n      ");
+    for (int p = 0; p < k; p++) printf(" %*d", cw, p);
+    printf("\n");
+    for (int t = 0; t < k; t++) {
+        printf("  %4d", t);
+        for (int p = 0; p < k; p++) printf(" %*ld", cw, m->confusion[(size_t)t * k + p]);
+        printf("\n");
+    }
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'}, {"dtype", required_argument, 0, 't'}, {"batch", required_argument, 0, 'b'},
+        {"help", no_argument, 0, 'h'}, DATA_OPTIONS, {0, 0, 0, 0}};
+    data_opts dopt;
+    data_opts_init(&dopt);
+    int json = 0, batch = 256, c;
+    bp_dtype dtype = BP_F32;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = data_opt(c, optarg, &dopt);
+        if (r < 0) return EXIT_BAD;
+        if (r) continue;
+        switch (c) {
+        case 'j': json = 1; break;
+        case 't':
+            if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f32 or f64, got '%s'", optarg);
+            break;
+        case 'b': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 1 << 24) return cli_failf("--batch: expected an integer >= 1, got '%s'", optarg);
+            batch = (int)v;
+            break;
+        }
+        case 'h': fputs(HELP, stdout); return 0;
+        default: fputs(HELP, stderr); return EXIT_BAD;
+        }
+    }
+    if (optind != argc - 1) return cli_failf("eval: expected one model file (see `backprop eval --help`)");
+    const char *path = argv[optind];
+    bp_error err;
+    bp_net *net = NULL;
+    bp_scaler scaler = {0};
+    if (bp_net_load(path, dtype, &net, &scaler, &err)) return cli_fail(&err);
+    bp_dataset d;
+    bp_metrics m = {0};
+    int rc = data_load(&dopt, DATA_EVAL, net, &scaler, &d);
+    if (!rc) {
+        const char *desc = data_describe(&dopt, DATA_EVAL);
+        if (bp_evaluate(net, &d, batch, &m, &err)) rc = cli_failf("%s: %s", desc, err.msg);
+        else if (json) print_json(path, desc, &m, &d);
+        else print_text(path, desc, &m, &d, net);
+        if (!rc && (fflush(stdout) || ferror(stdout))) rc = cli_failf("stdout: write error");
+    }
+    bp_metrics_free(&m);
+    bp_dataset_free(&d);
+    bp_scaler_free(&scaler);
+    bp_net_free(net);
+    return rc;
+}

@@ -1,0 +1,127 @@
+/* cmd_predict.c - `backprop predict MODEL --data ...`: the outputs of a saved
+ * network for every sample, as CSV. */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "data_opts.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_predict(int argc, char **argv);
+
+static const char HELP[] =
+    "usage: backprop predict MODEL.safetensors --data NAME|FILE|- [--out PREDS.csv] [options]\n"
+    "\n"
+    "The outputs of a saved network for every sample of a dataset, one CSV row per sample\n"
+    "in the order of the data, after a header line.  For a classifier (loss cross_entropy\n"
+    "or bce, or a softmax or sigmoid output) the columns are `class,probability`: the\n"
+    "predicted class (the largest output; for a single output unit, 1 iff it is >= 0.5)\n"
+    "and the network's output for that class (1 - output for class 0 of a single unit).\n"
+    "Otherwise, or with --outputs, the columns are the outputs `output_1,...,output_K`.\n"
+    "\n"
+    "A CSV (--data -: from standard input) holds the features only; one that also has the\n"
+    "target column(s) (--label-col, default the last; --regression --targets K) is\n"
+    "recognised by its width and those columns are ignored; --no-labels insists on\n"
+    "features only.  If the model file has a scaler, the features are standardised with\n"
+    "it.  A named dataset gives its test split unless --split train.\n"
+    "\n"
+    "  --out FILE          write the CSV to FILE (atomically) instead of standard output\n"
+    "  --outputs           every output, also for a classifier\n"
+    "  --dtype T           compute in f32 (default) or f64\n"
+    "  --batch N           samples per forward pass (default 256)\n"
+    "  -h, --help          this help\n"
+    "\n" DATA_OPTIONS_HELP
+    "\n"
+    "Example: cat x.csv | backprop predict model.safetensors --data - > preds.csv\n"
+    "Exit status: 0 on success, 2 on bad input (the message names the file).\n";
+
+static void write_preds(FILE *f, const float *out, int n, int k, int classes)
+{
+    if (classes) fputs("class,probability\n", f);
+    else
+        for (int j = 0; j < k; j++) fprintf(f, "output_%d%s", j + 1, j + 1 < k ? "," : "\n");
+    for (int i = 0; i < n; i++) {
+        const float *o = out + (size_t)i * k;
+        if (!classes) {
+            for (int j = 0; j < k; j++) fprintf(f, "%.9g%s", o[j], j + 1 < k ? "," : "\n");
+            continue;
+        }
+        int c = 0;
+        float p;
+        if (k == 1) {
+            c = o[0] >= 0.5f;
+            p = c ? o[0] : 1 - o[0];
+        } else {
+            for (int j = 1; j < k; j++)
+                if (o[j] > o[c]) c = j;
+            p = o[c];
+        }
+        fprintf(f, "%d,%.9g\n", c, p);
+    }
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'}, {"outputs", no_argument, 0, 'O'}, {"dtype", required_argument, 0, 't'},
+        {"batch", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'}, DATA_OPTIONS, {0, 0, 0, 0}};
+    data_opts dopt;
+    data_opts_init(&dopt);
+    int raw = 0, batch = 256, c;
+    const char *outpath = NULL;
+    bp_dtype dtype = BP_F32;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        int r = data_opt(c, optarg, &dopt);
+        if (r < 0) return EXIT_BAD;
+        if (r) continue;
+        switch (c) {
+        case 'o': outpath = strcmp(optarg, "-") ? optarg : NULL; break;
+        case 'O': raw = 1; break;
+        case 't':
+            if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f32 or f64, got '%s'", optarg);
+            break;
+        case 'b': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 1 << 24) return cli_failf("--batch: expected an integer >= 1, got '%s'", optarg);
+            batch = (int)v;
+            break;
+        }
+        case 'h': fputs(HELP, stdout); return 0;
+        default: fputs(HELP, stderr); return EXIT_BAD;
+        }
+    }
+    if (optind != argc - 1) return cli_failf("predict: expected one model file (see `backprop predict --help`)");
+    const char *path = argv[optind];
+    bp_error err;
+    bp_net *net = NULL;
+    bp_scaler scaler = {0};
+    if (bp_net_load(path, dtype, &net, &scaler, &err)) return cli_fail(&err);
+    bp_dataset d;
+    float *out = NULL;
+    int rc = data_load(&dopt, DATA_PREDICT, net, &scaler, &d);
+    if (rc) goto done;
+    int k = bp_net_outputs(net), classes = !raw && !dopt.regression && data_net_is_classifier(net);
+    if (!(out = malloc((size_t)d.n * k * sizeof *out))) { rc = cli_failf("out of memory"); goto done; }
+    if (bp_predict(net, &d, batch, out, &err)) {
+        rc = cli_failf("%s: %s", data_describe(&dopt, DATA_PREDICT), err.msg);
+    } else if (outpath) {
+        bp_atomic_file af;
+        if (bp_atomic_open(&af, outpath, &err)) { rc = cli_fail(&err); goto done; }
+        write_preds(af.fp, out, d.n, k, classes);
+        if (bp_atomic_commit(&af, &err)) rc = cli_fail(&err);
+    } else {
+        write_preds(stdout, out, d.n, k, classes);
+        if (fflush(stdout) || ferror(stdout)) rc = cli_failf("stdout: write error");
+    }
+done:
+    free(out);
+    bp_dataset_free(&d);
+    bp_scaler_free(&scaler);
+    bp_net_free(net);
+    return rc;
+}
