@@ -21,5 +21,9 @@ int cmd_grad(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_expr(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 #endif

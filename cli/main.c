@@ -16,6 +16,10 @@ static const char USAGE[] =
     "  explain FILE     the derivation step by step in the seeds' notation (text, markdown, latex)\n"
     "  gradcheck FILE   finite differences against backprop for every weight, bias and input\n"
     "  expr \"EXPR\"      value, gradient or Jacobian of any expression; its computation graph\n"
+    "  train            train a network on a dataset (CSV, IDX, fashion-mnist) and save it\n"
+    "  eval MODEL       loss, accuracy, per-class accuracy, confusion matrix (or MSE/MAE)\n"
+    "  predict MODEL    outputs, or class and probability, per row\n"
+    "  convert IN OUT   between a JSON model file and a safetensors model\n"
     "\n"
     "Run `backprop COMMAND --help` for the options of a command; `man backprop` for the manual.\n"
     "  --version        print the version\n";
@@ -61,7 +65,8 @@ int main(int argc, char **argv)
         return 0;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck},
+        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain},
+        {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -354,8 +354,11 @@ bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err)
 
 typedef enum bp_format { BP_FMT_TEXT = 0, BP_FMT_MARKDOWN, BP_FMT_LATEX } bp_format;
 
-/* After bp_model_pass: the derivation, forward then backward, in the seeds'
- * notation. sample >= 0 explains that one sample (0-based) alone. */
+/* The derivation, forward then backward, in the seeds' notation, as text,
+ * Markdown or a complete LaTeX document. Runs its own pass over the model's
+ * data (bp_model_pass need not come first). sample >= 0 explains that one
+ * sample (0-based) alone: the net evaluated on that row only, so m = 1; the
+ * net is then left holding that one-row pass. sample < 0: the whole batch. */
 bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err);
 
 /* Central finite differences against backprop for every weight, bias and
@@ -372,7 +375,89 @@ bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FI
 /* ------------------------------------------------------------------------ */
 /* Expressions: `backprop expr`                                              */
 /* ------------------------------------------------------------------------ */
-/* @@EXPR-SECTION@@ */
+/*
+ * An expression program is zero or more definitions, each ended by ';',
+ * followed by one expression:
+ *     G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))
+ * Numbers (1, 2.5, 1e-3), variables (any other name), + - * / ^ (power,
+ * right-associative, binding tighter than unary minus: -x^2 = -(x^2)),
+ * parentheses, exp log sqrt sigmoid tanh relu abs (one argument), max min
+ * (two), vectors [e1, e2, ...].  Arithmetic and functions apply elementwise
+ * to vectors (a scalar is broadcast); vectors nested in vectors or passed as
+ * arguments are flattened, so a 3-vector fills three parameters.  A
+ * definition's body may use only its parameters and functions defined before
+ * it.  A power with a constant exponent is one pow node (any real p); with an
+ * exponent that depends on a variable, a^b is built as exp(b log a).
+ *
+ * The expression is built on a bp_graph of 1x1 nodes in f64: variables are
+ * leaves that require a gradient, numbers are constant leaves, definitions
+ * are inlined.  The gradient (scalar result) or Jacobian (vector result;
+ * rows = outputs, columns = variables) comes from one bp_graph_backward per
+ * output.
+ *
+ * Errors that concern a place in the text say "at column C" (or "at line L,
+ * column C" for text of several lines) and report that place as a 0-based
+ * byte offset through `where` (may be NULL; -1 when there is none), so a
+ * caller can draw a caret under it.
+ */
+typedef struct bp_expr bp_expr;
+
+/* Parse an expression program (copied; the caller keeps `text`).  Errors:
+ * BP_E_PARSE (syntax; unknown function or variable; wrong argument count;
+ * vectors of different lengths), BP_E_NOMEM. */
+bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *err);
+void bp_expr_free(bp_expr *e);
+
+/* The variables, in order of first appearance (names owned by e). */
+int bp_expr_nvars(const bp_expr *e);
+const char *bp_expr_var(const bp_expr *e, int i);
+/* Number of outputs; whether the result is a vector (even of length 1);
+ * whether the expression is a call F(...) of a definition (for the chain rule). */
+int bp_expr_noutputs(const bp_expr *e);
+int bp_expr_is_vector(const bp_expr *e);
+int bp_expr_is_composition(const bp_expr *e);
+
+/* Give variable `name` a value (BP_E_VALUE if the expression has no such
+ * variable or v is not finite). */
+bp_status bp_expr_set(bp_expr *e, const char *name, double v, bp_error *err);
+/* The same for a list "x=1,y=-2.5" (BP_E_PARSE if malformed). */
+bp_status bp_expr_set_point(bp_expr *e, const char *assignments, bp_error *err);
+/* Differentiate with respect to the listed variables, in that order ("y,x");
+ * default: every variable in order of first appearance.  BP_E_VALUE for an
+ * unknown or repeated name. */
+bp_status bp_expr_set_wrt(bp_expr *e, const char *names, bp_error *err);
+int bp_expr_nwrt(const bp_expr *e);
+const char *bp_expr_wrt(const bp_expr *e, int j);
+
+/* Build the graph at the current point and compute the value and the
+ * Jacobian (and, for a composition, the chain-rule factors).  Errors:
+ * BP_E_VALUE for a variable without a value (`where` = its first use),
+ * BP_E_DOMAIN naming the sub-expression (log of x <= 0, sqrt of x < 0,
+ * division by zero, a non-integer power of a negative number). */
+bp_status bp_expr_eval(bp_expr *e, int *where, bp_error *err);
+/* After a successful bp_expr_eval: output i, and d output_i / d wrt_j. */
+double bp_expr_value(const bp_expr *e, int i);
+double bp_expr_jacobian(const bp_expr *e, int i, int j);
+/* For a composition F(G(...)) after bp_expr_eval: views (owned by e, f64)
+ * of J_F at G (outputs x parameters of F), J_G (parameters of F x wrt) and
+ * their product (outputs x wrt).  BP_E_ARG if e is not a composition. */
+bp_status bp_expr_chain(const bp_expr *e, bp_mat *jf, bp_mat *jg, bp_mat *product, bp_error *err);
+/* The graph of the last bp_expr_eval (owned by e; NULL before). */
+const bp_graph *bp_expr_graph(const bp_expr *e);
+
+/* Reports after bp_expr_eval, written to `out` (BP_E_IO if writing fails):
+ * the value and gradient/Jacobian as text; as one line of JSON
+ *   {"variables": [...], "value": v, "gradient": [...]}   (scalar)
+ *   {"variables": [...], "value": [...], "jacobian": [[...], ...]}   (vector)
+ * with a "chain" member added when `chain` is set (non-finite numbers are
+ * null); the forward and backward passes node by node; the chain rule for a
+ * composition; the graph in Graphviz DOT, each node labelled with its op,
+ * sub-expression, value and gradient. */
+bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err);
+bp_status bp_expr_write_json(const bp_expr *e, int chain, FILE *out, bp_error *err);
+bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err);
+bp_status bp_expr_write_chain(const bp_expr *e, FILE *out, bp_error *err);
+bp_status bp_expr_write_dot(bp_expr *e, FILE *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Datasets, model files on disk, training                                   */
@@ -529,7 +614,148 @@ bp_status bp_dataset_subset(const bp_dataset *d, int start, int count, bp_datase
 bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp_dataset *train,
                            bp_dataset *val, bp_error *err);
 
-/* @@TRAIN-SECTION@@ */
+/* ------------------------------------------------------------------------ */
+/* Model files on disk (safetensors)                                         */
+/* ------------------------------------------------------------------------ */
+/*
+ * A trained network is saved as a safetensors file (the format of PyTorch and
+ * Hugging Face: an 8-byte little-endian header length, a JSON header, raw
+ * little-endian tensors). Tensors: "layers.L.weight" (units x fan_in, the
+ * nn.Linear layout, whatever the net's own layout) and "layers.L.bias" for
+ * each layer L (0-based), and "scaler.mean" / "scaler.std" when the inputs
+ * are standardised. __metadata__ holds "format" = "backprop", "version" = "1",
+ * and "architecture" = a JSON string {"inputs", "weight_layout", "layers":
+ * [{"units", "activation", "bias"}], "loss", "reduction"}.
+ * Writes are atomic (temp file, fsync, rename); loads validate everything and
+ * reject a damaged or foreign file naming the file and the problem.
+ */
+
+/* Save `net` and, if not NULL, the scaler of its inputs. */
+bp_status bp_net_save(const bp_net *net, const bp_scaler *scaler, const char *path, bp_error *err);
+/* Load a network saved by bp_net_save, in its stored dtype converted to
+ * `dtype`. *scaler (if not NULL) receives the scaler, or stays zeroed when the
+ * file has none; free it with bp_scaler_free. */
+bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler *scaler, bp_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Training                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum bp_optimizer { BP_OPT_SGD = 0, BP_OPT_MOMENTUM, BP_OPT_NESTEROV, BP_OPT_ADAM } bp_optimizer;
+typedef enum bp_schedule { BP_SCHED_CONSTANT = 0, BP_SCHED_STEP, BP_SCHED_COSINE } bp_schedule;
+const char *bp_optimizer_name(bp_optimizer o);
+int bp_optimizer_parse(const char *s, bp_optimizer *out);
+const char *bp_schedule_name(bp_schedule s);
+int bp_schedule_parse(const char *s, bp_schedule *out);
+
+/* Numbers of one epoch, passed to the on_epoch callback and kept in the
+ * history. Accuracies and validation numbers are NaN where they do not apply
+ * (regression, no validation split). */
+typedef struct bp_epoch_stats {
+    int epoch;             /* 1-based                                         */
+    double train_loss;     /* mean over the epoch's batches, weighted by size */
+    double train_acc;
+    double val_loss, val_acc;
+    double seconds;        /* wall time of the epoch's training passes only   */
+    double lr;             /* learning rate used in this epoch                */
+} bp_epoch_stats;
+
+/* Progress within an epoch, passed to the on_batch callback. */
+typedef struct bp_batch_progress {
+    int epoch, epochs;     /* 1-based epoch, total                            */
+    int batch, batches;    /* 1-based batch within the epoch, total           */
+    double loss, acc;      /* running means over the epoch so far (acc NaN for regression) */
+    double samples_per_s;  /* over the epoch so far                           */
+    double seconds;        /* training time of the epoch so far               */
+} bp_batch_progress;
+
+typedef struct bp_train_options {
+    int epochs;              /* maximum number of epochs (default 10)           */
+    int batch;               /* samples per step; 1 = online; >= n = full batch (default 32) */
+    double lr;               /* learning rate (default 0.01)                    */
+    bp_optimizer optimizer;  /* default sgd                                      */
+    double momentum;         /* momentum and nesterov (default 0.9)              */
+    double beta1, beta2, adam_eps;   /* adam (0.9, 0.999, 1e-8)                  */
+    double weight_decay;     /* L2: adds weight_decay * W to dL/dW (not to b)    */
+    bp_schedule schedule;    /* default constant                                 */
+    int step_size;           /* step schedule: multiply lr by gamma every step_size epochs */
+    double gamma;            /* default 0.1                                      */
+    double tol;              /* > 0: stop when |loss(epoch) - loss(epoch-1)| < tol (the seeds' rule) */
+    int patience;            /* > 0: early stopping on validation loss            */
+    int keep_best;           /* with validation: end with the weights of the best validation loss */
+    uint64_t seed;           /* shuffling (default 1)                             */
+    int shuffle;             /* default 1                                         */
+    volatile int *stop;      /* if not NULL and set non-zero (e.g. by a SIGINT handler), training stops
+                                after the current batch with BP_E_INTERRUPTED     */
+    void (*on_batch)(void *user, const bp_batch_progress *p);
+    void (*on_epoch)(void *user, const bp_epoch_stats *s);
+    void *user;
+} bp_train_options;
+
+/* The defaults above. */
+void bp_train_options_init(bp_train_options *o);
+/* Threads used by the matrix products (OpenBLAS), process-wide. */
+void bp_set_threads(int n);
+
+/* A trainer: a network (borrowed, updated in place), its optimizer state and
+ * where it is in the run. Everything needed to resume is in the trainer. */
+typedef struct bp_trainer bp_trainer;
+bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **out, bp_error *err);
+void bp_trainer_free(bp_trainer *t);
+/* Train on `train` (validation on `val`, may be NULL) until a stop rule fires.
+ * Returns BP_OK at the end, BP_E_INTERRUPTED when *opt->stop was set (the state
+ * is then consistent: save a checkpoint and resume later), BP_E_DIVERGED when
+ * the loss or a weight became NaN or Inf (the network is restored to the
+ * weights before the bad step; the message names the epoch and batch). */
+bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_dataset *val, bp_error *err);
+/* Epochs completed and their numbers (owned by the trainer). */
+int bp_trainer_history(const bp_trainer *t, const bp_epoch_stats **stats);
+/* Why the run ended: "max epochs", "tol", "early stopping", ... (static). */
+const char *bp_trainer_stop_reason(const bp_trainer *t);
+/* Checkpoint: the network, optimizer state, position and history, atomically. */
+bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const char *path, bp_error *err);
+/* Restore a checkpoint written by bp_trainer_save into a trainer created for
+ * the same network shape and options. */
+bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Loss and metrics of a network on a dataset. For classifiers (nclasses > 0):
+ * accuracy, per-class accuracy and the confusion matrix (true class rows,
+ * predicted class columns); for regression: MSE and MAE. */
+typedef struct bp_metrics {
+    int n, nclasses;
+    double loss, accuracy, mse, mae;
+    double *class_acc;      /* nclasses, owned                           */
+    long *confusion;        /* nclasses x nclasses, owned                */
+} bp_metrics;
+bp_status bp_evaluate(bp_net *net, const bp_dataset *d, int batch, bp_metrics *out, bp_error *err);
+void bp_metrics_free(bp_metrics *m);
+/* Outputs of the network for every sample of d: n x outputs floats into `out`
+ * (caller-allocated). */
+bp_status bp_predict(bp_net *net, const bp_dataset *d, int batch, float *out, bp_error *err);
+/* Details of the two above: `batch` <= 0 means 256.  The loss is reduced over
+ * the whole set like the net's reduction (mean: total / n; sum: total); NaN
+ * when the net has no loss.  Classifying (d->nclasses > 0): the net's classes
+ * are its outputs, or 2 for one output unit (class 1 iff output >= 0.5), so
+ * m->nclasses may exceed d->nclasses; the predicted class is the argmax.
+ * Fields that do not apply (accuracy for regression, MSE/MAE for classifiers,
+ * the accuracy of a class without samples) are NaN.  MSE and MAE are means
+ * over samples and outputs.  Errors: feature or output counts that differ
+ * ("the model has 784 inputs, the data has 10 features"), no targets. */
+
+/* Training curves as an SVG image (written atomically): a loss panel and an
+ * accuracy panel (which says "no accuracy (regression)" when every accuracy
+ * is NaN), each with train and validation lines; NaN values are skipped. */
+bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, bp_error *err);
+/* The same numbers as CSV (written atomically), header
+ * "epoch,train_loss,train_acc,val_loss,val_acc,seconds", one row per epoch,
+ * numbers in %.9g; a NaN value, and the accuracies when classifier == 0, are
+ * empty fields. */
+bp_status bp_log_csv(const bp_epoch_stats *s, int n, int classifier, const char *path, bp_error *err);
+
 
 #ifdef __cplusplus
 }

@@ -22,15 +22,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define BP_GRAPH_CACHE 4
+
 struct bp_net {
     bp_net_spec spec;
     bp_dtype dtype;
     size_t nparams;
     void *params, *grads;          /* owned, nparams elements each        */
     size_t w_off[BP_MAX_LAYERS], b_off[BP_MAX_LAYERS];
-    /* graph state of the last pass */
+    /* graph state of the last pass; graphs for other batch sizes are kept
+     * in a small cache so that alternating sizes (the last partial batch of
+     * an epoch, a validation pass) do not allocate. Node ids depend only on
+     * the network's structure, so they are the same in every graph. */
     bp_graph *g;
     int m, want_dx;
+    struct { bp_graph *g; int m, want_dx; } cache[BP_GRAPH_CACHE];
     bp_node x, y, loss;
     bp_node W[BP_MAX_LAYERS], b[BP_MAX_LAYERS], z[BP_MAX_LAYERS], a[BP_MAX_LAYERS];
 };
@@ -122,6 +128,7 @@ void bp_net_free(bp_net *net)
 {
     if (!net) return;
     bp_graph_free(net->g);
+    for (int i = 0; i < BP_GRAPH_CACHE; i++) bp_graph_free(net->cache[i].g);
     free(net->params);
     free(net->grads);
     free(net);
@@ -214,6 +221,34 @@ static const bp_op act_op[] = {BP_OP_LEAF, BP_OP_SIGMOID, BP_OP_RELU, BP_OP_TANH
 
 #define TRY(expr) do { if ((expr) < 0) goto fail; } while (0)
 
+/* Make the graph for (m, want_dx) current: from the cache if it is there
+ * (the current graph takes its slot), else built anew (the current graph goes
+ * to the cache, evicting the oldest). */
+static bp_status build_graph(bp_net *net, int m, int want_dx, bp_error *err);
+static bp_status use_graph(bp_net *net, int m, int want_dx, bp_error *err)
+{
+    for (int i = 0; i < BP_GRAPH_CACHE; i++)
+        if (net->cache[i].g && net->cache[i].m == m && net->cache[i].want_dx == want_dx) {
+            bp_graph *g = net->cache[i].g;
+            net->cache[i].g = net->g;
+            net->cache[i].m = net->m;
+            net->cache[i].want_dx = net->want_dx;
+            net->g = g;
+            net->m = m;
+            net->want_dx = want_dx;
+            return BP_OK;
+        }
+    if (net->g) {
+        bp_graph_free(net->cache[BP_GRAPH_CACHE - 1].g);
+        memmove(&net->cache[1], &net->cache[0], (BP_GRAPH_CACHE - 1) * sizeof net->cache[0]);
+        net->cache[0].g = net->g;
+        net->cache[0].m = net->m;
+        net->cache[0].want_dx = net->want_dx;
+        net->g = NULL;
+    }
+    return build_graph(net, m, want_dx, err);
+}
+
 static bp_status build_graph(bp_net *net, int m, int want_dx, bp_error *err)
 {
     const bp_net_spec *s = &net->spec;
@@ -295,7 +330,7 @@ static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, int want
     if (y && y->rows != x->rows)
         return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, x->rows);
     if (!net->g || net->m != x->rows || net->want_dx != want_dx) {
-        bp_status st = build_graph(net, x->rows, want_dx, err);
+        bp_status st = use_graph(net, x->rows, want_dx, err);
         if (st) return st;
     }
     load_leaf(net, net->x, x);

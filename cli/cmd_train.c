@@ -1,0 +1,393 @@
+/* cmd_train.c - `backprop train`: train a network on a dataset and save it. */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "data_opts.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char HELP[] =
+    "usage: backprop train (--arch SIZES | --model FILE.json) --data DATA [OPTIONS]\n"
+    "\n"
+    "Train a network by mini-batch gradient descent and save it as a safetensors file.\n"
+    "Example (the main job, Fashion-MNIST):\n"
+    "  backprop train --arch 784-256-128-10 --hidden relu --output softmax --loss cross_entropy \\\n"
+    "      --data fashion-mnist --epochs 15 --batch 128 --lr 0.05 --optimizer momentum \\\n"
+    "      --schedule cosine --save model.safetensors\n"
+    "\n"
+    "network:\n"
+    "  --arch N0-N1-...-NL  inputs, hidden layer sizes, outputs (e.g. 784-256-128-10)\n"
+    "  --hidden ACT        hidden activation: relu (default), sigmoid, tanh, linear\n"
+    "  --output ACT        output activation (default: softmax for cross_entropy, sigmoid for bce,\n"
+    "                      linear otherwise)\n"
+    "  --loss L            cross_entropy (default for class labels), bce, squared (default with\n"
+    "                      --regression), half_squared\n"
+    "  --reduction R       mean (default) or sum over the batch\n"
+    "  --layout L          out_in (default) or in_out\n"
+    "  --init I            he (default for relu), xavier (default otherwise), small_uniform\n"
+    "  --model FILE.json   take the architecture (and any weights) from a model file instead\n"
+    "  --dtype T           f32 (default) or f64\n"
+    "\n";
+
+static const char HELP2[] =
+    "optimization:\n"
+    "  --epochs N          maximum epochs (default 10)\n"
+    "  --batch N           samples per step: 1 = online, >= n = full batch (default 32)\n"
+    "  --lr X              learning rate (default 0.01)\n"
+    "  --optimizer O       sgd (default), momentum, nesterov, adam\n"
+    "  --momentum X        for momentum and nesterov (default 0.9)\n"
+    "  --beta1 X, --beta2 X, --adam-eps X   Adam (0.9, 0.999, 1e-8)\n"
+    "  --weight-decay X    L2 weight decay on the weights (default 0)\n"
+    "  --schedule S        constant (default), step, cosine\n"
+    "  --step-size N, --gamma X   step schedule: lr *= gamma every N epochs (10, 0.1)\n"
+    "  --tol X             stop when the training loss changes by less than X between epochs\n"
+    "  --val F             hold out the fraction F of the training data for validation (default 0)\n"
+    "  --patience N        early stopping: stop after N epochs without a better validation loss\n"
+    "  --keep-best         end with the weights of the best validation loss\n"
+    "  --seed N            shuffling and initialisation (default 1)\n"
+    "  --no-shuffle        visit the samples in file order\n"
+    "  --no-standardize    CSV: do not standardise the features (default: standardise with the mean\n"
+    "                      and std of the training split, saved with the model)\n"
+    "  --threads N         threads for the matrix products (default 1)\n"
+    "\n"
+    "output:\n"
+    "  --save FILE         the trained model (default model.safetensors); written atomically\n"
+    "  --checkpoint FILE   where Ctrl-C saves the training state (default: SAVE.ckpt)\n"
+    "  --resume FILE       continue from a checkpoint (same data and options); ends with the\n"
+    "                      same model as an uninterrupted run\n"
+    "  --log FILE.csv      per epoch: epoch,train_loss,train_acc,val_loss,val_acc,seconds\n"
+    "  --plot FILE.svg     learning curves (loss and accuracy per epoch)\n"
+    "  --quiet             print nothing but errors\n"
+    "  -h, --help          this help\n"
+    "\n" DATA_OPTIONS_HELP
+    "\n"
+    "Progress: on a terminal, a live bar per epoch (batch, loss, accuracy, samples/s, ETA);\n"
+    "otherwise one line per epoch. Ctrl-C stops after the current batch and saves a checkpoint.\n"
+    "Exit status: 0 trained, 1 diverged (the last good model is saved), 2 bad input,\n"
+    "130 interrupted (checkpoint saved).\n";
+
+enum {
+    O_ARCH = 1, O_HIDDEN, O_OUTPUT, O_LOSS, O_RED, O_LAYOUT, O_INIT, O_MODEL, O_DTYPE, O_EPOCHS, O_BATCH, O_LR,
+    O_OPT, O_MOM, O_B1, O_B2, O_AEPS, O_WD, O_SCHED, O_STEP, O_GAMMA, O_TOL, O_VAL, O_PAT, O_BEST, O_SEED,
+    O_NOSHUF, O_NOSTD, O_THREADS, O_SAVE, O_CKPT, O_RESUME, O_LOG, O_PLOT, O_QUIET, O_HELP
+};
+
+static volatile int g_stop;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+    signal(SIGINT, SIG_DFL);   /* a second Ctrl-C stops at once */
+}
+
+typedef struct progress {
+    int tty, quiet;
+    double t0;
+} progress;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void on_batch(void *user, const bp_batch_progress *p)
+{
+    progress *pr = user;
+    if (pr->quiet || !pr->tty) return;
+    if (p->batch != p->batches && p->batch % 8 != 1) return;   /* a few redraws per second */
+    int width = 24, done = (int)((double)p->batch / p->batches * width);
+    double left = p->seconds / p->batch * (p->batches - p->batch);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
+    bar[width] = '\0';
+    printf("\repoch %d/%d [%s] %d/%d loss %.4f", p->epoch, p->epochs, bar, p->batch, p->batches, p->loss);
+    if (!isnan(p->acc)) printf(" acc %.4f", p->acc);
+    printf(" %.0f samples/s ETA %.1fs   ", p->samples_per_s, left);
+    fflush(stdout);
+}
+
+static void on_epoch(void *user, const bp_epoch_stats *s)
+{
+    progress *pr = user;
+    if (pr->quiet) return;
+    if (pr->tty) printf("\r\033[K");
+    printf("epoch %3d  loss %.4f", s->epoch, s->train_loss);
+    if (!isnan(s->train_acc)) printf("  acc %.4f", s->train_acc);
+    if (!isnan(s->val_loss)) printf("  val_loss %.4f", s->val_loss);
+    if (!isnan(s->val_acc)) printf("  val_acc %.4f", s->val_acc);
+    printf("  lr %.4g  %.2fs\n", s->lr, s->seconds);
+    fflush(stdout);
+}
+
+static int parse_num(const char *opt, const char *s, double lo, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    if (!*s || *end || !isfinite(*out) || *out < lo) return cli_failf("%s: expected a number >= %g, got '%s'", opt, lo, s);
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long *out)
+{
+    char *end;
+    *out = strtol(s, &end, 10);
+    if (!*s || *end || *out < lo || *out > 1000000000L) return cli_failf("%s: expected an integer >= %ld, got '%s'", opt, lo, s);
+    return 0;
+}
+
+/* "784-256-128-10" -> inputs and layer sizes. */
+static int parse_arch(const char *s, bp_net_spec *spec)
+{
+    int n = 0, v[BP_MAX_LAYERS + 1];
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 1 || x > 100000000 || (*end && *end != '-') || n > BP_MAX_LAYERS)
+            return cli_failf("--arch: expected sizes like 784-256-128-10, got '%s'", s);
+        v[n++] = (int)x;
+        p = *end ? end + 1 : end;
+    }
+    if (n < 2) return cli_failf("--arch: expected at least inputs and outputs, like 4-1, got '%s'", s);
+    spec->inputs = v[0];
+    spec->nlayers = n - 1;
+    for (int i = 1; i < n; i++) spec->layers[i - 1].units = v[i];
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"arch", required_argument, 0, O_ARCH}, {"hidden", required_argument, 0, O_HIDDEN},
+        {"output", required_argument, 0, O_OUTPUT}, {"loss", required_argument, 0, O_LOSS},
+        {"reduction", required_argument, 0, O_RED}, {"layout", required_argument, 0, O_LAYOUT},
+        {"init", required_argument, 0, O_INIT}, {"model", required_argument, 0, O_MODEL},
+        {"dtype", required_argument, 0, O_DTYPE}, {"epochs", required_argument, 0, O_EPOCHS},
+        {"batch", required_argument, 0, O_BATCH}, {"lr", required_argument, 0, O_LR},
+        {"optimizer", required_argument, 0, O_OPT}, {"momentum", required_argument, 0, O_MOM},
+        {"beta1", required_argument, 0, O_B1}, {"beta2", required_argument, 0, O_B2},
+        {"adam-eps", required_argument, 0, O_AEPS}, {"weight-decay", required_argument, 0, O_WD},
+        {"schedule", required_argument, 0, O_SCHED}, {"step-size", required_argument, 0, O_STEP},
+        {"gamma", required_argument, 0, O_GAMMA}, {"tol", required_argument, 0, O_TOL},
+        {"val", required_argument, 0, O_VAL}, {"patience", required_argument, 0, O_PAT},
+        {"keep-best", no_argument, 0, O_BEST}, {"seed", required_argument, 0, O_SEED},
+        {"no-shuffle", no_argument, 0, O_NOSHUF}, {"no-standardize", no_argument, 0, O_NOSTD},
+        {"threads", required_argument, 0, O_THREADS}, {"save", required_argument, 0, O_SAVE},
+        {"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
+        {"log", required_argument, 0, O_LOG}, {"plot", required_argument, 0, O_PLOT},
+        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, O_HELP}, DATA_OPTIONS, {0, 0, 0, 0}};
+    bp_net_spec spec;
+    memset(&spec, 0, sizeof spec);
+    bp_train_options o;
+    bp_train_options_init(&o);
+    data_opts dopt;
+    data_opts_init(&dopt);
+    const char *arch = NULL, *model_json = NULL, *save = "model.safetensors", *ckpt = NULL, *resume = NULL;
+    const char *log_path = NULL, *plot_path = NULL;
+    bp_act hidden = BP_ACT_RELU, output = BP_ACT_LINEAR;
+    int output_set = 0, loss_set = 0, init_set = 0, quiet = 0, standardize = 1;
+    bp_init init = BP_INIT_HE;
+    bp_dtype dtype = BP_F32;
+    spec.loss = BP_LOSS_CE;
+    spec.reduction = BP_MEAN;
+    double val = 0;
+    long n, threads = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = data_opt(c, optarg, &dopt);
+        if (r < 0) return EXIT_BAD;
+        if (r) continue;
+        switch (c) {
+        case O_ARCH: arch = optarg; break;
+        case O_MODEL: model_json = optarg; break;
+        case O_HIDDEN:
+            if (bp_act_parse(optarg, &hidden) || hidden == BP_ACT_SOFTMAX)
+                return cli_failf("--hidden: expected relu, sigmoid, tanh or linear, got '%s'", optarg);
+            break;
+        case O_OUTPUT:
+            if (bp_act_parse(optarg, &output)) return cli_failf("--output: expected softmax, sigmoid, linear, tanh or relu, got '%s'", optarg);
+            output_set = 1;
+            break;
+        case O_LOSS:
+            if (bp_loss_parse(optarg, &spec.loss) || spec.loss == BP_LOSS_NONE)
+                return cli_failf("--loss: expected cross_entropy, bce, squared or half_squared, got '%s'", optarg);
+            loss_set = 1;
+            break;
+        case O_RED: if (bp_reduction_parse(optarg, &spec.reduction)) return cli_failf("--reduction: expected mean or sum, got '%s'", optarg); break;
+        case O_LAYOUT: if (bp_layout_parse(optarg, &spec.layout)) return cli_failf("--layout: expected out_in or in_out, got '%s'", optarg); break;
+        case O_INIT:
+            if (bp_init_parse(optarg, &init)) return cli_failf("--init: expected he, xavier or small_uniform, got '%s'", optarg);
+            init_set = 1;
+            break;
+        case O_DTYPE: if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f32 or f64, got '%s'", optarg); break;
+        case O_EPOCHS: if (parse_int("--epochs", optarg, 1, &n)) return EXIT_BAD; o.epochs = (int)n; break;
+        case O_BATCH: if (parse_int("--batch", optarg, 1, &n)) return EXIT_BAD; o.batch = (int)n; break;
+        case O_LR: if (parse_num("--lr", optarg, 0, &o.lr)) return EXIT_BAD; break;
+        case O_OPT: if (bp_optimizer_parse(optarg, &o.optimizer)) return cli_failf("--optimizer: expected sgd, momentum, nesterov or adam, got '%s'", optarg); break;
+        case O_MOM: if (parse_num("--momentum", optarg, 0, &o.momentum)) return EXIT_BAD; break;
+        case O_B1: if (parse_num("--beta1", optarg, 0, &o.beta1)) return EXIT_BAD; break;
+        case O_B2: if (parse_num("--beta2", optarg, 0, &o.beta2)) return EXIT_BAD; break;
+        case O_AEPS: if (parse_num("--adam-eps", optarg, 0, &o.adam_eps)) return EXIT_BAD; break;
+        case O_WD: if (parse_num("--weight-decay", optarg, 0, &o.weight_decay)) return EXIT_BAD; break;
+        case O_SCHED: if (bp_schedule_parse(optarg, &o.schedule)) return cli_failf("--schedule: expected constant, step or cosine, got '%s'", optarg); break;
+        case O_STEP: if (parse_int("--step-size", optarg, 1, &n)) return EXIT_BAD; o.step_size = (int)n; break;
+        case O_GAMMA: if (parse_num("--gamma", optarg, 0, &o.gamma)) return EXIT_BAD; break;
+        case O_TOL: if (parse_num("--tol", optarg, 0, &o.tol)) return EXIT_BAD; break;
+        case O_VAL:
+            if (parse_num("--val", optarg, 0, &val)) return EXIT_BAD;
+            if (val >= 1) return cli_failf("--val: expected a fraction below 1, got '%s'", optarg);
+            break;
+        case O_PAT: if (parse_int("--patience", optarg, 1, &n)) return EXIT_BAD; o.patience = (int)n; break;
+        case O_BEST: o.keep_best = 1; break;
+        case O_SEED: if (parse_int("--seed", optarg, 0, &n)) return EXIT_BAD; o.seed = (uint64_t)n; break;
+        case O_NOSHUF: o.shuffle = 0; break;
+        case O_NOSTD: standardize = 0; break;
+        case O_THREADS: if (parse_int("--threads", optarg, 1, &threads)) return EXIT_BAD; break;
+        case O_SAVE: save = optarg; break;
+        case O_CKPT: ckpt = optarg; break;
+        case O_RESUME: resume = optarg; break;
+        case O_LOG: log_path = optarg; break;
+        case O_PLOT: plot_path = optarg; break;
+        case O_QUIET: quiet = 1; break;
+        case O_HELP: case 'h': fputs(HELP, stdout); fputs(HELP2, stdout); return 0;
+        default: fputs("run `backprop train --help` for the options\n", stderr); return EXIT_BAD;
+        }
+    }
+    if (optind != argc) return cli_failf("train: unexpected argument '%s' (see `backprop train --help`)", argv[optind]);
+    if (!arch == !model_json) return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them)");
+    if (!dopt.data) return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS");
+    if ((o.patience || o.keep_best) && val <= 0) return cli_failf("train: --patience and --keep-best need a validation split (--val F)");
+    if (val > 0 && dopt.split == 1) return cli_failf("train: --val holds out part of the training data; do not train on the test split");
+    bp_set_threads((int)threads);
+
+    /* the network */
+    bp_net *net = NULL;
+    bp_model *model = NULL;
+    bp_error err;
+    int rc = 0;
+    if (dopt.regression && !loss_set) spec.loss = BP_LOSS_SQUARED;
+    if (model_json) {
+        if (bp_model_load(model_json, dtype, &model, &err)) return cli_fail(&err);
+        if (bp_net_clone(bp_model_net(model), dtype, &net, &err)) { bp_model_free(model); return cli_fail(&err); }
+        bp_model_free(model);
+        if (bp_net_get_spec(net)->loss == BP_LOSS_NONE) {
+            bp_net_free(net);
+            return cli_failf("%s: no \"loss\": training needs one", model_json);
+        }
+    } else {
+        if (parse_arch(arch, &spec)) return EXIT_BAD;
+        if (!output_set) output = spec.loss == BP_LOSS_CE ? BP_ACT_SOFTMAX : spec.loss == BP_LOSS_BCE ? BP_ACT_SIGMOID : BP_ACT_LINEAR;
+        for (int l = 0; l < spec.nlayers; l++) {
+            spec.layers[l].act = l == spec.nlayers - 1 ? output : hidden;
+            spec.layers[l].bias = 1;
+        }
+        if (!init_set) init = hidden == BP_ACT_RELU ? BP_INIT_HE : BP_INIT_XAVIER;
+        if (bp_net_new(&spec, dtype, &net, &err)) return cli_failf("--arch/--loss/--output: %s", err.msg);
+        bp_net_init(net, init, o.seed);
+    }
+
+    /* the data: shuffled once with the seed, split, standardised on the training part */
+    bp_dataset all = {0}, train = {0}, valid = {0};
+    bp_scaler scaler = {0};
+    if ((rc = data_load(&dopt, DATA_TRAIN, NULL, NULL, &all))) goto out;
+    if (all.outputs == 0) { rc = cli_failf("%s: no targets to train on", data_describe(&dopt, DATA_TRAIN)); goto out; }
+    if (val > 0) {
+        bp_dataset_shuffle(&all, o.seed);
+        if (bp_dataset_split(&all, val, &train, &valid, &err)) { rc = cli_fail(&err); goto out; }
+        bp_dataset_free(&all);
+    } else {
+        train = all;
+        memset(&all, 0, sizeof all);
+    }
+    int is_csv = dopt.data && (strcmp(dopt.data, "-") == 0 || (strlen(dopt.data) > 4 && !strcmp(dopt.data + strlen(dopt.data) - 4, ".csv")));
+    if (standardize && is_csv) {
+        if (bp_scaler_fit(&scaler, &train, &err) || bp_scaler_apply(&scaler, &train, &err) ||
+            (valid.n && bp_scaler_apply(&scaler, &valid, &err))) { rc = cli_fail(&err); goto out; }
+    }
+    if (train.features != bp_net_get_spec(net)->inputs) {
+        rc = cli_failf("%s: the data has %d features, the network %d inputs", data_describe(&dopt, DATA_TRAIN),
+                       train.features, bp_net_get_spec(net)->inputs);
+        goto out;
+    }
+    if (train.outputs != bp_net_outputs(net)) {
+        rc = cli_failf("%s: the data has %d target columns%s, the network %d outputs", data_describe(&dopt, DATA_TRAIN),
+                       train.outputs, train.nclasses ? " (one-hot classes)" : "", bp_net_outputs(net));
+        goto out;
+    }
+
+    /* train */
+    progress pr = {isatty(STDOUT_FILENO), quiet, now()};
+    o.on_batch = on_batch;
+    o.on_epoch = on_epoch;
+    o.user = &pr;
+    o.stop = &g_stop;
+    char ckpt_buf[4096];
+    if (!ckpt) {
+        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", save);
+        ckpt = ckpt_buf;
+    }
+    bp_trainer *t = NULL;
+    if (bp_trainer_new(net, &o, &t, &err)) { rc = cli_fail(&err); goto out; }
+    if (resume && bp_trainer_load(t, resume, &err)) { rc = cli_fail(&err); goto out_t; }
+    if (!quiet) {
+        const bp_net_spec *s = bp_net_get_spec(net);
+        printf("training %d", s->inputs);
+        for (int l = 0; l < s->nlayers; l++) printf("-%d", s->layers[l].units);
+        printf(" (%s hidden, %s output, %s loss) on %d samples%s, %s, batch %d, lr %g, %d epoch%s%s\n",
+               s->nlayers > 1 ? bp_act_name(s->layers[0].act) : "no", bp_act_name(s->layers[s->nlayers - 1].act),
+               bp_loss_name(s->loss), train.n, valid.n ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch,
+               o.lr, o.epochs, o.epochs == 1 ? "" : "s", resume ? ", resumed" : "");
+        fflush(stdout);
+    }
+    signal(SIGINT, on_sigint);
+    bp_status st = bp_trainer_run(t, &train, valid.n ? &valid : NULL, &err);
+    signal(SIGINT, SIG_DFL);
+    if (!quiet && pr.tty) printf("\r\033[K");
+    if (st == BP_E_INTERRUPTED) {
+        bp_error e2;
+        if (bp_trainer_save(t, scaler.features ? &scaler : NULL, ckpt, &e2)) rc = cli_fail(&e2);
+        else {
+            fprintf(stderr, "backprop: %s; checkpoint saved to %s (continue with --resume %s)\n", err.msg, ckpt, ckpt);
+            rc = 130;
+        }
+        goto out_t;
+    }
+    if (st == BP_E_DIVERGED) {
+        fprintf(stderr, "backprop: %s\n", err.msg);
+        rc = EXIT_WRONG;
+    } else if (st) {
+        rc = cli_fail(&err);
+        goto out_t;
+    }
+    const bp_epoch_stats *h;
+    int nh = bp_trainer_history(t, &h);
+    int classifier = train.nclasses > 0 || bp_net_get_spec(net)->loss == BP_LOSS_BCE;
+    if (log_path && nh && bp_log_csv(h, nh, classifier, log_path, &err)) { rc = cli_fail(&err); goto out_t; }
+    if (plot_path && nh && bp_plot_svg(h, nh, plot_path, &err)) { rc = cli_fail(&err); goto out_t; }
+    if (bp_net_save(net, scaler.features ? &scaler : NULL, save, &err)) { rc = cli_fail(&err); goto out_t; }
+    if (!quiet) {
+        double secs = 0;
+        for (int i = 0; i < nh; i++) secs += h[i].seconds;
+        printf("stopped after %d epoch%s: %s; %.2f s training, %.2f s per epoch\n", nh, nh == 1 ? "" : "s",
+               bp_trainer_stop_reason(t), secs, nh ? secs / nh : 0);
+        printf("%s model saved to %s\n", st == BP_E_DIVERGED ? "last good" : "trained", save);
+    }
+out_t:
+    bp_trainer_free(t);
+out:
+    bp_dataset_free(&all);
+    bp_dataset_free(&train);
+    bp_dataset_free(&valid);
+    bp_scaler_free(&scaler);
+    bp_net_free(net);
+    return rc;
+}

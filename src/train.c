@@ -1,0 +1,504 @@
+/* train.c - mini-batch gradient descent.
+ *
+ * One step on a batch B of m samples:
+ *   forward + backward (net.c)        g = dL/dtheta over B (with 1/m for mean)
+ *   weight decay (weights only)       g_W += lambda W
+ *   sgd:       theta -= lr g
+ *   momentum:  v = mu v + g;           theta -= lr v
+ *   nesterov:  v = mu v + g;           theta -= lr (g + mu v)
+ *   adam:      m1 = b1 m1 + (1-b1) g;  m2 = b2 m2 + (1-b2) g^2;
+ *              theta -= lr (m1 / (1-b1^t)) / (sqrt(m2 / (1-b2^t)) + eps)
+ * The optimizer is a flat loop over the network's contiguous parameter and
+ * gradient blocks. An epoch visits the samples in the order of a permutation
+ * drawn from (seed, epoch), so a run resumed from a checkpoint visits them in
+ * the same order as an uninterrupted one and ends with the same bits.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "safetensors.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adam"};
+static const char *const sched_names[] = {"constant", "step", "cosine"};
+
+const char *bp_optimizer_name(bp_optimizer o) { return (unsigned)o < 4 ? opt_names[o] : "?"; }
+const char *bp_schedule_name(bp_schedule s) { return (unsigned)s < 3 ? sched_names[s] : "?"; }
+int bp_optimizer_parse(const char *s, bp_optimizer *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, opt_names[i])) { *out = (bp_optimizer)i; return 0; }
+    return -1;
+}
+int bp_schedule_parse(const char *s, bp_schedule *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, sched_names[i])) { *out = (bp_schedule)i; return 0; }
+    return -1;
+}
+
+void bp_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+
+void bp_train_options_init(bp_train_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->epochs = 10;
+    o->batch = 32;
+    o->lr = 0.01;
+    o->momentum = 0.9;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->adam_eps = 1e-8;
+    o->step_size = 10;
+    o->gamma = 0.1;
+    o->seed = 1;
+    o->shuffle = 1;
+}
+
+struct bp_trainer {
+    bp_net *net;
+    bp_train_options o;
+    size_t np;
+    double *m1, *m2;          /* optimizer state (velocity, or Adam moments), f64 */
+    void *backup;             /* parameters before the current step (divergence) */
+    void *best;               /* parameters of the best validation loss          */
+    long step;                /* optimizer steps taken (Adam's t)                */
+    int epoch;                /* epochs completed                                */
+    int batch_pos;            /* batches completed in the current epoch          */
+    double ep_loss, ep_correct, ep_seen, ep_seconds;   /* partial-epoch sums      */
+    double prev_loss, best_val;
+    int bad_epochs, has_best, done;
+    bp_epoch_stats *hist;
+    int nhist;
+    const char *stop_reason;
+    int *perm;
+    float *xb, *yb;
+    int perm_n, buf_m, perm_epoch;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **out, bp_error *err)
+{
+    *out = NULL;
+    if (opt->epochs < 1) return bp_err(err, BP_E_ARG, "epochs must be at least 1, got %d", opt->epochs);
+    if (opt->batch < 1) return bp_err(err, BP_E_ARG, "batch must be at least 1, got %d", opt->batch);
+    if (!(opt->lr > 0) || !isfinite(opt->lr)) return bp_err(err, BP_E_ARG, "the learning rate must be positive, got %g", opt->lr);
+    if (!(opt->momentum >= 0 && opt->momentum < 1)) return bp_err(err, BP_E_ARG, "momentum must be in [0, 1), got %g", opt->momentum);
+    if (!(opt->weight_decay >= 0)) return bp_err(err, BP_E_ARG, "weight decay must be >= 0, got %g", opt->weight_decay);
+    if (bp_net_get_spec(net)->loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss to train on");
+    bp_trainer *t = bp_calloc(1, sizeof *t, err);
+    if (!t) return BP_E_NOMEM;
+    t->net = net;
+    t->o = *opt;
+    t->np = bp_net_nparams(net);
+    size_t es = bp_dtype_size(bp_net_dtype(net));
+    t->m1 = bp_calloc(t->np, sizeof(double), err);
+    t->m2 = bp_calloc(t->np, sizeof(double), err);
+    t->backup = bp_calloc(t->np, es, err);
+    t->best = bp_calloc(t->np, es, err);
+    if (!t->m1 || !t->m2 || !t->backup || !t->best) { bp_trainer_free(t); return BP_E_NOMEM; }
+    t->prev_loss = NAN;
+    t->best_val = INFINITY;
+    t->perm_epoch = -1;
+    t->stop_reason = "not started";
+    *out = t;
+    return BP_OK;
+}
+
+void bp_trainer_free(bp_trainer *t)
+{
+    if (!t) return;
+    free(t->m1); free(t->m2); free(t->backup); free(t->best);
+    free(t->hist); free(t->perm); free(t->xb); free(t->yb);
+    free(t);
+}
+
+int bp_trainer_history(const bp_trainer *t, const bp_epoch_stats **stats)
+{
+    *stats = t->hist;
+    return t->nhist;
+}
+
+const char *bp_trainer_stop_reason(const bp_trainer *t) { return t->stop_reason; }
+
+static double lr_at(const bp_train_options *o, int epoch)
+{
+    switch (o->schedule) {
+    case BP_SCHED_STEP: return o->lr * pow(o->gamma, (double)(epoch / (o->step_size > 0 ? o->step_size : 1)));
+    case BP_SCHED_COSINE: return o->lr * 0.5 * (1 + cos(3.14159265358979323846 * epoch / o->epochs));
+    default: return o->lr;
+    }
+}
+
+/* Is every weight (not bias) index i? Weight decay applies to weights only. */
+static void weight_decay(bp_trainer *t)
+{
+    bp_net *net = t->net;
+    const bp_net_spec *s = bp_net_get_spec(net);
+    for (int l = 0; l < s->nlayers; l++) {
+        bp_mat W = bp_net_weight(net, l), G = bp_net_weight_grad(net, l);
+        size_t n = (size_t)W.rows * W.cols;
+        if (W.dtype == BP_F64) {
+            const double *w = W.data;
+            double *g = G.data;
+            for (size_t i = 0; i < n; i++) g[i] += t->o.weight_decay * w[i];
+        } else {
+            const float *w = W.data;
+            float *g = G.data;
+            float wd = (float)t->o.weight_decay;
+            for (size_t i = 0; i < n; i++) g[i] += wd * w[i];
+        }
+    }
+}
+
+/* theta -= update(g): the optimizer's flat loop. State is kept in f64. */
+#define UPDATE_LOOP(T)                                                               \
+    do {                                                                             \
+        T *p = bp_net_params(t->net);                                                \
+        const T *g = bp_net_grads(t->net);                                           \
+        for (size_t i = 0; i < t->np; i++) {                                         \
+            double gi = g[i], d;                                                     \
+            switch (o->optimizer) {                                                  \
+            case BP_OPT_MOMENTUM: d = t->m1[i] = mu * t->m1[i] + gi; break;          \
+            case BP_OPT_NESTEROV: t->m1[i] = mu * t->m1[i] + gi; d = gi + mu * t->m1[i]; break; \
+            case BP_OPT_ADAM:                                                        \
+                t->m1[i] = b1 * t->m1[i] + (1 - b1) * gi;                            \
+                t->m2[i] = b2 * t->m2[i] + (1 - b2) * gi * gi;                       \
+                d = (t->m1[i] / c1) / (sqrt(t->m2[i] / c2) + o->adam_eps);           \
+                break;                                                               \
+            default: d = gi;                                                         \
+            }                                                                        \
+            p[i] = (T)(p[i] - lr * d);                                               \
+        }                                                                            \
+    } while (0)
+
+static void update(bp_trainer *t, double lr)
+{
+    const bp_train_options *o = &t->o;
+    double mu = o->momentum, b1 = o->beta1, b2 = o->beta2;
+    t->step++;
+    double c1 = 1 - pow(b1, (double)t->step), c2 = 1 - pow(b2, (double)t->step);
+    if (bp_net_dtype(t->net) == BP_F64) UPDATE_LOOP(double);
+    else UPDATE_LOOP(float);
+}
+
+static int all_finite(const void *data, bp_dtype dt, size_t n)
+{
+    if (dt == BP_F64) {
+        const double *d = data;
+        for (size_t i = 0; i < n; i++) if (!isfinite(d[i])) return 0;
+    } else {
+        const float *d = data;
+        for (size_t i = 0; i < n; i++) if (!isfinite(d[i])) return 0;
+    }
+    return 1;
+}
+
+/* Correct predictions in a batch: argmax vs label for classifiers; for one
+ * sigmoid output, (yhat >= 0.5) == (y >= 0.5). Returns NaN when not a classifier. */
+static double count_correct(bp_net *net, const bp_dataset *d, const int *rows, int m, const float *yb)
+{
+    bp_mat a = bp_net_a(net, bp_net_get_spec(net)->nlayers - 1);
+    int k = a.cols;
+    double correct = 0;
+    if (d->labels && k == d->nclasses && k > 1) {
+        for (int i = 0; i < m; i++) {
+            int best = 0;
+            for (int j = 1; j < k; j++) if (bp_mat_get(&a, i, j) > bp_mat_get(&a, i, best)) best = j;
+            correct += best == d->labels[rows[i]];
+        }
+        return correct;
+    }
+    if (k == 1 && bp_net_get_spec(net)->loss == BP_LOSS_BCE) {
+        for (int i = 0; i < m; i++) correct += (bp_mat_get(&a, i, 0) >= 0.5) == (yb[i] >= 0.5f);
+        return correct;
+    }
+    return NAN;
+}
+
+/* Per-sample mean loss and accuracy of the net on d (in batches). */
+static bp_status evaluate(bp_trainer *t, const bp_dataset *d, double *loss, double *acc, bp_error *err)
+{
+    int B = t->o.batch < 256 ? 256 : t->o.batch;
+    double total = 0, correct = 0;
+    int *rows = bp_malloc((size_t)B * sizeof *rows, err);
+    if (!rows) return BP_E_NOMEM;
+    const bp_net_spec *s = bp_net_get_spec(t->net);
+    bp_status st = BP_OK;
+    for (int start = 0; start < d->n && !st; start += B) {
+        int m = d->n - start < B ? d->n - start : B;
+        bp_mat x = bp_dataset_x(d, start, m), y = bp_dataset_y(d, start, m);
+        double l;
+        if ((st = bp_net_loss_value(t->net, &x, &y, &l, err))) break;
+        total += s->reduction == BP_MEAN ? l * m : l;
+        for (int i = 0; i < m; i++) rows[i] = start + i;
+        correct += count_correct(t->net, d, rows, m, y.data);
+    }
+    free(rows);
+    *loss = total / d->n;
+    *acc = correct / d->n;
+    return st;
+}
+
+static bp_status ensure_buffers(bp_trainer *t, const bp_dataset *d, bp_error *err)
+{
+    int B = t->o.batch < d->n ? t->o.batch : d->n;
+    if (t->perm_n != d->n) {
+        free(t->perm);
+        if (!(t->perm = bp_malloc((size_t)d->n * sizeof *t->perm, err))) return BP_E_NOMEM;
+        t->perm_n = d->n;
+        t->perm_epoch = -1;
+    }
+    if (t->buf_m < B) {
+        free(t->xb); free(t->yb);
+        t->xb = bp_malloc((size_t)B * d->features * sizeof(float), err);
+        t->yb = bp_malloc((size_t)B * (d->outputs ? d->outputs : 1) * sizeof(float), err);
+        if (!t->xb || !t->yb) return BP_E_NOMEM;
+        t->buf_m = B;
+    }
+    return BP_OK;
+}
+
+bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_dataset *val, bp_error *err)
+{
+    bp_net *net = t->net;
+    const bp_net_spec *s = bp_net_get_spec(net);
+    const bp_train_options *o = &t->o;
+    if (train->n < 1) return bp_err(err, BP_E_VALUE, "no training samples");
+    if (train->features != s->inputs)
+        return bp_err(err, BP_E_SHAPE, "the network has %d inputs, the data has %d features", s->inputs, train->features);
+    if (train->outputs != bp_net_outputs(net))
+        return bp_err(err, BP_E_SHAPE, "the network has %d outputs, the data has %d target columns%s", bp_net_outputs(net),
+                      train->outputs, train->nclasses ? " (one-hot classes)" : "");
+    if (val && val->n > 0 && (val->features != train->features || val->outputs != train->outputs))
+        return bp_err(err, BP_E_SHAPE, "validation data has a different shape from the training data");
+    bp_status st = ensure_buffers(t, train, err);
+    if (st) return st;
+    size_t es = bp_dtype_size(bp_net_dtype(net));
+    int B = o->batch < train->n ? o->batch : train->n;
+    int nb = (train->n + B - 1) / B;
+    int F = train->features, K = train->outputs;
+    int have_val = val && val->n > 0;
+
+    while (!t->done && t->epoch < o->epochs) {
+        double lr = lr_at(o, t->epoch);
+        if (t->perm_epoch != t->epoch) {
+            if (o->shuffle) bp_permutation(t->perm, train->n, o->seed * 1000003u + (uint64_t)t->epoch);
+            else for (int i = 0; i < train->n; i++) t->perm[i] = i;
+            t->perm_epoch = t->epoch;
+        }
+        if (t->batch_pos == 0) t->ep_loss = t->ep_correct = t->ep_seen = t->ep_seconds = 0;
+        double t0 = now();
+        for (int b = t->batch_pos; b < nb; b++) {
+            int start = b * B, m = train->n - start < B ? train->n - start : B;
+            const int *rows = t->perm + start;
+            for (int i = 0; i < m; i++) {
+                memcpy(t->xb + (size_t)i * F, train->x + (size_t)rows[i] * F, (size_t)F * sizeof(float));
+                memcpy(t->yb + (size_t)i * K, train->y + (size_t)rows[i] * K, (size_t)K * sizeof(float));
+            }
+            bp_mat x = {m, F, BP_F32, t->xb}, y = {m, K, BP_F32, t->yb};
+            double loss;
+            if ((st = bp_net_backprop(net, &x, &y, 0, &loss, err))) return st;
+            if (!isfinite(loss) || !all_finite(bp_net_grads(net), bp_net_dtype(net), t->np)) {
+                t->stop_reason = "diverged";
+                return bp_err(err, BP_E_DIVERGED,
+                              "training diverged at epoch %d, batch %d of %d: the loss is %g; the weights before "
+                              "this batch are kept (try a smaller learning rate)",
+                              t->epoch + 1, b + 1, nb, loss);
+            }
+            double correct = count_correct(net, train, rows, m, t->yb);
+            if (o->weight_decay > 0) weight_decay(t);
+            memcpy(t->backup, bp_net_params(net), t->np * es);
+            update(t, lr);
+            if (!all_finite(bp_net_params(net), bp_net_dtype(net), t->np)) {
+                memcpy(bp_net_params(net), t->backup, t->np * es);
+                t->stop_reason = "diverged";
+                return bp_err(err, BP_E_DIVERGED,
+                              "training diverged at epoch %d, batch %d of %d: a weight became infinite; the weights "
+                              "before this batch are kept (try a smaller learning rate)", t->epoch + 1, b + 1, nb);
+            }
+            t->ep_loss += s->reduction == BP_MEAN ? loss * m : loss;
+            t->ep_correct += correct;
+            t->ep_seen += m;
+            t->batch_pos = b + 1;
+            if (o->on_batch) {
+                double el = t->ep_seconds + (now() - t0);
+                bp_batch_progress p = {t->epoch + 1, o->epochs, b + 1, nb, t->ep_loss / t->ep_seen,
+                                       t->ep_correct / t->ep_seen, el > 0 ? t->ep_seen / el : 0, el};
+                o->on_batch(o->user, &p);
+            }
+            if (o->stop && *o->stop && b + 1 < nb) {
+                t->ep_seconds += now() - t0;
+                t->stop_reason = "interrupted";
+                return bp_err(err, BP_E_INTERRUPTED, "interrupted at epoch %d, batch %d of %d", t->epoch + 1, b + 1, nb);
+            }
+        }
+        t->ep_seconds += now() - t0;
+
+        bp_epoch_stats es_ = {t->epoch + 1, t->ep_loss / t->ep_seen, t->ep_correct / t->ep_seen, NAN, NAN,
+                              t->ep_seconds, lr};
+        if (have_val && (st = evaluate(t, val, &es_.val_loss, &es_.val_acc, err))) return st;
+        bp_epoch_stats *h = realloc(t->hist, (size_t)(t->nhist + 1) * sizeof *h);
+        if (!h) return bp_err(err, BP_E_NOMEM, "out of memory");
+        t->hist = h;
+        t->hist[t->nhist++] = es_;
+        t->epoch++;
+        t->batch_pos = 0;
+        if (o->on_epoch) o->on_epoch(o->user, &es_);
+
+        t->stop_reason = "max epochs";
+        if (have_val) {
+            if (es_.val_loss < t->best_val) {
+                t->best_val = es_.val_loss;
+                t->bad_epochs = 0;
+                t->has_best = 1;
+                memcpy(t->best, bp_net_params(net), t->np * es);
+            } else if (o->patience > 0 && ++t->bad_epochs >= o->patience) {
+                t->stop_reason = "early stopping (validation loss did not improve)";
+                t->done = 1;
+            }
+        }
+        if (o->tol > 0 && isfinite(t->prev_loss) && fabs(es_.train_loss - t->prev_loss) < o->tol) {
+            t->stop_reason = "tol (the change in loss fell below the tolerance)";
+            t->done = 1;
+        }
+        t->prev_loss = es_.train_loss;
+        if (o->stop && *o->stop && t->epoch < o->epochs && !t->done) {
+            t->stop_reason = "interrupted";
+            return bp_err(err, BP_E_INTERRUPTED, "interrupted after epoch %d", t->epoch);
+        }
+    }
+    t->done = 1;
+    if (o->keep_best && t->has_best) memcpy(bp_net_params(net), t->best, t->np * es);
+    return BP_OK;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------ */
+/* A checkpoint is a safetensors file: "params" (the parameter block in the net's
+ * dtype), "m1", "m2" (optimizer state, F64), "best" (best parameters) and
+ * "history" (nhist x 7 F64), with the position in __metadata__. */
+
+#define HIST_COLS 7
+
+bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const char *path, bp_error *err)
+{
+    bp_dtype dt = bp_net_dtype(t->net);
+    size_t es = bp_dtype_size(dt);
+    double *hist = bp_malloc((size_t)(t->nhist ? t->nhist : 1) * HIST_COLS * sizeof *hist, err);
+    if (!hist) return BP_E_NOMEM;
+    for (int i = 0; i < t->nhist; i++) {
+        const bp_epoch_stats *h = &t->hist[i];
+        double row[HIST_COLS] = {h->epoch, h->train_loss, h->train_acc, h->val_loss, h->val_acc, h->seconds, h->lr};
+        memcpy(hist + (size_t)i * HIST_COLS, row, sizeof row);
+    }
+    int nscal = scaler && scaler->features > 0 ? 2 : 0;
+    bp_st_tensor ts[7] = {
+        {"params", dt, 1, {(int64_t)t->np}, bp_net_params(t->net), t->np * es},
+        {"m1", BP_F64, 1, {(int64_t)t->np}, t->m1, t->np * sizeof(double)},
+        {"m2", BP_F64, 1, {(int64_t)t->np}, t->m2, t->np * sizeof(double)},
+        {"best", dt, 1, {(int64_t)t->np}, t->best, t->np * es},
+        {"history", BP_F64, 2, {t->nhist, HIST_COLS}, hist, (size_t)t->nhist * HIST_COLS * sizeof(double)},
+    };
+    if (nscal) {
+        ts[5] = (bp_st_tensor){"scaler.mean", BP_F32, 1, {scaler->features}, scaler->mean, (size_t)scaler->features * 4};
+        ts[6] = (bp_st_tensor){"scaler.std", BP_F32, 1, {scaler->features}, scaler->std, (size_t)scaler->features * 4};
+    }
+    char v[8][64];
+    snprintf(v[0], 64, "%ld", t->step);
+    snprintf(v[1], 64, "%d", t->epoch);
+    snprintf(v[2], 64, "%d", t->batch_pos);
+    snprintf(v[3], 64, "%a %a %a %a", t->ep_loss, t->ep_correct, t->ep_seen, t->ep_seconds);
+    snprintf(v[4], 64, "%a %a", t->prev_loss, t->best_val);
+    snprintf(v[5], 64, "%d %d %d", t->bad_epochs, t->has_best, t->done);
+    snprintf(v[6], 64, "%zu", t->np);
+    snprintf(v[7], 64, "%s", bp_dtype_name(dt));
+    const char *keys[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "nparams", "dtype"};
+    const char *vals[] = {"backprop-checkpoint", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+    bp_status st = bp_st_write(path, ts, 5 + nscal, keys, vals, 9, err);
+    free(hist);
+    return st;
+}
+
+static bp_status ck_tensor(const bp_st_file *f, const char *path, const char *name, bp_dtype dt, size_t n,
+                           const bp_st_tensor **out, bp_error *err)
+{
+    const bp_st_tensor *x = bp_st_find(f, name);
+    if (!x) return bp_err(err, BP_E_FORMAT, "%s: checkpoint has no tensor '%s'", path, name);
+    if (x->dtype != dt || x->nbytes != n * bp_dtype_size(dt))
+        return bp_err(err, BP_E_FORMAT, "%s: tensor '%s' does not fit this network (%zu bytes of %s expected)", path,
+                      name, n * bp_dtype_size(dt), bp_dtype_name(dt));
+    *out = x;
+    return BP_OK;
+}
+
+bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
+{
+    bp_st_file *f;
+    bp_status st = bp_st_read(path, &f, err);
+    if (st) return st;
+    const char *fmt = bp_st_meta(f, "format");
+    bp_dtype dt = bp_net_dtype(t->net);
+    const bp_st_tensor *p, *m1, *m2, *best, *hist;
+    const char *keys[] = {"step", "epoch", "batch_pos", "epoch_sums", "losses", "flags"};
+    if (!fmt || strcmp(fmt, "backprop-checkpoint")) {
+        st = bp_err(err, BP_E_FORMAT, "%s: not a backprop checkpoint (no __metadata__.format = backprop-checkpoint)", path);
+        goto done;
+    }
+    for (int i = 0; i < 6; i++)
+        if (!bp_st_meta(f, keys[i])) { st = bp_err(err, BP_E_FORMAT, "%s: checkpoint metadata lacks '%s'", path, keys[i]); goto done; }
+    if ((st = ck_tensor(f, path, "params", dt, t->np, &p, err)) || (st = ck_tensor(f, path, "m1", BP_F64, t->np, &m1, err)) ||
+        (st = ck_tensor(f, path, "m2", BP_F64, t->np, &m2, err)) || (st = ck_tensor(f, path, "best", dt, t->np, &best, err)))
+        goto done;
+    hist = bp_st_find(f, "history");
+    if (!hist || hist->dtype != BP_F64 || hist->ndim != 2 || hist->shape[1] != HIST_COLS) {
+        st = bp_err(err, BP_E_FORMAT, "%s: checkpoint history is missing or malformed", path);
+        goto done;
+    }
+    long step;
+    int epoch, bpos, bad, hb, dn;
+    double s[4], l[2];
+    if (sscanf(bp_st_meta(f, "step"), "%ld", &step) != 1 || sscanf(bp_st_meta(f, "epoch"), "%d", &epoch) != 1 ||
+        sscanf(bp_st_meta(f, "batch_pos"), "%d", &bpos) != 1 ||
+        sscanf(bp_st_meta(f, "epoch_sums"), "%la %la %la %la", &s[0], &s[1], &s[2], &s[3]) != 4 ||
+        sscanf(bp_st_meta(f, "losses"), "%la %la", &l[0], &l[1]) != 2 ||
+        sscanf(bp_st_meta(f, "flags"), "%d %d %d", &bad, &hb, &dn) != 3 || step < 0 || epoch < 0 || bpos < 0) {
+        st = bp_err(err, BP_E_FORMAT, "%s: checkpoint metadata is malformed", path);
+        goto done;
+    }
+    int nh = (int)hist->shape[0];
+    bp_epoch_stats *h = nh ? malloc((size_t)nh * sizeof *h) : NULL;
+    if (nh && !h) { st = bp_err(err, BP_E_NOMEM, "out of memory"); goto done; }
+    for (int i = 0; i < nh; i++) {
+        const double *r = (const double *)hist->data + (size_t)i * HIST_COLS;
+        h[i] = (bp_epoch_stats){(int)r[0], r[1], r[2], r[3], r[4], r[5], r[6]};
+    }
+    size_t es = bp_dtype_size(dt);
+    memcpy(bp_net_params(t->net), p->data, t->np * es);
+    memcpy(t->m1, m1->data, t->np * sizeof(double));
+    memcpy(t->m2, m2->data, t->np * sizeof(double));
+    memcpy(t->best, best->data, t->np * es);
+    free(t->hist);
+    t->hist = h;
+    t->nhist = nh;
+    t->step = step;
+    t->epoch = epoch;
+    t->batch_pos = bpos;
+    t->ep_loss = s[0]; t->ep_correct = s[1]; t->ep_seen = s[2]; t->ep_seconds = s[3];
+    t->prev_loss = l[0]; t->best_val = l[1];
+    t->bad_epochs = bad; t->has_best = hb; t->done = dn;
+    t->perm_epoch = -1;
+done:
+    bp_st_free(f);
+    return st;
+}

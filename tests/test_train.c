@@ -1,0 +1,279 @@
+/* test_train.c - training: XOR, regression, determinism, resume equals an
+ * uninterrupted run, divergence, and a save killed midway. */
+#define _POSIX_C_SOURCE 200809L
+#include "backprop.h"
+#include "check.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static bp_net *make_net(int inputs, const int *units, const bp_act *acts, int n, bp_loss loss, bp_dtype dt,
+                        bp_init init, uint64_t seed)
+{
+    bp_net_spec s;
+    memset(&s, 0, sizeof s);
+    s.inputs = inputs;
+    s.nlayers = n;
+    for (int i = 0; i < n; i++) s.layers[i] = (bp_layer_spec){units[i], acts[i], 1};
+    s.loss = loss;
+    s.reduction = BP_MEAN;
+    bp_net *net;
+    bp_error err;
+    if (bp_net_new(&s, dt, &net, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    bp_net_init(net, init, seed);
+    return net;
+}
+
+/* A dataset over caller-owned arrays (not freed). */
+static bp_dataset wrap(float *x, float *y, int n, int f, int k)
+{
+    bp_dataset d;
+    memset(&d, 0, sizeof d);
+    d.n = n;
+    d.features = f;
+    d.outputs = k;
+    d.x = x;
+    d.y = y;
+    return d;
+}
+
+static void test_xor(void)
+{
+    float x[] = {0, 0, 0, 1, 1, 0, 1, 1}, y[] = {0, 1, 1, 0};
+    bp_dataset d = wrap(x, y, 4, 2, 1);
+    int units[] = {2, 1};
+    bp_act acts[] = {BP_ACT_SIGMOID, BP_ACT_SIGMOID};
+    bp_net *net = make_net(2, units, acts, 2, BP_LOSS_BCE, BP_F64, BP_INIT_XAVIER, 3);
+    bp_train_options o;
+    bp_train_options_init(&o);
+    o.epochs = 3000;
+    o.batch = 4;
+    o.lr = 0.1;
+    o.optimizer = BP_OPT_ADAM;
+    bp_trainer *t;
+    bp_error err;
+    CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_OK, "%s", err.msg);
+    bp_mat xm = {4, 2, BP_F32, x};
+    CHECK(bp_net_forward(net, &xm, &err) == BP_OK, "%s", err.msg);
+    bp_mat a = bp_net_a(net, 1);
+    for (int i = 0; i < 4; i++)
+        CHECK(fabs(bp_mat_get(&a, i, 0) - y[i]) < 0.1, "xor(%g,%g) = %g, expected %g", x[2 * i], x[2 * i + 1],
+              bp_mat_get(&a, i, 0), y[i]);
+    const bp_epoch_stats *h;
+    int n = bp_trainer_history(t, &h);
+    CHECK(n == 3000 && h[n - 1].train_acc == 1.0, "xor: %d epochs, final accuracy %g", n, n ? h[n - 1].train_acc : 0);
+    bp_trainer_free(t);
+    bp_net_free(net);
+}
+
+/* y = 2 x1 - 3 x2 + 1 learned by one linear unit; and the seeds' stop rule. */
+static void test_regression(void)
+{
+    enum { N = 64 };
+    float x[N * 2], y[N];
+    for (int i = 0; i < N; i++) {
+        x[2 * i] = (float)(i % 8) / 4 - 1;
+        x[2 * i + 1] = (float)(i / 8) / 4 - 1;
+        y[i] = 2 * x[2 * i] - 3 * x[2 * i + 1] + 1;
+    }
+    bp_dataset d = wrap(x, y, N, 2, 1);
+    int units[] = {1};
+    bp_act acts[] = {BP_ACT_LINEAR};
+    bp_net *net = make_net(2, units, acts, 1, BP_LOSS_SQUARED, BP_F64, BP_INIT_SMALL_UNIFORM, 1);
+    bp_train_options o;
+    bp_train_options_init(&o);
+    o.epochs = 5000;
+    o.batch = N;          /* full batch gradient descent */
+    o.lr = 0.1;
+    o.tol = 1e-12;        /* stop when the loss changes by less than this */
+    bp_trainer *t;
+    bp_error err;
+    CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_OK, "%s", err.msg);
+    bp_mat W = bp_net_weight(net, 0), b = bp_net_bias(net, 0);
+    CHECK(fabs(bp_mat_get(&W, 0, 0) - 2) < 1e-4 && fabs(bp_mat_get(&W, 0, 1) + 3) < 1e-4 &&
+              fabs(bp_mat_get(&b, 0, 0) - 1) < 1e-4,
+          "regression: W = [%g, %g], b = %g", bp_mat_get(&W, 0, 0), bp_mat_get(&W, 0, 1), bp_mat_get(&b, 0, 0));
+    const bp_epoch_stats *h;
+    int n = bp_trainer_history(t, &h);
+    CHECK(n < 5000 && strncmp(bp_trainer_stop_reason(t), "tol", 3) == 0, "stop rule: %d epochs, reason %s", n,
+          bp_trainer_stop_reason(t));
+    CHECK(isnan(h[0].train_acc), "regression has no accuracy");
+    bp_trainer_free(t);
+    bp_net_free(net);
+}
+
+/* A 3-class problem on random points: the class is the sector of the angle. */
+static void make_blobs(float *x, float *y, int *labels, int n)
+{
+    unsigned s = 12345;
+    for (int i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        double u = (s >> 8) / 16777216.0;
+        s = s * 1103515245u + 12345u;
+        double v = (s >> 8) / 16777216.0;
+        x[2 * i] = (float)(2 * u - 1);
+        x[2 * i + 1] = (float)(2 * v - 1);
+        double ang = atan2(x[2 * i + 1], x[2 * i]) + 3.14159265358979;
+        int c = (int)(ang / (2 * 3.14159265358979 / 3)) % 3;
+        labels[i] = c;
+        for (int k = 0; k < 3; k++) y[3 * i + k] = k == c;
+    }
+}
+
+typedef struct { volatile int *stop; int at_epoch, at_batch; } stopper;
+static void stop_at(void *user, const bp_batch_progress *p)
+{
+    stopper *s = user;
+    if (p->epoch == s->at_epoch && p->batch == s->at_batch) *s->stop = 1;
+}
+
+static void train_blobs(bp_dtype dt, bp_optimizer opt, void *params_out, int interrupt)
+{
+    enum { N = 200 };
+    static float x[N * 2], y[N * 3];
+    static int labels[N];
+    make_blobs(x, y, labels, N);
+    bp_dataset d = wrap(x, y, N, 2, 3);
+    d.labels = labels;
+    d.nclasses = 3;
+    int units[] = {8, 3};
+    bp_act acts[] = {BP_ACT_TANH, BP_ACT_SOFTMAX};
+    bp_net *net = make_net(2, units, acts, 2, BP_LOSS_CE, dt, BP_INIT_XAVIER, 7);
+    bp_train_options o;
+    bp_train_options_init(&o);
+    o.epochs = 6;
+    o.batch = 16;        /* 13 batches, the last one partial */
+    o.lr = 0.05;
+    o.optimizer = opt;
+    o.weight_decay = 1e-4;
+    o.schedule = BP_SCHED_COSINE;
+    volatile int stop = 0;
+    stopper st = {&stop, 3, 5};
+    if (interrupt) {
+        o.stop = &stop;
+        o.on_batch = stop_at;
+        o.user = &st;
+    }
+    bp_trainer *t;
+    bp_error err;
+    const char *ck = "/tmp/bp_test_ckpt.safetensors";
+    CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+    bp_status s = bp_trainer_run(t, &d, NULL, &err);
+    if (interrupt) {
+        CHECK(s == BP_E_INTERRUPTED, "expected an interruption, got %s", bp_status_name(s));
+        CHECK(bp_trainer_save(t, NULL, ck, &err) == BP_OK, "%s", err.msg);
+        bp_trainer_free(t);
+        bp_net_free(net);
+        /* a fresh process would start from a new net and the checkpoint */
+        net = make_net(2, units, acts, 2, BP_LOSS_CE, dt, BP_INIT_XAVIER, 99);
+        o.stop = NULL;
+        o.on_batch = NULL;
+        CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+        CHECK(bp_trainer_load(t, ck, &err) == BP_OK, "%s", err.msg);
+        s = bp_trainer_run(t, &d, NULL, &err);
+        remove(ck);
+    }
+    CHECK(s == BP_OK, "train: %s", err.msg);
+    const bp_epoch_stats *h;
+    int n = bp_trainer_history(t, &h);
+    CHECK(n == 6, "history has %d epochs", n);
+    if (n == 6) CHECK(h[5].train_acc > 0.8, "blobs accuracy %g", h[5].train_acc);
+    memcpy(params_out, bp_net_params(net), bp_net_nparams(net) * (dt == BP_F64 ? 8 : 4));
+    bp_trainer_free(t);
+    bp_net_free(net);
+}
+
+static void test_determinism_and_resume(void)
+{
+    bp_optimizer opts[] = {BP_OPT_SGD, BP_OPT_MOMENTUM, BP_OPT_NESTEROV, BP_OPT_ADAM};
+    for (int dt = 0; dt < 2; dt++)
+        for (int k = 0; k < 4; k++) {
+            double a[64], b[64], c[64];   /* 2*8+8 + 8*3+3 = 51 params */
+            train_blobs((bp_dtype)dt, opts[k], a, 0);
+            train_blobs((bp_dtype)dt, opts[k], b, 0);
+            train_blobs((bp_dtype)dt, opts[k], c, 1);
+            size_t bytes = 51 * (dt ? 8 : 4);
+            CHECK(memcmp(a, b, bytes) == 0, "%s %s: two runs differ", bp_dtype_name((bp_dtype)dt), bp_optimizer_name(opts[k]));
+            CHECK(memcmp(a, c, bytes) == 0, "%s %s: resumed run differs from the uninterrupted one",
+                  bp_dtype_name((bp_dtype)dt), bp_optimizer_name(opts[k]));
+        }
+}
+
+static void test_divergence(void)
+{
+    float x[] = {1, 2, 3, 4}, y[] = {1e3f, 2e3f, 3e3f, 4e3f};
+    bp_dataset d = wrap(x, y, 4, 1, 1);
+    int units[] = {4, 1};
+    bp_act acts[] = {BP_ACT_RELU, BP_ACT_LINEAR};
+    bp_net *net = make_net(1, units, acts, 2, BP_LOSS_SQUARED, BP_F32, BP_INIT_HE, 5);
+    bp_train_options o;
+    bp_train_options_init(&o);
+    o.epochs = 100;
+    o.batch = 2;
+    o.lr = 10;
+    bp_trainer *t;
+    bp_error err;
+    CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+    bp_status s = bp_trainer_run(t, &d, NULL, &err);
+    CHECK(s == BP_E_DIVERGED, "expected divergence, got %s", bp_status_name(s));
+    CHECK(strstr(err.msg, "epoch") && strstr(err.msg, "batch"), "message names epoch and batch: %s", err.msg);
+    const float *p = bp_net_params(net);
+    int finite = 1;
+    for (size_t i = 0; i < bp_net_nparams(net); i++) finite &= isfinite(p[i]) != 0;
+    CHECK(finite, "the kept weights are finite");
+    bp_trainer_free(t);
+    bp_net_free(net);
+}
+
+/* A process killed while saving never leaves a truncated model behind. */
+static void test_killed_save(void)
+{
+    const char *path = "/tmp/bp_test_killed.safetensors";
+    int units[] = {512, 512, 10};
+    bp_act acts[] = {BP_ACT_RELU, BP_ACT_RELU, BP_ACT_SOFTMAX};
+    bp_net *net = make_net(784, units, acts, 3, BP_LOSS_CE, BP_F32, BP_INIT_HE, 1);
+    bp_error err;
+    CHECK(bp_net_save(net, NULL, path, &err) == BP_OK, "%s", err.msg);
+    for (int round = 0; round < 5; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (;;) bp_net_save(net, NULL, path, NULL);
+        }
+        struct timespec ts = {0, 20000000 + round * 7000000};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        bp_net *back = NULL;
+        bp_status s = bp_net_load(path, BP_F32, &back, NULL, &err);
+        CHECK(s == BP_OK, "after a kill during save: %s", err.msg);
+        if (back) CHECK(memcmp(bp_net_params(back), bp_net_params(net), bp_net_nparams(net) * 4) == 0, "weights intact");
+        bp_net_free(back);
+    }
+    /* leftover temp files of the killed writers are the only trace */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -f %s %s.tmp.*", path, path);
+    CHECK(system(cmd) == 0, "cleanup");
+    bp_net_free(net);
+}
+
+int main(void)
+{
+    bp_set_threads(1);
+    test_xor();
+    test_regression();
+    test_determinism_and_resume();
+    test_divergence();
+    test_killed_save();
+    return check_done();
+}
