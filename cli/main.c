@@ -65,7 +65,7 @@ int main(int argc, char **argv)
         return 0;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain},
+        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"expr", cmd_expr},
         {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)

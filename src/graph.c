@@ -212,7 +212,7 @@ bp_status bp_graph_backward(bp_graph *g, bp_node root, bp_error *err)
     if (!(r->flags & NODE_REQ_GRAD))
         return bp_err(err, BP_E_ARG, "backward: node %d depends on nothing that requires a gradient", root);
     size_t es = bp_dtype_size(g->dtype);
-    for (int i = 0; i <= root; i++) {
+    for (int i = 0; i < g->n; i++) {   /* every node: those after the root get 0 too */
         bp_gnode *n = &g->nodes[i];
         if (n->grad) memset(n->grad, 0, (size_t)n->rows * n->cols * es);
     }

@@ -1,0 +1,228 @@
+/* cmd_expr.c - `backprop expr "EXPR"`: value, gradient or Jacobian of any
+ * expression, the passes node by node, the chain rule, the graph. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char HELP[] =
+    "usage: backprop expr \"EXPR\" [--at x=1,y=2] [--wrt x,y] [--json] [--steps] [--chain]\n"
+    "                            [--graph dot|svg] [--out FILE]\n"
+    "\n"
+    "Build the computation graph of EXPR, evaluate it at a point and backpropagate:\n"
+    "for a scalar EXPR print its value and gradient with respect to every variable;\n"
+    "for a vector EXPR its value and Jacobian (rows = outputs, columns = variables).\n"
+    "\n"
+    "EXPR\n"
+    "  numbers       2  0.5  1e-3\n"
+    "  variables     any other name: x, y, w1, ...\n"
+    "  operators     + - * /, ^ (power; right-associative and tighter than unary minus,\n"
+    "                so -x^2 = -(x^2) and 2^3^2 = 2^9), unary -, parentheses\n"
+    "  functions     exp log sqrt sigmoid tanh relu abs (one argument), max min (two)\n"
+    "  vectors       [e1, e2, ...]; arithmetic and functions act elementwise, a scalar\n"
+    "                is broadcast, nested vectors are flattened\n"
+    "  definitions   NAME(p1, p2, ...) = BODY;  before the expression, each ended by ';'.\n"
+    "                A body uses only its parameters and earlier definitions. A vector\n"
+    "                argument fills as many parameters as it has elements, so\n"
+    "                  G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))\n"
+    "                is the composition F o G.\n"
+    "  A power with a constant exponent (x^2, x^0.5, x^-1) is one pow node; with an\n"
+    "  exponent that depends on a variable, a^b is built as exp(b*log(a)) (a > 0).\n"
+    "\n"
+    "options\n"
+    "  --at x=1,y=2      the point: a value for every variable (may be repeated)\n"
+    "  --wrt x,y         differentiate with respect to these variables, in this order\n"
+    "                    (default: every variable, in order of first appearance)\n"
+    "  --json            one line of JSON:\n"
+    "                      {\"variables\": [\"x\", \"y\"], \"value\": 64, \"gradient\": [32, 48]}\n"
+    "                      {\"variables\": [...], \"value\": [...], \"jacobian\": [[...], ...]}\n"
+    "                    (with --chain, a \"chain\" member holds the factors below)\n"
+    "  --steps           the forward pass node by node with values, then the backward\n"
+    "                    pass node by node in reverse topological order: the upstream\n"
+    "                    gradient, each input's local gradient and their product\n"
+    "  --chain           for a composition F(G(...)) whose outer function F is a\n"
+    "                    definition: J_F at G, J_G and their product, which equals the\n"
+    "                    Jacobian of the whole composition (the chain rule)\n"
+    "  --graph dot|svg   the computation graph in Graphviz DOT, or as an SVG picture\n"
+    "                    drawn by Graphviz's `dot` (apt-get install graphviz); each node\n"
+    "                    shows its op, sub-expression, value and gradient\n"
+    "  --out FILE        write the graph to FILE (the usual report then goes to stdout);\n"
+    "                    without it the graph alone goes to stdout\n"
+    "  -h, --help        this help\n"
+    "An EXPR that starts with '-' goes after `--`: backprop expr --at x=2 -- \"-x^2\"\n"
+    "\n"
+    "Gates in the backward pass: add passes the upstream gradient unchanged to both\n"
+    "inputs; mul sends each input the other's value times it; max and min route it to\n"
+    "the winning input (on a tie, half to each, as PyTorch does); relu'(0) = 0 and\n"
+    "abs'(0) = 0.\n"
+    "\n"
+    "examples\n"
+    "  backprop expr \"(2*x + 3*y)^2\" --at x=1,y=2\n"
+    "  backprop expr \"[x^2 + 2*y, 3*x + 4*y^2]\" --at x=1,y=2 --json\n"
+    "  backprop expr \"G(x) = [x, x^2]; F(x,y) = [x^2+2*y, 3*x+4*y^2]; F(G(x))\" --at x=2 --chain\n"
+    "  backprop expr \"max(x, y) * z\" --at x=1,y=3,z=2 --steps\n"
+    "  backprop expr \"log(x) * y\" --at x=2,y=3 --graph svg --out graph.svg\n"
+    "\n"
+    "exit status: 0 success, 2 bad input (syntax, unknown name, missing value, a\n"
+    "function outside its domain at the point); errors point at the column.\n";
+
+/* "backprop: MESSAGE", then the line of `text` holding byte `where` with a caret under it. */
+static int fail_at(const char *text, int where, const bp_error *err)
+{
+    cli_fail(err);
+    if (where < 0) return EXIT_BAD;
+    int ls = where, le = where;
+    while (ls > 0 && text[ls - 1] != '\n') ls--;
+    while (text[le] && text[le] != '\n') le++;
+    fprintf(stderr, "  %.*s\n  ", le - ls, text + ls);
+    for (int i = ls; i < where; i++) fputc(text[i] == '\t' ? '\t' : ' ', stderr);
+    fputs("^\n", stderr);
+    return EXIT_BAD;
+}
+
+static int in_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    char buf[4096];
+    for (const char *p = path; *p;) {
+        const char *c = strchr(p, ':');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? p : ".", prog);
+        if (access(buf, X_OK) == 0) return 1;
+        if (!c) break;
+        p = c + 1;
+    }
+    return 0;
+}
+
+/* Pipe the DOT text into `dot -Tsvg` (writing to `path`, or to stdout). */
+static int write_svg(bp_expr *e, const char *path)
+{
+    if (!in_path("dot"))
+        return cli_failf("--graph svg needs Graphviz's `dot`, which is not installed: install it with "
+                         "`apt-get install graphviz`, or use --graph dot and render it elsewhere");
+    int fd[2];
+    fflush(stdout);
+    if (pipe(fd)) return cli_failf("--graph svg: cannot create a pipe");
+    pid_t pid = fork();
+    if (pid < 0) { close(fd[0]); close(fd[1]); return cli_failf("--graph svg: cannot start dot"); }
+    if (pid == 0) {
+        dup2(fd[0], 0);
+        close(fd[0]);
+        close(fd[1]);
+        if (path) execlp("dot", "dot", "-Tsvg", "-o", path, (char *)NULL);
+        else execlp("dot", "dot", "-Tsvg", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[0]);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);   /* dot may die early: report it, not SIGPIPE */
+    FILE *w = fdopen(fd[1], "w");
+    bp_error err = {BP_OK, ""};
+    int bad = !w || bp_expr_write_dot(e, w, &err) != BP_OK;
+    if (w) fclose(w); else close(fd[1]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    signal(SIGPIPE, old);
+    if (!WIFEXITED(st) || WEXITSTATUS(st))
+        return cli_failf("--graph svg: dot failed (%s %d)%s%s", WIFEXITED(st) ? "exit status" : "signal",
+                         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), path ? " writing " : "", path ? path : "");
+    if (bad) return cli_failf("--graph svg: could not send the graph to dot");
+    return 0;
+}
+
+int cmd_expr(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"at", required_argument, 0, 'a'},   {"wrt", required_argument, 0, 'w'},
+        {"json", no_argument, 0, 'j'},        {"steps", no_argument, 0, 's'},
+        {"chain", no_argument, 0, 'c'},       {"graph", required_argument, 0, 'g'},
+        {"out", required_argument, 0, 'o'},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *at[64], *wrt = NULL, *graph = NULL, *outpath = NULL;
+    int nat = 0, json = 0, steps = 0, chain = 0, c;
+    optind = 1;
+    opterr = 0;     /* our messages, in our style */
+    /* options may follow the expression (GNU permutation); "--" ends them */
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            if (nat == 64) return cli_failf("expr: too many --at options (put several values in one: --at x=1,y=2)");
+            at[nat++] = optarg;
+            break;
+        case 'w': wrt = optarg; break;
+        case 'j': json = 1; break;
+        case 's': steps = 1; break;
+        case 'c': chain = 1; break;
+        case 'g':
+            if (strcmp(optarg, "dot") && strcmp(optarg, "svg"))
+                return cli_failf("--graph: expected 'dot' or 'svg', got '%s'", optarg);
+            graph = optarg;
+            break;
+        case 'o': outpath = optarg; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default:
+            if (strncmp(argv[optind - 1], "--", 2))    /* a short option: "-x^2" read as options */
+                return cli_failf("expr: unknown option '-%c' (an expression starting with '-' goes after `--`: "
+                                 "backprop expr --at x=1 -- \"-x^2\")", optopt);
+            return cli_failf("expr: unknown option or missing value: '%s' (see `backprop expr --help`)",
+                             argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return cli_failf("expr: expected one expression in quotes, got %d arguments (see `backprop expr --help`)",
+                         argc - optind);
+    if (outpath && !graph) return cli_failf("--out: only used with --graph dot|svg");
+    if (json && steps) return cli_failf("--steps is text: use it without --json");
+    const char *text = argv[optind];
+    bp_expr *e;
+    bp_error err = {BP_OK, ""};
+    int where;
+    if (bp_expr_parse(text, &e, &where, &err)) return fail_at(text, where, &err);
+    int rc = 0;
+    for (int i = 0; i < nat && !rc; i++)
+        if (bp_expr_set_point(e, at[i], &err)) rc = cli_failf("--at: %s", err.msg);
+    if (!rc && wrt && bp_expr_set_wrt(e, wrt, &err)) rc = cli_failf("--wrt: %s", err.msg);
+    if (!rc && chain && !bp_expr_is_composition(e))
+        rc = cli_failf("--chain needs a composition F(G(...)) whose outer function F is a definition, "
+                       "e.g. \"G(x) = [x, x^2]; F(u,v) = [u*v, u+v]; F(G(x))\"");
+    if (!rc && bp_expr_eval(e, &where, &err)) {
+        if (err.status == BP_E_VALUE && where >= 0) {
+            /* a variable without a value: say how to give it */
+            bp_error e2 = err;
+            snprintf(e2.msg, sizeof e2.msg, "%.900s; give it with --at", err.msg);
+            rc = fail_at(text, where, &e2);
+        } else rc = fail_at(text, where, &err);
+    }
+    if (rc) { bp_expr_free(e); return rc; }
+
+    if (graph && !outpath) {                      /* the graph alone on stdout */
+        if (!strcmp(graph, "svg")) rc = write_svg(e, NULL);
+        else if (bp_expr_write_dot(e, stdout, &err)) rc = cli_fail(&err);
+        bp_expr_free(e);
+        return rc;
+    }
+    if (graph) {
+        if (!strcmp(graph, "svg")) rc = write_svg(e, outpath);
+        else {
+            FILE *f = fopen(outpath, "w");
+            if (!f) rc = cli_failf("--out: cannot write '%s'", outpath);
+            else {
+                if (bp_expr_write_dot(e, f, &err)) rc = cli_fail(&err);
+                if (fclose(f) && !rc) rc = cli_failf("--out: cannot write '%s'", outpath);
+            }
+        }
+    }
+    if (!rc && steps && bp_expr_write_steps(e, stdout, &err)) rc = cli_fail(&err);
+    if (!rc && chain && !json && bp_expr_write_chain(e, stdout, &err)) rc = cli_fail(&err);
+    if (!rc && (json ? bp_expr_write_json(e, chain, stdout, &err) : bp_expr_write_text(e, stdout, &err)))
+        rc = cli_fail(&err);
+    bp_expr_free(e);
+    return rc;
+}

@@ -1,0 +1,487 @@
+/* test_expr.c - `backprop expr`: the seed problems with their true values
+ * (derived by hand below, not copied from the seed, whose working has slips),
+ * the gates, gradients of hundreds of random expressions against central
+ * differences, and bad expressions.  The last line printed is
+ * "N passed, M failed". */
+#define _POSIX_C_SOURCE 200809L
+#include "backprop.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int npass, nfail;
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (cond) npass++;                                                   \
+        else { nfail++; fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } \
+    } while (0)
+
+#define NEAR(a, b) (fabs((a) - (b)) <= 1e-12 * (1 + fabs(b)))
+
+/* Parse, set the point, evaluate; NULL (and a failure) on any error. */
+static bp_expr *ev(const char *text, const char *point)
+{
+    bp_expr *e = NULL;
+    bp_error err = {BP_OK, ""};
+    int where;
+    if (bp_expr_parse(text, &e, &where, &err) || (point && bp_expr_set_point(e, point, &err)) ||
+        bp_expr_eval(e, &where, &err)) {
+        nfail++;
+        fprintf(stderr, "FAIL: %s at %s: %s\n", text, point ? point : "-", err.msg);
+        bp_expr_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Value and Jacobian (row-major nout x nwrt) of `text` at `point`. */
+static void expect(const char *text, const char *point, int nout, const double *val, int nw, const double *jac)
+{
+    bp_expr *e = ev(text, point);
+    if (!e) return;
+    int ok = bp_expr_noutputs(e) == nout && bp_expr_nwrt(e) == nw;
+    for (int i = 0; ok && i < nout; i++) {
+        ok = NEAR(bp_expr_value(e, i), val[i]);
+        for (int j = 0; ok && j < nw; j++) ok = NEAR(bp_expr_jacobian(e, i, j), jac[i * nw + j]);
+    }
+    if (ok) npass++;
+    else {
+        nfail++;
+        fprintf(stderr, "FAIL: %s at %s:", text, point);
+        for (int i = 0; i < bp_expr_noutputs(e); i++) {
+            fprintf(stderr, " value %.17g, row", bp_expr_value(e, i));
+            for (int j = 0; j < bp_expr_nwrt(e); j++) fprintf(stderr, " %.17g", bp_expr_jacobian(e, i, j));
+        }
+        fputc('\n', stderr);
+    }
+    bp_expr_free(e);
+}
+
+/* A report written to a temporary file, as a string (caller frees). */
+static char *report(bp_expr *e, int kind)
+{
+    FILE *f = tmpfile();
+    bp_error err;
+    bp_status s = kind == 0 ? bp_expr_write_text(e, f, &err) : kind == 1 ? bp_expr_write_json(e, 1, f, &err)
+                : kind == 2 ? bp_expr_write_steps(e, f, &err) : kind == 3 ? bp_expr_write_chain(e, f, &err)
+                : bp_expr_write_dot(e, f, &err);
+    long n = ftell(f);
+    char *buf = calloc((size_t)n + 1, 1);
+    rewind(f);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n || s) buf[0] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* ---- the seed problems -------------------------------------------------------- */
+
+static void test_seeds(void)
+{
+    /* 13a: f(x,y) = (2x+3y)^2; grad = [4(2x+3y), 6(2x+3y)]; at (1,2): 64, [32, 48] */
+    expect("(2*x + 3*y)^2", "x=1,y=2", 1, (double[]){64}, 2, (double[]){32, 48});
+    expect("(2*x + 3*y)^2", "x=-1,y=0.5", 1, (double[]){0.25}, 2, (double[]){-2, -3});
+    /* 13b: F = [x^2+2y, 3x+4y^2], J = [[2x, 2], [3, 8y]]; at (1,2): [5, 19], [[2,2],[3,16]] */
+    expect("[x^2 + 2*y, 3*x + 4*y^2]", "x=1,y=2", 2, (double[]){5, 19}, 2, (double[]){2, 2, 3, 16});
+    /* 13c: G(x) = [x, x^2]; F(G(x)) = [3x^2, 3x + 4x^4]; J = [6x, 3 + 16x^3]; at x=2: [12, 70], [12, 131] */
+    const char *fg = "G(x) = [x, x^2]; F(x,y) = [x^2 + 2*y, 3*x + 4*y^2]; F(G(x))";
+    expect(fg, "x=2", 2, (double[]){12, 70}, 1, (double[]){12, 131});
+    expect(fg, "x=1", 2, (double[]){3, 7}, 1, (double[]){6, 19});
+    expect("[3*x^2, 3*x + 4*x^4]", "x=2", 2, (double[]){12, 70}, 1, (double[]){12, 131});
+    bp_expr *e = ev(fg, "x=2");
+    if (e) {
+        bp_mat jf, jg, jp;
+        bp_error err;
+        CHECK(bp_expr_chain(e, &jf, &jg, &jp, &err) == BP_OK);
+        /* J_F at G = [[2g1, 2], [3, 8g2]] = [[4, 2], [3, 32]]; J_G = [1, 2x] = [1, 4] */
+        CHECK(jf.rows == 2 && jf.cols == 2 && bp_mat_get(&jf, 0, 0) == 4 && bp_mat_get(&jf, 0, 1) == 2 &&
+              bp_mat_get(&jf, 1, 0) == 3 && bp_mat_get(&jf, 1, 1) == 32);
+        CHECK(jg.rows == 2 && jg.cols == 1 && bp_mat_get(&jg, 0, 0) == 1 && bp_mat_get(&jg, 1, 0) == 4);
+        CHECK(jp.rows == 2 && jp.cols == 1 && bp_mat_get(&jp, 0, 0) == 12 && bp_mat_get(&jp, 1, 0) == 131);
+        char *t = report(e, 3);
+        CHECK(strstr(t, "J_F at G") && strstr(t, "same Jacobian: yes"));
+        free(t);
+        bp_expr_free(e);
+    }
+    /* 10: G(a,b) = [a-5b, ab, a-b], F(c,d,e) = [3cd, d-e].
+     * F o G = [3a^2 b - 15ab^2, ab - a + b];
+     * J = [[6ab - 15b^2, 3a^2 - 30ab], [b - 1, a + 1]]   (the seed's 9ab-15b^2 and
+     * -33ab+3a^2 come from a 3ab that belongs nowhere in the third column of J_F:
+     * J_F = [[3d, 3c, 0], [0, 1, -1]]).  At (a,b) = (2,1): value [-18, 1],
+     * J = [[-3, -48], [0, 3]]; J_F at G = (-3, 2, 1) is [[6, -9, 0], [0, 1, -1]]. */
+    const char *cg = "G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))";
+    expect(cg, "a=2,b=1", 2, (double[]){-18, 1}, 2, (double[]){-3, -48, 0, 3});
+    expect(cg, "a=1,b=2", 2, (double[]){-54, 3}, 2, (double[]){-48, -57, 1, 2});
+    if ((e = ev(cg, "a=2,b=1"))) {
+        bp_mat jf, jg, jp;
+        CHECK(bp_expr_chain(e, &jf, &jg, &jp, NULL) == BP_OK);
+        double wf[] = {6, -9, 0, 0, 1, -1}, wg[] = {1, -5, 1, 2, 1, -1};
+        int ok = jf.rows == 2 && jf.cols == 3 && jg.rows == 3 && jg.cols == 2;
+        for (int i = 0; ok && i < 6; i++) ok = bp_mat_get(&jf, i / 3, i % 3) == wf[i] && bp_mat_get(&jg, i / 2, i % 2) == wg[i];
+        CHECK(ok);
+        char *t = report(e, 1);
+        CHECK(!strcmp(t, "{\"variables\": [\"a\", \"b\"], \"value\": [-18, 1], \"jacobian\": [[-3, -48], [0, 3]], "
+                         "\"chain\": {\"outer\": \"F\", \"parameters\": [\"c\", \"d\", \"e\"], \"inner_value\": [-3, 2, 1], "
+                         "\"jacobian_outer\": [[6, -9, 0], [0, 1, -1]], \"jacobian_inner\": [[1, -5], [1, 2], [1, -1]], "
+                         "\"product\": [[-3, -48], [0, 3]]}}\n"));
+        free(t);
+        bp_expr_free(e);
+    }
+    /* JSON of 13a exactly as documented */
+    if ((e = ev("(2*x + 3*y)^2", "x=1,y=2"))) {
+        char *t = report(e, 1);
+        CHECK(!strcmp(t, "{\"variables\": [\"x\", \"y\"], \"value\": 64, \"gradient\": [32, 48]}\n"));
+        free(t);
+        bp_expr_free(e);
+    }
+}
+
+/* ---- gates ------------------------------------------------------------------- */
+
+static void test_gates(void)
+{
+    /* add passes the gradient to both; with a constant k, d/dk does not exist (k is no variable) */
+    expect("x1 + x2", "x1=3,x2=-4", 1, (double[]){-1}, 2, (double[]){1, 1});
+    expect("x + 5", "x=3", 1, (double[]){8}, 1, (double[]){1});
+    /* mul sends each input the other's value */
+    expect("x1 * x2", "x1=3,x2=-4", 1, (double[]){-12}, 2, (double[]){-4, 3});
+    expect("x * 5", "x=3", 1, (double[]){15}, 1, (double[]){5});
+    /* max and min route to the winner; a tie is split half and half (PyTorch) */
+    expect("max(x1, x2)", "x1=3,x2=-4", 1, (double[]){3}, 2, (double[]){1, 0});
+    expect("max(x1, x2)", "x1=-3,x2=4", 1, (double[]){4}, 2, (double[]){0, 1});
+    expect("max(x1, x2)", "x1=2,x2=2", 1, (double[]){2}, 2, (double[]){0.5, 0.5});
+    expect("min(x1, x2)", "x1=3,x2=-4", 1, (double[]){-4}, 2, (double[]){0, 1});
+    expect("min(x1, x2)", "x1=2,x2=2", 1, (double[]){2}, 2, (double[]){0.5, 0.5});
+    /* upstream gradient times the local one: d/dx 3*max(x, y) = 3 when x wins */
+    expect("3 * max(x, y) + min(x, y)", "x=5,y=1", 1, (double[]){16}, 2, (double[]){3, 1});
+    /* kinks: relu'(0) = 0, abs'(0) = 0 */
+    expect("relu(x)", "x=0", 1, (double[]){0}, 1, (double[]){0});
+    expect("abs(x)", "x=0", 1, (double[]){0}, 1, (double[]){0});
+    expect("abs(x) + relu(y)", "x=-2,y=3", 1, (double[]){5}, 2, (double[]){-1, 1});
+    /* fan-out: x used twice gets the sum of both paths */
+    expect("x*x + x", "x=3", 1, (double[]){12}, 1, (double[]){7});
+    /* powers: integer, real, negative, variable exponent; -x^2 = -(x^2) */
+    expect("x^3 + x^0.5 + x^-1", "x=4", 1, (double[]){64 + 2 + 0.25}, 1, (double[]){48 + 0.25 - 0.0625});
+    expect("(-x)^3", "x=2", 1, (double[]){-8}, 1, (double[]){-12});
+    expect("-x^2", "x=3", 1, (double[]){-9}, 1, (double[]){-6});
+    expect("2^3^2", NULL, 1, (double[]){512}, 0, NULL);
+    expect("x^y", "x=2,y=3", 1, (double[]){8}, 2, (double[]){12, 8 * log(2)});
+    expect("exp(x) + log(x) + sqrt(x)", "x=1", 1, (double[]){exp(1) + 1}, 1, (double[]){exp(1) + 1 + 0.5});
+    expect("sigmoid(x) + tanh(x)", "x=0", 1, (double[]){0.5}, 1, (double[]){1.25});
+    /* vectors: elementwise with broadcast, flattening, constant outputs */
+    expect("2 * [x, y] - 1", "x=1,y=2", 2, (double[]){1, 3}, 2, (double[]){2, 0, 0, 2});
+    expect("[[x, y], 7]", "x=1,y=2", 3, (double[]){1, 2, 7}, 2, (double[]){1, 0, 0, 1, 0, 0});
+    expect("max([x, y], 0)", "x=-1,y=2", 2, (double[]){0, 2}, 2, (double[]){0, 0, 0, 1});
+    /* --wrt order */
+    bp_expr *e = NULL;
+    bp_error err;
+    if (bp_expr_parse("x * y^2", &e, NULL, &err) == BP_OK) {
+        CHECK(bp_expr_set_point(e, "x = 3, y=2", &err) == BP_OK);
+        CHECK(bp_expr_set_wrt(e, "y,x", &err) == BP_OK);
+        CHECK(bp_expr_eval(e, NULL, &err) == BP_OK && bp_expr_jacobian(e, 0, 0) == 12 && bp_expr_jacobian(e, 0, 1) == 4);
+        CHECK(!strcmp(bp_expr_wrt(e, 0), "y") && !strcmp(bp_expr_var(e, 0), "x"));
+        CHECK(bp_expr_set_wrt(e, "y", &err) == BP_OK && bp_expr_eval(e, NULL, &err) == BP_OK && bp_expr_nwrt(e) == 1);
+        char *t = report(e, 1);
+        CHECK(!strcmp(t, "{\"variables\": [\"y\"], \"value\": 12, \"gradient\": [12]}\n"));
+        free(t);
+        bp_expr_free(e);
+    } else CHECK(0);
+    /* steps and drawing */
+    if ((e = ev("max(x, y) * z", "x=1,y=3,z=2"))) {
+        char *t = report(e, 2);
+        CHECK(strstr(t, "forward pass") && strstr(t, "max(n0, n1)") && strstr(t, "the winner takes the gradient") &&
+              strstr(t, "the loser gets nothing") && strstr(t, "d/dx = 0, d/dy = 2, d/dz = 3"));
+        free(t);
+        t = report(e, 4);
+        CHECK(!strncmp(t, "// backprop expr", 16) && strstr(t, "digraph expr {") && strstr(t, "n3: max(n0, n1)") &&
+              strstr(t, "value 3\\ngrad 2") && strstr(t, "n0 -> n3;"));
+        free(t);
+        bp_expr_free(e);
+    }
+    if ((e = ev("max(x, y)", "x=1,y=1"))) {
+        char *t = report(e, 2);
+        CHECK(strstr(t, "tie: the gradient is split half and half") != NULL);
+        free(t);
+        bp_expr_free(e);
+    }
+}
+
+/* ---- random expressions against central differences ------------------------- */
+
+static uint64_t rs = 0x9E3779B97F4A7C15ull;
+static double urand(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (double)(rs >> 11) * 0x1.0p-53;
+}
+static int irand(int n) { return (int)(urand() * n); }
+
+/* printf into a new string; frees the strings passed as a and b. */
+static char *cat(char *a, char *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    free(a);
+    free(b);
+    return s;
+}
+
+static const char *VARS[] = {"x", "y", "z"};
+static double point[3];
+
+/* Set every variable the expression has (others are not there). */
+static void set_all(bp_expr *e)
+{
+    for (int i = 0; i < 3; i++) bp_expr_set(e, VARS[i], point[i], NULL);
+}
+
+static double value_at(const char *text)
+{
+    bp_expr *e;
+    double v = NAN;
+    if (bp_expr_parse(text, &e, NULL, NULL)) return v;
+    set_all(e);
+    if (bp_expr_eval(e, NULL, NULL) == BP_OK) v = bp_expr_value(e, 0);
+    bp_expr_free(e);
+    return v;
+}
+
+static char *gen(int depth, const char **vars, int nv, int kinks);
+
+/* An expression that is positive wherever it is evaluated. */
+static char *gen_pos(int depth, const char **vars, int nv, int kinks)
+{
+    char *a = gen(depth, vars, nv, kinks);
+    switch (irand(4)) {
+    case 0: return cat(a, NULL, "(1.5 + (%s)^2)", a);
+    case 1: return cat(a, NULL, "exp(tanh(%s))", a);
+    case 2: return cat(a, NULL, "sqrt(1 + (%s)^2)", a);
+    default: return cat(a, NULL, "sigmoid(%s)", a);
+    }
+}
+
+/* A random expression over vars, defined everywhere; with `kinks`, relu,
+ * abs, max and min whose arguments are kept at least 0.5 from the kink at
+ * the current point (so central differences see a smooth function). */
+static char *gen(int depth, const char **vars, int nv, int kinks)
+{
+    if (depth == 0 || urand() < 0.2) {
+        if (urand() < 0.7) return cat(NULL, NULL, "%s", vars[irand(nv)]);
+        double c = round((urand() * 4 - 2) * 100) / 100;
+        return cat(NULL, NULL, c < 0 ? "(%g)" : "%g", c);
+    }
+    int d = depth - 1, k = irand(kinks ? 17 : 13);
+    char *a = gen(d, vars, nv, kinks), *b;
+    switch (k) {
+    case 0: b = gen(d, vars, nv, kinks); return cat(a, b, "%s + %s", a, b);
+    case 1: b = gen(d, vars, nv, kinks); return cat(a, b, "%s - (%s)", a, b);
+    case 2: b = gen(d, vars, nv, kinks); return cat(a, b, "(%s) * (%s)", a, b);
+    case 3: b = gen_pos(d, vars, nv, kinks); return cat(a, b, "(%s) / %s", a, b);
+    case 4: return cat(a, NULL, "-(%s)", a);
+    case 5: return cat(a, NULL, urand() < 0.5 ? "exp(tanh(%s))" : "exp(sigmoid(%s))", a);
+    case 6: free(a); a = gen_pos(d, vars, nv, kinks); return cat(a, NULL, "log(%s)", a);
+    case 7: free(a); a = gen_pos(d, vars, nv, kinks); return cat(a, NULL, "sqrt(%s)", a);
+    case 8: return cat(a, NULL, "sigmoid(%s)", a);
+    case 9: return cat(a, NULL, "tanh(%s)", a);
+    case 10: {
+        static const char *P[] = {"0.5", "1.5", "-1", "-0.5", "2.5"};
+        free(a);
+        a = gen_pos(d, vars, nv, kinks);
+        return cat(a, NULL, "%s^%s", a, P[irand(5)]);
+    }
+    case 11: return cat(a, NULL, "(%s)^%d", a, 2 + irand(2));
+    case 12: b = gen_pos(d, vars, nv, kinks); return cat(a, b, "%s^tanh(%s)", b, a);
+    case 13: case 14: {
+        double v = value_at(a);
+        return cat(a, NULL, "%s((%s) + %g)", k == 13 ? "relu" : "abs", a, v >= 0 ? 0.5 : -0.5);
+    }
+    default: {
+        b = gen(d, vars, nv, kinks);
+        double diff = value_at(a) - value_at(b);
+        return cat(a, b, "%s(%s, (%s) + %g)", k == 15 ? "max" : "min", a, b, diff >= 0 ? -0.5 : 0.5);
+    }
+    }
+}
+
+/* Each Jacobian entry against the five-point central difference. */
+static int check_fd(const char *text, int *checked)
+{
+    bp_expr *e;
+    bp_error err;
+    if (bp_expr_parse(text, &e, NULL, &err)) { fprintf(stderr, "FAIL parse %s: %s\n", text, err.msg); return 0; }
+    set_all(e);
+    if (bp_expr_eval(e, NULL, &err)) { fprintf(stderr, "FAIL eval %s: %s\n", text, err.msg); bp_expr_free(e); return 0; }
+    int no = bp_expr_noutputs(e), nw = bp_expr_nwrt(e), ok = 1;
+    double *J = malloc(sizeof *J * (size_t)(no * nw + 1)), *F[4];
+    for (int i = 0; i < no * nw; i++) J[i] = bp_expr_jacobian(e, i / nw, i % nw);
+    for (int s = 0; s < 4; s++) F[s] = malloc(sizeof *F[s] * (size_t)no);
+    for (int j = 0; ok && j < nw; j++) {
+        int vi = 0;
+        while (strcmp(VARS[vi], bp_expr_wrt(e, j))) vi++;
+        double x0 = point[vi], h = 1e-3, step[4] = {-2 * h, -h, h, 2 * h};
+        for (int s = 0; ok && s < 4; s++) {
+            bp_expr_set(e, VARS[vi], x0 + step[s], NULL);
+            if (bp_expr_eval(e, NULL, &err)) { ok = 0; fprintf(stderr, "FAIL eval %s: %s\n", text, err.msg); break; }
+            for (int i = 0; i < no; i++) F[s][i] = bp_expr_value(e, i);
+        }
+        bp_expr_set(e, VARS[vi], x0, NULL);
+        for (int i = 0; ok && i < no; i++) {
+            double fd = (F[0][i] - 8 * F[1][i] + 8 * F[2][i] - F[3][i]) / (12 * h), g = J[i * nw + j];
+            if (!(fabs(fd - g) <= 1e-6 * (1 + fabs(g)))) {
+                ok = 0;
+                fprintf(stderr, "FAIL gradient of %s w.r.t. %s (output %d) at x=%g,y=%g,z=%g: backprop %.17g, "
+                                "finite differences %.17g\n", text, VARS[vi], i, point[0], point[1], point[2], g, fd);
+            }
+            (*checked)++;
+        }
+    }
+    if (ok && bp_expr_is_composition(e)) {   /* the chain rule: J_F J_G equals J */
+        bp_expr_eval(e, NULL, NULL);
+        bp_mat jf, jg, jp;
+        bp_expr_chain(e, &jf, &jg, &jp, NULL);
+        for (int i = 0; ok && i < no * nw; i++) {
+            double p = bp_mat_get(&jp, i / nw, i % nw);
+            if (!(fabs(p - J[i]) <= 1e-12 * (1 + fabs(J[i])))) {
+                ok = 0;
+                fprintf(stderr, "FAIL chain rule of %s: J_F J_G = %.17g, J = %.17g\n", text, p, J[i]);
+            }
+        }
+    }
+    for (int s = 0; s < 4; s++) free(F[s]);
+    free(J);
+    bp_expr_free(e);
+    return ok;
+}
+
+static void test_random(void)
+{
+    int checked = 0, n = 0;
+    for (int t = 0; t < 400; t++, n++) {
+        for (int i = 0; i < 3; i++) point[i] = round((urand() * 4 - 2) * 1000) / 1000;
+        int nv = 1 + irand(3), kind = t < 300 ? 0 : t < 360 ? 1 : 2;
+        char *text;
+        if (kind == 0) text = gen(1 + irand(4), VARS, nv, 1);
+        else if (kind == 1) {   /* a vector: the Jacobian row by row */
+            char *a = gen(3, VARS, nv, 1), *b = gen(3, VARS, nv, 1);
+            text = cat(a, b, "[%s, %s]", a, b);
+        } else {                /* a composition F(G(x, y)) */
+            static const char *AB[] = {"a", "b"}, *CDE[] = {"c", "d", "e"};
+            char *g1 = gen(2, AB, 2, 0), *g2 = gen(2, AB, 2, 0), *g3 = gen(2, AB, 2, 0);
+            char *G = cat(g1, g2, "G(a,b) = [%s, %s, ", g1, g2);
+            G = cat(G, g3, "%s%s]; ", G, g3);
+            char *f1 = gen(2, CDE, 3, 0), *f2 = gen(2, CDE, 3, 0);
+            char *F = cat(f1, f2, "F(c,d,e) = [%s, %s]; ", f1, f2);
+            text = cat(G, F, "%s%sF(G(x, y))", G, F);
+        }
+        if (check_fd(text, &checked)) npass++;
+        else nfail++;
+        free(text);
+    }
+    printf("random expressions: %d, Jacobian entries checked against finite differences: %d\n", n, checked);
+}
+
+/* ---- bad expressions ----------------------------------------------------------- */
+
+static void test_errors(void)
+{
+    static const struct { const char *text, *point; bp_status status; const char *msg; int where; } bad[] = {
+        {"(x + y * 2", NULL, BP_E_PARSE, "expected ')' at column 11, found the end of the expression", 10},
+        {"x + ", NULL, BP_E_PARSE, "at column 5", 4},
+        {"2x", NULL, BP_E_PARSE, "unexpected 'x' at column 2 (missing operator?)", 1},
+        {"foo(x)", NULL, BP_E_PARSE, "unknown function 'foo' at column 1", 0},
+        {"exp + 1", NULL, BP_E_PARSE, "'exp' at column 1 is a function", 0},
+        {"max(x)", NULL, BP_E_PARSE, "max takes 2 arguments, got 1", 0},
+        {"[x, y] + [x, y, x]", NULL, BP_E_PARSE, "'+' of vectors of different lengths (2 and 3) at column 8", 7},
+        {"G(a) = a*k; G(x)", NULL, BP_E_PARSE, "unknown variable 'k' at column 10", 9},
+        {"G(a) = G(a); G(x)", NULL, BP_E_PARSE, "calls itself", 7},
+        {"F(a) = a; F(x, y)", NULL, BP_E_PARSE, "F takes 1 argument, got 2", 10},
+        {"G(a, a) = a; G(x, x)", NULL, BP_E_PARSE, "parameter 'a' appears twice", 5},
+        {"exp(a) = a; 1", NULL, BP_E_PARSE, "cannot redefine the builtin function 'exp'", 0},
+        {"G(a) = a G(x)", NULL, BP_E_PARSE, "expected ';' at column 10 after the definition of G, found 'G'", 9},
+        {"G(a) = a;", NULL, BP_E_PARSE, "expected an expression after the definitions", 9},
+        {"", NULL, BP_E_PARSE, "empty expression", 0},
+        {"x = 3", NULL, BP_E_PARSE, "unexpected '='", 2},
+        {"x )", NULL, BP_E_PARSE, "unmatched ')'", 2},
+        {"[]", NULL, BP_E_PARSE, "empty vector", 0},
+        {"1e+", NULL, BP_E_PARSE, "malformed number", 0},
+        {"x $ 2", NULL, BP_E_PARSE, "unexpected character '$' at column 3", 2},
+        {"G(a) = a;\n G(x) +", NULL, BP_E_PARSE, "at line 2, column 8", 17},
+        {"x * y", "x=1", BP_E_VALUE, "no value given for variable 'y' (first used at column 5)", 4},
+        {"log(x - 2)", "x=1", BP_E_DOMAIN, "domain error at column 1: log of a non-positive value (-1) in 'log(x - 2)'", 0},
+        {"1 + sqrt(x)", "x=-4", BP_E_DOMAIN, "sqrt of a negative value (-4) in 'sqrt(x)'", 4},
+        {"x / (x - 1)", "x=1", BP_E_DOMAIN, "division by zero in 'x / (x - 1)'", 0},
+        {"(x - 2)^0.5", "x=1", BP_E_DOMAIN, "in '(x - 2)^0.5'", 0},
+        {"x^y", "x=-1,y=2", BP_E_DOMAIN, "needs a positive base", 0},
+        {"F(a) = [a, log(a)]; F(x)", "x=0", BP_E_DOMAIN, "in 'log(a)' in the body of F", 11},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        bp_expr *e = NULL;
+        bp_error err = {BP_OK, ""};
+        int where = -2;
+        bp_status s = bp_expr_parse(bad[i].text, &e, &where, &err);
+        if (!s && bad[i].point) s = bp_expr_set_point(e, bad[i].point, &err);
+        if (!s) s = bp_expr_eval(e, &where, &err);
+        if (s == bad[i].status && strstr(err.msg, bad[i].msg) && where == bad[i].where && !strchr(err.msg, '\n'))
+            npass++;
+        else {
+            nfail++;
+            fprintf(stderr, "FAIL bad expression '%s': status %s, where %d, message '%s'; wanted '%s' at %d\n",
+                    bad[i].text, bp_status_name(s), where, err.msg, bad[i].msg, bad[i].where);
+        }
+        bp_expr_free(e);
+    }
+    /* --at and --wrt errors */
+    bp_expr *e;
+    bp_error err;
+    if (bp_expr_parse("x + y", &e, NULL, &err) == BP_OK) {
+        CHECK(bp_expr_set_point(e, "x=1,z=2", &err) == BP_E_VALUE && strstr(err.msg, "no variable 'z' (its variables: x, y)"));
+        CHECK(bp_expr_set_point(e, "x=abc", &err) == BP_E_PARSE);
+        CHECK(bp_expr_set_point(e, "x", &err) == BP_E_PARSE);
+        CHECK(bp_expr_set(e, "x", INFINITY, &err) == BP_E_VALUE);
+        CHECK(bp_expr_set_wrt(e, "x,x", &err) == BP_E_VALUE && strstr(err.msg, "twice"));
+        CHECK(bp_expr_set_wrt(e, "w", &err) == BP_E_VALUE);
+        CHECK(bp_expr_set_wrt(e, "", &err) == BP_E_VALUE);
+        CHECK(bp_expr_chain(e, &(bp_mat){0}, &(bp_mat){0}, &(bp_mat){0}, &err) == BP_E_ARG);
+        bp_expr_free(e);
+    }
+    /* deep nesting is refused, not a stack overflow */
+    char deep[4100];
+    memset(deep, '(', 2000);
+    strcpy(deep + 2000, "x");
+    memset(deep + 2001, ')', 2000);
+    deep[4001] = 0;
+    e = NULL;
+    CHECK(bp_expr_parse(deep, &e, NULL, &err) == BP_E_PARSE && strstr(err.msg, "nested too deeply"));
+    bp_expr_free(e);
+    /* runaway inlining is refused */
+    const char *big = "A(x)=x*x; B(x)=A(x)+A(x)+A(x)+A(x); C(x)=B(x)+B(x)+B(x)+B(x); D(x)=C(x)+C(x)+C(x)+C(x); "
+                      "E(x)=D(x)+D(x)+D(x)+D(x); F(x)=E(x)+E(x)+E(x)+E(x); H(x)=F(x)+F(x)+F(x)+F(x); "
+                      "I(x)=H(x)+H(x)+H(x)+H(x); J(x)=I(x)+I(x)+I(x)+I(x); K(x)=J(x)+J(x)+J(x)+J(x); "
+                      "L(x)=K(x)+K(x)+K(x)+K(x); L(x)";
+    if (bp_expr_parse(big, &e, NULL, &err) == BP_OK) {
+        bp_expr_set(e, "x", 0.5, NULL);
+        CHECK(bp_expr_eval(e, NULL, &err) == BP_E_VALUE && strstr(err.msg, "graph nodes"));
+        bp_expr_free(e);
+    } else CHECK(0);
+}
+
+int main(void)
+{
+    test_seeds();
+    test_gates();
+    test_random();
+    test_errors();
+    printf("%d passed, %d failed\n", npass, nfail);
+    return nfail != 0;
+}
