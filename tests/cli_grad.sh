@@ -4,7 +4,7 @@
 # slips), and every kind of malformed model file refused with one line.
 # Run from the repository root: bash tests/cli_grad.sh /path/to/backprop
 set -u
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/testlib.sh"
 
 # ---- grad --json on q12 carries the true values (PyTorch, examples/q12.expected.json)
 run q12 grad examples/q12.json --json

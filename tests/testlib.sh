@@ -1,4 +1,4 @@
-# cli_lib.sh - helpers shared by the tests/cli_*.sh scripts (sourced, not run).
+# testlib.sh - helpers shared by the tests/cli_*.sh scripts (sourced, not run).
 # Each script: BP=path/to/backprop; a temp dir $T removed on exit; checks
 # counted, a last line "N passed, M failed", exit status 1 on any failure.
 BP=${1:?usage: bash tests/SCRIPT.sh /path/to/backprop}
