@@ -285,6 +285,13 @@ bp_status bp_net_forward(bp_net *net, const bp_mat *x, bp_error *err);
 bp_status bp_net_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx,
                           double *loss, bp_error *err);
 
+/* One plain gradient-descent step on a batch: forward, backward, and
+ * theta -= lr dL/dtheta for every weight and bias; *loss (may be NULL)
+ * receives the loss before the step. The fast path for small networks and
+ * online learning; bp_trainer_run does the same with optimizers and epochs. */
+bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss,
+                            bp_error *err);
+
 /* Forward pass and the reduced loss, without the backward pass. */
 bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
 

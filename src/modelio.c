@@ -177,7 +177,7 @@ static bp_status parse_architecture(const char *file, const char *text, bp_net_s
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!root) return bp_err(err, F, "%s: __metadata__.architecture: invalid JSON at column %d: %s", file, je.column, je.text);
     bp_status st;
-    int tmp;
+    int tmp = 0;
     char where[64];
     memset(s, 0, sizeof *s);
     json_t *layers = json_object_get(root, "layers");

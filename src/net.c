@@ -397,3 +397,21 @@ bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
     if (!st) *loss = bp_mat_get(&(bp_mat){1, 1, net->dtype, bp_graph_value(net->g, net->loss).data}, 0, 0);
     return st;
 }
+
+bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
+{
+    double l = 0;
+    bp_status st = bp_net_backprop(net, x, y, 0, &l, err);
+    if (st) return st;
+    if (loss) *loss = l;
+    if (net->dtype == BP_F64) {
+        double *p = net->params;
+        const double *g = net->grads;
+        for (size_t i = 0; i < net->nparams; i++) p[i] -= lr * g[i];
+    } else {
+        float *p = net->params, flr = (float)lr;
+        const float *g = net->grads;
+        for (size_t i = 0; i < net->nparams; i++) p[i] -= flr * g[i];
+    }
+    return BP_OK;
+}

@@ -64,7 +64,7 @@ struct bp_trainer {
     bp_net *net;
     bp_train_options o;
     size_t np;
-    double *m1, *m2;          /* optimizer state (velocity, or Adam moments), f64 */
+    void *m1, *m2;            /* optimizer state (velocity, or Adam moments), net dtype */
     void *backup;             /* parameters before the current step (divergence) */
     void *best;               /* parameters of the best validation loss          */
     long step;                /* optimizer steps taken (Adam's t)                */
@@ -94,6 +94,7 @@ bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **
     if (opt->epochs < 1) return bp_err(err, BP_E_ARG, "epochs must be at least 1, got %d", opt->epochs);
     if (opt->batch < 1) return bp_err(err, BP_E_ARG, "batch must be at least 1, got %d", opt->batch);
     if (!(opt->lr > 0) || !isfinite(opt->lr)) return bp_err(err, BP_E_ARG, "the learning rate must be positive, got %g", opt->lr);
+    size_t es = bp_dtype_size(bp_net_dtype(net));
     if (!(opt->momentum >= 0 && opt->momentum < 1)) return bp_err(err, BP_E_ARG, "momentum must be in [0, 1), got %g", opt->momentum);
     if (!(opt->weight_decay >= 0)) return bp_err(err, BP_E_ARG, "weight decay must be >= 0, got %g", opt->weight_decay);
     if (bp_net_get_spec(net)->loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss to train on");
@@ -102,9 +103,8 @@ bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **
     t->net = net;
     t->o = *opt;
     t->np = bp_net_nparams(net);
-    size_t es = bp_dtype_size(bp_net_dtype(net));
-    t->m1 = bp_calloc(t->np, sizeof(double), err);
-    t->m2 = bp_calloc(t->np, sizeof(double), err);
+    t->m1 = bp_calloc(t->np, es, err);
+    t->m2 = bp_calloc(t->np, es, err);
     t->backup = bp_calloc(t->np, es, err);
     t->best = bp_calloc(t->np, es, err);
     if (!t->m1 || !t->m2 || !t->backup || !t->best) { bp_trainer_free(t); return BP_E_NOMEM; }
@@ -162,47 +162,81 @@ static void weight_decay(bp_trainer *t)
     }
 }
 
-/* theta -= update(g): the optimizer's flat loop. State is kept in f64. */
-#define UPDATE_LOOP(T)                                                               \
-    do {                                                                             \
-        T *p = bp_net_params(t->net);                                                \
-        const T *g = bp_net_grads(t->net);                                           \
-        for (size_t i = 0; i < t->np; i++) {                                         \
-            double gi = g[i], d;                                                     \
-            switch (o->optimizer) {                                                  \
-            case BP_OPT_MOMENTUM: d = t->m1[i] = mu * t->m1[i] + gi; break;          \
-            case BP_OPT_NESTEROV: t->m1[i] = mu * t->m1[i] + gi; d = gi + mu * t->m1[i]; break; \
-            case BP_OPT_ADAM:                                                        \
-                t->m1[i] = b1 * t->m1[i] + (1 - b1) * gi;                            \
-                t->m2[i] = b2 * t->m2[i] + (1 - b2) * gi * gi;                       \
-                d = (t->m1[i] / c1) / (sqrt(t->m2[i] / c2) + o->adam_eps);           \
-                break;                                                               \
-            default: d = gi;                                                         \
-            }                                                                        \
-            p[i] = (T)(p[i] - lr * d);                                               \
-        }                                                                            \
-    } while (0)
+/* theta -= lr d(g): the optimizer's flat loop, one per optimizer so that each
+ * loop vectorises; state m1, m2 in the net's dtype. Returns 0 if a new
+ * parameter is not finite (tested on the exponent bits, which vectorises). */
+static inline uint32_t bits32(float x) { uint32_t b; memcpy(&b, &x, 4); return b; }
+static inline uint64_t bits64(double x) { uint64_t b; memcpy(&b, &x, 8); return b; }
+#define NOT_FINITE_float(x) ((bits32(x) & 0x7f800000u) == 0x7f800000u)
+#define NOT_FINITE_double(x) ((bits64(x) & 0x7ff0000000000000ull) == 0x7ff0000000000000ull)
+#define SQRT_float sqrtf
+#define SQRT_double sqrt
+#define UPDATE_FN(T)                                                                               \
+    static int update_##T(bp_trainer *t, double lr_d, double c1, double c2)                        \
+    {                                                                                              \
+        const bp_train_options *o = &t->o;                                                         \
+        T *restrict p = bp_net_params(t->net), *restrict m1 = t->m1, *restrict m2 = t->m2;        \
+        const T *restrict g = bp_net_grads(t->net);                                                \
+        const T lr = (T)lr_d, mu = (T)o->momentum, b1 = (T)o->beta1, b2 = (T)o->beta2;             \
+        const T eps = (T)o->adam_eps, ic1 = (T)(1 / c1), ic2 = (T)(1 / c2);                        \
+        size_t n = t->np;                                                                          \
+        unsigned bad = 0;                                                                          \
+        switch (o->optimizer) {                                                                    \
+        case BP_OPT_MOMENTUM: /* v = mu v + g; theta -= lr v */                                    \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                T v = mu * m1[i] + g[i];                                                           \
+                m1[i] = v;                                                                         \
+                p[i] -= lr * v;                                                                    \
+                bad |= NOT_FINITE_##T(p[i]);                                                       \
+            }                                                                                      \
+            break;                                                                                 \
+        case BP_OPT_NESTEROV: /* v = mu v + g; theta -= lr (g + mu v) */                           \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                T v = mu * m1[i] + g[i];                                                           \
+                m1[i] = v;                                                                         \
+                p[i] -= lr * (g[i] + mu * v);                                                      \
+                bad |= NOT_FINITE_##T(p[i]);                                                       \
+            }                                                                                      \
+            break;                                                                                 \
+        case BP_OPT_ADAM: /* moments m1, m2; theta -= lr m1^ / (sqrt(m2^) + eps) */                \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                T a = b1 * m1[i] + (1 - b1) * g[i], b = b2 * m2[i] + (1 - b2) * g[i] * g[i];       \
+                m1[i] = a;                                                                         \
+                m2[i] = b;                                                                         \
+                p[i] -= lr * (a * ic1) / (SQRT_##T(b * ic2) + eps);                                \
+                bad |= NOT_FINITE_##T(p[i]);                                                       \
+            }                                                                                      \
+            break;                                                                                 \
+        default: /* theta -= lr g */                                                               \
+            for (size_t i = 0; i < n; i++) {                                                       \
+                p[i] -= lr * g[i];                                                                 \
+                bad |= NOT_FINITE_##T(p[i]);                                                       \
+            }                                                                                      \
+        }                                                                                          \
+        return !bad;                                                                               \
+    }
+UPDATE_FN(float)
+UPDATE_FN(double)
 
-static void update(bp_trainer *t, double lr)
+static int update(bp_trainer *t, double lr)
 {
-    const bp_train_options *o = &t->o;
-    double mu = o->momentum, b1 = o->beta1, b2 = o->beta2;
     t->step++;
-    double c1 = 1 - pow(b1, (double)t->step), c2 = 1 - pow(b2, (double)t->step);
-    if (bp_net_dtype(t->net) == BP_F64) UPDATE_LOOP(double);
-    else UPDATE_LOOP(float);
+    double c1 = 1 - pow(t->o.beta1, (double)t->step), c2 = 1 - pow(t->o.beta2, (double)t->step);
+    return bp_net_dtype(t->net) == BP_F64 ? update_double(t, lr, c1, c2) : update_float(t, lr, c1, c2);
 }
 
+/* Are all n values finite? */
 static int all_finite(const void *data, bp_dtype dt, size_t n)
 {
+    unsigned bad = 0;
     if (dt == BP_F64) {
         const double *d = data;
-        for (size_t i = 0; i < n; i++) if (!isfinite(d[i])) return 0;
+        for (size_t i = 0; i < n; i++) bad |= NOT_FINITE_double(d[i]);
     } else {
         const float *d = data;
-        for (size_t i = 0; i < n; i++) if (!isfinite(d[i])) return 0;
+        for (size_t i = 0; i < n; i++) bad |= NOT_FINITE_float(d[i]);
     }
-    return 1;
+    return !bad;
 }
 
 /* Correct predictions in a batch: argmax vs label for classifiers; for one
@@ -320,8 +354,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
             double correct = count_correct(net, train, rows, m, t->yb);
             if (o->weight_decay > 0) weight_decay(t);
             memcpy(t->backup, bp_net_params(net), t->np * es);
-            update(t, lr);
-            if (!all_finite(bp_net_params(net), bp_net_dtype(net), t->np)) {
+            if (!update(t, lr)) {
                 memcpy(bp_net_params(net), t->backup, t->np * es);
                 t->stop_reason = "diverged";
                 return bp_err(err, BP_E_DIVERGED,
@@ -386,7 +419,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
 
 /* ---- checkpoints ------------------------------------------------------------------ */
 /* A checkpoint is a safetensors file: "params" (the parameter block in the net's
- * dtype), "m1", "m2" (optimizer state, F64), "best" (best parameters) and
+ * dtype), "m1", "m2" (optimizer state, the same dtype), "best" (best parameters) and
  * "history" (nhist x 7 F64), with the position in __metadata__. */
 
 #define HIST_COLS 7
@@ -405,8 +438,8 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
     int nscal = scaler && scaler->features > 0 ? 2 : 0;
     bp_st_tensor ts[7] = {
         {"params", dt, 1, {(int64_t)t->np}, bp_net_params(t->net), t->np * es},
-        {"m1", BP_F64, 1, {(int64_t)t->np}, t->m1, t->np * sizeof(double)},
-        {"m2", BP_F64, 1, {(int64_t)t->np}, t->m2, t->np * sizeof(double)},
+        {"m1", dt, 1, {(int64_t)t->np}, t->m1, t->np * es},
+        {"m2", dt, 1, {(int64_t)t->np}, t->m2, t->np * es},
         {"best", dt, 1, {(int64_t)t->np}, t->best, t->np * es},
         {"history", BP_F64, 2, {t->nhist, HIST_COLS}, hist, (size_t)t->nhist * HIST_COLS * sizeof(double)},
     };
@@ -449,7 +482,7 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     if (st) return st;
     const char *fmt = bp_st_meta(f, "format");
     bp_dtype dt = bp_net_dtype(t->net);
-    const bp_st_tensor *p, *m1, *m2, *best, *hist;
+    const bp_st_tensor *p = NULL, *m1 = NULL, *m2 = NULL, *best = NULL, *hist = NULL;
     const char *keys[] = {"step", "epoch", "batch_pos", "epoch_sums", "losses", "flags"};
     if (!fmt || strcmp(fmt, "backprop-checkpoint")) {
         st = bp_err(err, BP_E_FORMAT, "%s: not a backprop checkpoint (no __metadata__.format = backprop-checkpoint)", path);
@@ -457,8 +490,8 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     }
     for (int i = 0; i < 6; i++)
         if (!bp_st_meta(f, keys[i])) { st = bp_err(err, BP_E_FORMAT, "%s: checkpoint metadata lacks '%s'", path, keys[i]); goto done; }
-    if ((st = ck_tensor(f, path, "params", dt, t->np, &p, err)) || (st = ck_tensor(f, path, "m1", BP_F64, t->np, &m1, err)) ||
-        (st = ck_tensor(f, path, "m2", BP_F64, t->np, &m2, err)) || (st = ck_tensor(f, path, "best", dt, t->np, &best, err)))
+    if ((st = ck_tensor(f, path, "params", dt, t->np, &p, err)) || (st = ck_tensor(f, path, "m1", dt, t->np, &m1, err)) ||
+        (st = ck_tensor(f, path, "m2", dt, t->np, &m2, err)) || (st = ck_tensor(f, path, "best", dt, t->np, &best, err)))
         goto done;
     hist = bp_st_find(f, "history");
     if (!hist || hist->dtype != BP_F64 || hist->ndim != 2 || hist->shape[1] != HIST_COLS) {
@@ -485,8 +518,8 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     }
     size_t es = bp_dtype_size(dt);
     memcpy(bp_net_params(t->net), p->data, t->np * es);
-    memcpy(t->m1, m1->data, t->np * sizeof(double));
-    memcpy(t->m2, m2->data, t->np * sizeof(double));
+    memcpy(t->m1, m1->data, t->np * es);
+    memcpy(t->m2, m2->data, t->np * es);
     memcpy(t->best, best->data, t->np * es);
     free(t->hist);
     t->hist = h;
