@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# cli_train.sh - `backprop train` end to end: XOR, a regression CSV with a
+# header (standardised, MSE from eval), the metrics log and plot, Ctrl-C then
+# --resume giving the same model file as an uninterrupted run, divergence,
+# and bad input.
+# Run from the repository root: bash tests/cli_train.sh /path/to/backprop
+set -u
+. "$(dirname "$0")/testlib.sh"
+
+# ---- XOR: 2-4-1, sigmoid output, binary cross-entropy
+printf '0,0,0\n0,1,1\n1,0,1\n1,1,0\n' >"$T/xor.csv"
+run xor train --arch 2-4-1 --hidden tanh --output sigmoid --loss bce --regression --no-standardize \
+    --data "$T/xor.csv" --epochs 1500 --batch 4 --lr 0.05 --optimizer adam --init xavier --seed 2 \
+    --save "$T/xor.safetensors" --quiet
+expect_rc xor 0
+printf '0,0\n0,1\n1,0\n1,1\n' >"$T/xorx.csv"
+run xorp predict "$T/xor.safetensors" --data "$T/xorx.csv" --no-labels --outputs
+expect_rc xorp 0
+check "xor outputs round to 0 1 1 0" \
+    [ "$(tail -n +2 "$T/xorp.out" | awk '{printf "%d", ($1 >= 0.5)}')" = "0110" ]
+
+# ---- regression with a header: y = 3 a - 2 b + 0.5 c + 1, standardised inputs
+awk 'BEGIN { print "a,b,c,y"; s = 7;
+             for (i = 0; i < 300; i++) { s = (s * 1103515245 + 12345) % 2147483648; a = s / 2147483648 * 10;
+                                         s = (s * 1103515245 + 12345) % 2147483648; b = s / 2147483648 * 100;
+                                         s = (s * 1103515245 + 12345) % 2147483648; c = s / 2147483648 - 0.5;
+                                         printf "%.6f,%.6f,%.6f,%.6f\n", a, b, c, 3*a - 2*b + 0.5*c + 1 } }' >"$T/reg.csv"
+run reg train --arch 3-1 --loss squared --regression --data "$T/reg.csv" --epochs 300 --batch 300 \
+    --lr 0.3 --save "$T/reg.safetensors" --log "$T/reg_log.csv" --plot "$T/reg.svg"
+expect_rc reg 0
+check "one line per epoch when stdout is not a terminal" [ "$(grep -c '^epoch ' "$T/reg.out")" = 300 ]
+check "log header" [ "$(head -1 "$T/reg_log.csv")" = "epoch,train_loss,train_acc,val_loss,val_acc,seconds" ]
+check "log has 300 rows" [ "$(wc -l <"$T/reg_log.csv")" = 301 ]
+check "regression log leaves accuracy empty" grep -qE '^300,[^,]+,,,,' "$T/reg_log.csv"
+check "plot is SVG" grep -q '<svg' "$T/reg.svg"
+run regeval eval "$T/reg.safetensors" --data "$T/reg.csv" --regression --json
+expect_rc regeval 0
+mse=$(sed -n 's/.*"mse": \([-0-9.e]*\).*/\1/p' "$T/regeval.out")
+check "the model fits the plane (mse $mse < 1e-4)" awk -v m="$mse" 'BEGIN { exit !(m != "" && m < 1e-4) }'
+
+# ---- Ctrl-C then --resume ends with the same model as an uninterrupted run
+awk 'BEGIN { s = 11;
+             for (i = 0; i < 3000; i++) { line = ""; t = 0;
+                 for (j = 0; j < 16; j++) { s = (s * 1103515245 + 12345) % 2147483648; v = s / 2147483648 - 0.5;
+                                            line = line sprintf("%.5f,", v); t += v * (j % 3 - 1) }
+                 print line (t > 0.3 ? 2 : (t < -0.3 ? 0 : 1)) } }' >"$T/cls.csv"
+ARGS=(train --arch 16-64-64-3 --data "$T/cls.csv" --epochs 300 --batch 4 --lr 0.02 --optimizer momentum
+      --val 0.2 --seed 5 --quiet)
+run full "${ARGS[@]}" --save "$T/full.safetensors"
+expect_rc full 0
+interrupted=0
+for delay in 0.3 0.6 1.2; do
+    rm -f "$T/part.safetensors" "$T/part.ckpt"
+    "$BP" "${ARGS[@]}" --save "$T/part.safetensors" --checkpoint "$T/part.ckpt" >"$T/int.out" 2>"$T/int.err" &
+    pid=$!
+    sleep "$delay"
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
+    rc=$?
+    if [ "$rc" = 130 ]; then interrupted=1; break; fi
+done
+check "Ctrl-C interrupts training (exit 130)" [ "$interrupted" = 1 ]
+if [ "$interrupted" = 1 ]; then
+    check "checkpoint written" [ -s "$T/part.ckpt" ]
+    check "no model written by the interrupted run" [ ! -e "$T/part.safetensors" ]
+    check "the message says how to resume" grep -q -- "--resume" "$T/int.err"
+    run resume "${ARGS[@]}" --save "$T/part.safetensors" --resume "$T/part.ckpt"
+    expect_rc resume 0
+    check "resumed model is bit-identical to the uninterrupted one" cmp -s "$T/full.safetensors" "$T/part.safetensors"
+fi
+
+# ---- divergence: exit 1, names epoch and batch, the last good model is saved
+printf '1,1000\n2,2000\n3,3000\n4,4000\n' >"$T/div.csv"
+run div train --arch 1-4-1 --regression --no-standardize --data "$T/div.csv" --epochs 50 --batch 2 --lr 100 \
+    --save "$T/div.safetensors" --quiet
+expect_rc div 1
+check "divergence names epoch and batch" grep -q "diverged at epoch [0-9]*, batch [0-9]*" "$T/div.err"
+run diveval eval "$T/div.safetensors" --data "$T/div.csv" --regression
+expect_rc diveval 0
+
+# ---- bad input: one line, exit 2
+run badarch train --arch 784-x-10 --data "$T/cls.csv"
+expect_refused badarch "--arch" "784-x-10"
+run badopt train --arch 16-3 --data "$T/cls.csv" --optimizer adagrad
+expect_refused badopt "adagrad"
+run nodata train --arch 16-3
+expect_refused nodata "--data"
+run wrongwidth train --arch 10-3 --data "$T/cls.csv" --quiet
+expect_refused wrongwidth "16 features" "10 inputs"
+run wrongout train --arch 16-4 --data "$T/cls.csv" --quiet
+expect_refused wrongout "3 target columns" "4 outputs"
+printf 'not a checkpoint' >"$T/junk.ckpt"
+run badresume "${ARGS[@]}" --save "$T/x.safetensors" --resume "$T/junk.ckpt"
+expect_refused badresume "junk.ckpt"
+printf '1,2,0\n3,oops,1\n' >"$T/badnum.csv"
+run badcsv train --arch 2-2 --data "$T/badnum.csv"
+expect_refused badcsv "badnum.csv:2:3" "oops"
+run negval train --arch 16-3 --data "$T/cls.csv" --val 1.5
+expect_refused negval "--val"
+finish
