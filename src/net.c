@@ -16,30 +16,12 @@
  * leaves are views into those blocks. The graph is rebuilt only when the
  * batch size or the want-dx flag changes.
  */
-#include "graph.h"
+#include "net_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BP_GRAPH_CACHE 4
-
-struct bp_net {
-    bp_net_spec spec;
-    bp_dtype dtype;
-    size_t nparams;
-    void *params, *grads;          /* owned, nparams elements each        */
-    size_t w_off[BP_MAX_LAYERS], b_off[BP_MAX_LAYERS];
-    /* graph state of the last pass; graphs for other batch sizes are kept
-     * in a small cache so that alternating sizes (the last partial batch of
-     * an epoch, a validation pass) do not allocate. Node ids depend only on
-     * the network's structure, so they are the same in every graph. */
-    bp_graph *g;
-    int m, want_dx;
-    struct { bp_graph *g; int m, want_dx; } cache[BP_GRAPH_CACHE];
-    bp_node x, y, loss;
-    bp_node W[BP_MAX_LAYERS], b[BP_MAX_LAYERS], z[BP_MAX_LAYERS], a[BP_MAX_LAYERS];
-};
 
 /* ---- names ---------------------------------------------------------------- */
 static const char *const act_names[] = {"linear", "sigmoid", "relu", "tanh", "softmax"};
@@ -97,7 +79,6 @@ bp_status bp_net_spec_check(const bp_net_spec *s, bp_error *err)
     return BP_OK;
 }
 
-static int fan_in(const bp_net_spec *s, int l) { return l == 0 ? s->inputs : s->layers[l - 1].units; }
 
 bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_error *err)
 {
@@ -111,7 +92,7 @@ bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_e
     size_t off = 0;
     for (int l = 0; l < spec->nlayers; l++) {
         net->w_off[l] = off;
-        off += (size_t)spec->layers[l].units * fan_in(spec, l);
+        off += (size_t)spec->layers[l].units * bp_fan_in(spec, l);
         net->b_off[l] = off;
         if (spec->layers[l].bias) off += spec->layers[l].units;
     }
@@ -129,6 +110,7 @@ void bp_net_free(bp_net *net)
     if (!net) return;
     bp_graph_free(net->g);
     for (int i = 0; i < BP_GRAPH_CACHE; i++) bp_graph_free(net->cache[i].g);
+    bp_fused_free(net->fused);
     free(net->params);
     free(net->grads);
     free(net);
@@ -166,7 +148,7 @@ void bp_net_init(bp_net *net, bp_init init, uint64_t seed)
     bp_rng_seed(&rng, seed);
     const bp_net_spec *s = &net->spec;
     for (int l = 0; l < s->nlayers; l++) {
-        int fi = fan_in(s, l), fo = s->layers[l].units;
+        int fi = bp_fan_in(s, l), fo = s->layers[l].units;
         size_t nw = (size_t)fi * fo;
         for (size_t i = 0; i < nw; i++) {
             double v;
@@ -190,7 +172,7 @@ static bp_mat view(bp_net *net, void *block, size_t off, int rows, int cols)
 
 static void weight_shape(const bp_net *net, int l, int *rows, int *cols)
 {
-    int fi = fan_in(&net->spec, l), u = net->spec.layers[l].units;
+    int fi = bp_fan_in(&net->spec, l), u = net->spec.layers[l].units;
     *rows = net->spec.layout == BP_OUT_IN ? u : fi;
     *cols = net->spec.layout == BP_OUT_IN ? fi : u;
 }
@@ -401,7 +383,7 @@ bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
 {
     double l = 0;
-    bp_status st = bp_net_backprop(net, x, y, 0, &l, err);
+    bp_status st = bp_fused_backprop(net, x, y, &l, err);
     if (st) return st;
     if (loss) *loss = l;
     if (net->dtype == BP_F64) {

@@ -14,8 +14,8 @@
  * the same order as an uninterrupted one and ends with the same bits.
  */
 #define _POSIX_C_SOURCE 200809L
+#include "net_internal.h"
 #include "safetensors.h"
-#include "util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -241,9 +241,9 @@ static int all_finite(const void *data, bp_dtype dt, size_t n)
 
 /* Correct predictions in a batch: argmax vs label for classifiers; for one
  * sigmoid output, (yhat >= 0.5) == (y >= 0.5). Returns NaN when not a classifier. */
-static double count_correct(bp_net *net, const bp_dataset *d, const int *rows, int m, const float *yb)
+static double count_correct(bp_net *net, const bp_mat *out, const bp_dataset *d, const int *rows, int m, const float *yb)
 {
-    bp_mat a = bp_net_a(net, bp_net_get_spec(net)->nlayers - 1);
+    const bp_mat a = *out;
     int k = a.cols;
     double correct = 0;
     if (d->labels && k == d->nclasses && k > 1) {
@@ -277,7 +277,8 @@ static bp_status evaluate(bp_trainer *t, const bp_dataset *d, double *loss, doub
         if ((st = bp_net_loss_value(t->net, &x, &y, &l, err))) break;
         total += s->reduction == BP_MEAN ? l * m : l;
         for (int i = 0; i < m; i++) rows[i] = start + i;
-        correct += count_correct(t->net, d, rows, m, y.data);
+        bp_mat out = bp_net_a(t->net, s->nlayers - 1);
+        correct += count_correct(t->net, &out, d, rows, m, y.data);
     }
     free(rows);
     *loss = total / d->n;
@@ -343,7 +344,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
             }
             bp_mat x = {m, F, BP_F32, t->xb}, y = {m, K, BP_F32, t->yb};
             double loss;
-            if ((st = bp_net_backprop(net, &x, &y, 0, &loss, err))) return st;
+            if ((st = bp_fused_backprop(net, &x, &y, &loss, err))) return st;
             if (!isfinite(loss) || !all_finite(bp_net_grads(net), bp_net_dtype(net), t->np)) {
                 t->stop_reason = "diverged";
                 return bp_err(err, BP_E_DIVERGED,
@@ -351,7 +352,8 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
                               "this batch are kept (try a smaller learning rate)",
                               t->epoch + 1, b + 1, nb, loss);
             }
-            double correct = count_correct(net, train, rows, m, t->yb);
+            bp_mat out = bp_fused_output(net);
+            double correct = count_correct(net, &out, train, rows, m, t->yb);
             if (o->weight_decay > 0) weight_decay(t);
             memcpy(t->backup, bp_net_params(net), t->np * es);
             if (!update(t, lr)) {

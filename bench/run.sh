@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# bench/run.sh - backprop and PyTorch side by side (see bench/README.md).
+#
+#   bench/run.sh [--quick] [--build DIR] [--repeats N]
+#
+# Builds the bench programs against DIR/libbackprop.a (default: build, which
+# `make bench` has just built), installs Debian's python3-torch and the
+# Fashion-MNIST package if missing, measures one core's FP32 peak, then runs
+# the MLP benchmark for every configuration, alternating backprop and
+# PyTorch, then the accuracy runs and the tiny-network latencies.
+# Writes bench/results/latest.jsonl (raw) and bench/results/latest.md (the
+# table, also printed).
+#
+#   full:   OPENBLAS_CORETYPE {Haswell, unset} x batch {32,128,512} x threads {1,2},
+#           3 epochs, 2 repeats per tool; 10-epoch accuracy runs.   (~6-10 min)
+#   --quick: OPENBLAS_CORETYPE {Haswell, unset} x batch 128 x 1 thread,
+#           2 epochs, 2 repeats; no 10-epoch accuracy runs.          (~1 min)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$ROOT/build
+QUICK=0
+REPEATS=2
+LR=0.01
+SEED=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --build) BUILD=$(cd "$2" && pwd); shift ;;
+    --repeats) REPEATS=$2; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+PY=/usr/bin/python3
+OUT=$ROOT/bench/results
+BIN=$BUILD/bench
+mkdir -p "$OUT" "$BIN"
+
+# ---- dependencies and the bench programs -------------------------------
+"$ROOT/scripts/install-deps.sh" python3-torch dataset-fashion-mnist
+if [ ! -f "$BUILD/libbackprop.a" ]; then
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD" -j 2 >/dev/null
+fi
+CC=${CC:-gcc}
+WRAP="-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free"
+LIBS="$BUILD/libbackprop.a -lopenblas $(pkg-config --libs jansson) -lz -lm -lpthread"
+$CC -O2 -std=c11 -Wall -Wextra -o "$BIN/peak" "$ROOT/bench/peak.c"
+for p in bp_mlp bp_tiny; do
+  $CC -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$BIN/$p" "$ROOT/bench/$p.c" $WRAP $LIBS
+done
+
+# ---- the environment --------------------------------------------------
+JSONL=$OUT/latest.jsonl.tmp
+: > "$JSONL"
+if [ "$QUICK" = 1 ]; then
+  MODE="quick"; EPOCHS=2; BATCHES="128"; THREADS="1"
+else
+  MODE="full"; EPOCHS=3; BATCHES="32 128 512"; THREADS="1 2"
+fi
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+fam=$(lscpu | sed -n 's/^CPU family: *//p' | head -1)
+mod=$(lscpu | sed -n 's/^Model: *//p' | head -1)
+obv=$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo unknown)
+tv=$(OPENBLAS_NUM_THREADS=1 $PY -c 'import torch; print(torch.__version__)' 2>/dev/null || echo missing)
+gv=$($CC --version | head -1)
+git=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo none)
+if [ -n "$(cd "$ROOT" && git status --porcelain --untracked-files=no 2>/dev/null)" ]; then git="$git (+ uncommitted changes)"; fi
+$PY - "$cpu" "$fam/$mod" "$(nproc)" "$(uname -r)" "$gv" "$obv" "$tv" "$($PY --version 2>&1)" \
+    "${OPENBLAS_L2_SIZE:-(unset)}" "$MODE" "$REPEATS" "$EPOCHS" "$git" "$(date -u '+%Y-%m-%d %H:%M UTC')" >> "$JSONL" <<'EOF'
+import json, sys
+k = ["cpu", "cpu_family_model", "nproc", "kernel", "gcc", "openblas", "torch", "python", "openblas_l2_size",
+     "mode", "repeats", "epochs", "git", "date"]
+print(json.dumps(dict(tool="env", **dict(zip(k, sys.argv[1:])))))
+EOF
+
+say() { echo "[bench] $*" >&2; }
+# tag KEY=VALUE... : insert fields at the start of each JSON line on stdin
+tag() {
+  local f=""
+  for kv in "$@"; do f="$f\"${kv%%=*}\":${kv#*=},"; done
+  sed "s/^{/{$f/"
+}
+# with_coretype CT CMD... : run CMD with OPENBLAS_CORETYPE set to CT, or unset for "unset"
+with_coretype() {
+  local ct=$1; shift
+  if [ "$ct" = unset ]; then env -u OPENBLAS_CORETYPE "$@"; else env OPENBLAS_CORETYPE="$ct" "$@"; fi
+}
+run_bp() { # coretype threads args...
+  local ct=$1 t=$2; shift 2
+  with_coretype "$ct" OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" "$BIN/bp_mlp" --threads "$t" "$@"
+}
+run_torch() {
+  local ct=$1 t=$2; shift 2
+  with_coretype "$ct" OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" $PY "$ROOT/bench/torch_mlp.py" mlp --threads "$t" "$@"
+}
+ctname() { if [ "$1" = unset ]; then echo '"(unset)"'; else echo "\"$1\""; fi; }
+
+say "mode $MODE: peak"
+if [ "$QUICK" = 1 ]; then "$BIN/peak" --quick >> "$JSONL"; else "$BIN/peak" >> "$JSONL"; fi
+tail -1 "$JSONL" >&2
+
+# ---- MLP throughput, alternating -------------------------------------------
+for t in $THREADS; do
+  for b in $BATCHES; do
+    for ct in Haswell unset; do
+      for r in $(seq 1 "$REPEATS"); do
+        say "coretype=$ct batch=$b threads=$t repeat $r: backprop"
+        run_bp "$ct" "$t" --epochs "$EPOCHS" --batch "$b" --lr "$LR" --seed "$SEED" \
+          | tag kind='"throughput"' coretype="$(ctname "$ct")" rep="$r" >> "$JSONL"
+        say "  $(tail -1 "$JSONL" | grep -o '"samples_per_s":[0-9.]*')"
+        say "coretype=$ct batch=$b threads=$t repeat $r: pytorch"
+        run_torch "$ct" "$t" --epochs "$EPOCHS" --batch "$b" --lr "$LR" --seed "$SEED" \
+          | tag kind='"throughput"' coretype="$(ctname "$ct")" rep="$r" >> "$JSONL"
+        say "  $(tail -1 "$JSONL" | grep -o '"samples_per_s": [0-9.]*')"
+      done
+    done
+  done
+done
+
+# ---- accuracy: 10 epochs, batch 128, one thread ------------------------------
+if [ "$QUICK" = 0 ]; then
+  say "accuracy runs: 10 epochs, batch 128, 1 thread, OPENBLAS_CORETYPE unset"
+  run_bp unset 1 --epochs 10 --batch 128 --lr "$LR" --seed "$SEED" \
+    | tag kind='"accuracy"' coretype='"(unset)"' rep=1 >> "$JSONL"
+  run_torch unset 1 --epochs 10 --batch 128 --lr "$LR" --seed "$SEED" \
+    | tag kind='"accuracy"' coretype='"(unset)"' rep=1 >> "$JSONL"
+fi
+
+# ---- tiny network ---------------------------------------------------------
+say "tiny network"
+if [ "$QUICK" = 1 ]; then TR=3; TI=2000; else TR=7; TI=5000; fi
+env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$BIN/bp_tiny" --repeats "$TR" >> "$JSONL"
+for dt in f64 f32; do
+  env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+    $PY "$ROOT/bench/torch_mlp.py" tiny --dtype "$dt" --iters "$TI" --repeats 3 >> "$JSONL"
+done
+
+mv "$JSONL" "$OUT/latest.jsonl"
+{
+  echo "# backprop vs PyTorch ($MODE run)"
+  echo
+  echo "command: \`bench/run.sh$([ "$QUICK" = 1 ] && echo " --quick")\` (\`make bench\`)"
+  echo
+  $PY "$ROOT/bench/report.py" "$OUT/latest.jsonl"
+} > "$OUT/latest.md"
+cat "$OUT/latest.md"
