@@ -3,7 +3,8 @@
 #   make test     install missing build dependencies, build, run all tests,
 #                 then again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo     the main job (see README)
-#   make bench    benchmarks side by side with PyTorch (see bench/README.md)
+#   make bench    benchmarks side by side with PyTorch (see bench/README.md);
+#                 make bench BENCH_ARGS=--quick for the one-minute version
 
 BUILD      ?= build
 SAN_BUILD  ?= build-san
@@ -42,7 +43,7 @@ demo: build
 	@scripts/demo.sh $(BUILD)/backprop
 
 bench: build
-	@bench/run.sh
+	@bench/run.sh --build $(BUILD) $(BENCH_ARGS)
 
 install: build
 	cmake --install $(BUILD)

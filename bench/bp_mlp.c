@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 /* ---- allocation counting (see the header comment) ---------------------- */
 void *__real_malloc(size_t n);
@@ -69,6 +70,13 @@ static int reset_hwm(void)
     int ok = fputs("5", f) >= 0;
     ok = (fclose(f) == 0) && ok;
     return ok;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static long maxrss_kb(void)
@@ -180,9 +188,11 @@ int main(int argc, char **argv)
 
     bp_trainer *tr = NULL;
     if (bp_trainer_new(net, &opt, &tr, &err)) die("trainer", &err);
+    double t_start = mono();
     counting = 1;
     bp_status st = bp_trainer_run(tr, &train, NULL, &err);
     counting = 0;
+    double t_end = mono();
     if (st) die("training", &err);
     long rss_train_peak = hwm_reset ? status_kb("VmHWM") : -1;
 
@@ -224,6 +234,8 @@ int main(int argc, char **argv)
     printf("\"rss_peak_kb\":%ld,\"rss_start_kb\":%ld,\"rss_loaded_kb\":%ld,\"rss_load_peak_kb\":%ld,"
            "\"rss_train_peak_kb\":%ld,",
            maxrss_kb(), rss_start, rss_loaded, rss_load_peak, rss_train_peak);
+    /* CLOCK_MONOTONIC bounds of bp_trainer_run, for `perf report --time` (bench/profile.sh) */
+    printf("\"t_train_start\":%.6f,\"t_train_end\":%.6f,", t_start, t_end);
     printf("\"dataset_bytes\":%.0f,\"nparams\":%zu,\"param_bytes\":%zu,\"batch_act_bytes\":%.0f,",
            ds_bytes, np, np * sizeof(float), act_bytes);
     const char *ct = getenv("OPENBLAS_CORETYPE");

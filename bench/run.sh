@@ -14,13 +14,13 @@
 #   full:   OPENBLAS_CORETYPE {Haswell, unset} x batch {32,128,512} x threads {1,2},
 #           3 epochs, 2 repeats per tool; 10-epoch accuracy runs.   (~6-10 min)
 #   --quick: OPENBLAS_CORETYPE {Haswell, unset} x batch 128 x 1 thread,
-#           2 epochs, 2 repeats; no 10-epoch accuracy runs.          (~1 min)
+#           2 epochs, 3 repeats; no 10-epoch accuracy runs.          (~1 min)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build
 QUICK=0
-REPEATS=2
+REPEATS=
 LR=0.01
 SEED=1
 while [ $# -gt 0 ]; do
@@ -56,9 +56,9 @@ done
 JSONL=$OUT/latest.jsonl.tmp
 : > "$JSONL"
 if [ "$QUICK" = 1 ]; then
-  MODE="quick"; EPOCHS=2; BATCHES="128"; THREADS="1"
+  MODE="quick"; EPOCHS=2; BATCHES="128"; THREADS="1"; REPEATS=${REPEATS:-3}
 else
-  MODE="full"; EPOCHS=3; BATCHES="32 128 512"; THREADS="1 2"
+  MODE="full"; EPOCHS=3; BATCHES="32 128 512"; THREADS="1 2"; REPEATS=${REPEATS:-2}
 fi
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 fam=$(lscpu | sed -n 's/^CPU family: *//p' | head -1)
@@ -92,9 +92,14 @@ run_bp() { # coretype threads args...
   local ct=$1 t=$2; shift 2
   with_coretype "$ct" OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" "$BIN/bp_mlp" --threads "$t" "$@"
 }
+# OMP_WAIT_POLICY=passive: with two threads, PyTorch's OpenMP workers spin
+# while OpenBLAS's pthreads run the matrix products, and on 2 vCPUs that cuts
+# PyTorch's throughput 4-7x (measured: 11-33k instead of ~100k samples/s).
+# Passive waiting is PyTorch's best setting here; it changes nothing at one thread.
 run_torch() {
   local ct=$1 t=$2; shift 2
-  with_coretype "$ct" OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" $PY "$ROOT/bench/torch_mlp.py" mlp --threads "$t" "$@"
+  with_coretype "$ct" OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" OMP_WAIT_POLICY=passive \
+    $PY "$ROOT/bench/torch_mlp.py" mlp --threads "$t" "$@"
 }
 ctname() { if [ "$1" = unset ]; then echo '"(unset)"'; else echo "\"$1\""; fi; }
 

@@ -107,6 +107,7 @@ def mlp(args):
     hwm_reset = reset_hwm()
     gen = torch.Generator().manual_seed(args.seed)
     secs, losses = [], []
+    t_train_start = time.clock_gettime(time.CLOCK_MONOTONIC)
     for _ in range(args.epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen)
@@ -121,6 +122,7 @@ def mlp(args):
             tot += loss.item() * xb.shape[0]
         secs.append(time.perf_counter() - t0)
         losses.append(tot / n)
+    t_train_end = time.clock_gettime(time.CLOCK_MONOTONIC)
     rss_train_peak = status_kb("VmHWM") if hwm_reset else -1
     with torch.no_grad():
         correct, tl = 0, 0.0
@@ -142,6 +144,7 @@ def mlp(args):
         "rss_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "rss_start_kb": rss_start,
         "rss_loaded_kb": rss_loaded, "rss_load_peak_kb": rss_load_peak, "rss_train_peak_kb": rss_train_peak,
         "nparams": nparams, "param_bytes": nparams * 4,
+        "t_train_start": round(t_train_start, 6), "t_train_end": round(t_train_end, 6),
         "torch_version": torch.__version__, "torch_num_threads": torch.get_num_threads(),
         "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
         "openblas_num_threads_env": os.environ.get("OPENBLAS_NUM_THREADS", "(unset)"),
