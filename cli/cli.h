@@ -12,6 +12,9 @@
 /* Print "backprop: MESSAGE" on stderr; return EXIT_BAD. */
 int cli_fail(const bp_error *err);
 int cli_failf(const char *fmt, ...);
+/* After getopt_long (with opterr = 0) returned '?': one line naming the bad
+ * option of command `cmd`; returns EXIT_BAD. */
+int cli_bad_option(const char *cmd, char **argv);
 /* Parse a dtype name ("f32"/"f64"); returns 0 on success. */
 int cli_dtype(const char *s, bp_dtype *out);
 /* Load a model file and apply --x/--y CSV overrides (either may be NULL). */

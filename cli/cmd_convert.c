@@ -81,6 +81,7 @@ int cmd_convert(int argc, char **argv)
     int c, have_dtype = 0;
     bp_dtype dtype = BP_F64;
     optind = 1;
+    opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 't':
@@ -88,7 +89,7 @@ int cmd_convert(int argc, char **argv)
             have_dtype = 1;
             break;
         case 'h': fputs(HELP, stdout); return 0;
-        default: fputs(HELP, stderr); return EXIT_BAD;
+        default: return cli_bad_option("convert", argv);
         }
     }
     if (optind != argc - 2) return cli_failf("convert: expected two files, IN and OUT (see `backprop convert --help`)");

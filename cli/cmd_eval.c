@@ -162,6 +162,7 @@ int cmd_eval(int argc, char **argv)
     int json = 0, batch = 256, c;
     bp_dtype dtype = BP_F32;
     optind = 1;
+    opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = data_opt(c, optarg, &dopt);
         if (r < 0) return EXIT_BAD;
@@ -179,7 +180,7 @@ int cmd_eval(int argc, char **argv)
             break;
         }
         case 'h': fputs(HELP, stdout); return 0;
-        default: fputs(HELP, stderr); return EXIT_BAD;
+        default: return cli_bad_option("eval", argv);
         }
     }
     if (optind != argc - 1) return cli_failf("eval: expected one model file (see `backprop eval --help`)");

@@ -59,6 +59,7 @@ int cmd_explain(int argc, char **argv)
     long sample = 0;   /* 1-based; 0 = the whole batch */
     int c;
     optind = 1;
+    opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
@@ -81,7 +82,7 @@ int cmd_explain(int argc, char **argv)
         case 'x': xcsv = optarg; break;
         case 'y': ycsv = optarg; break;
         case 'h': fputs(HELP, stdout); return 0;
-        default: fputs(HELP, stderr); return EXIT_BAD;
+        default: return cli_bad_option("explain", argv);
         }
     }
     if (optind != argc - 1) return cli_failf("explain: expected one model file (see `backprop explain --help`)");

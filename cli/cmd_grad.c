@@ -35,6 +35,7 @@ int cmd_grad(int argc, char **argv)
     double rtol = 1e-4;
     bp_dtype dtype = BP_F64;
     optind = 1;
+    opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'j': json = 1; break;
@@ -51,7 +52,7 @@ int cmd_grad(int argc, char **argv)
             if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f64 or f32, got '%s'", optarg);
             break;
         case 'h': fputs(HELP, stdout); return 0;
-        default: fputs(HELP, stderr); return EXIT_BAD;
+        default: return cli_bad_option("grad", argv);
         }
     }
     if (optind != argc - 1) return cli_failf("grad: expected one model file (see `backprop grad --help`)");
@@ -64,9 +65,22 @@ int cmd_grad(int argc, char **argv)
     if (bp_model_pass(m, &loss, &err)) {
         rc = cli_failf("%s: %s", path, err.msg);
     } else if (compare) {
+        /* rendered in memory first: on bad input nothing reaches stdout */
         int right = 0;
-        if (bp_compare(m, loss, compare, rtol, stdout, &right, &err)) rc = cli_fail(&err);
-        else rc = right ? 0 : EXIT_WRONG;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        if (!mem) rc = cli_failf("out of memory");
+        else {
+            bp_status st = bp_compare(m, loss, compare, rtol, mem, &right, &err);
+            fclose(mem);
+            if (st) rc = cli_fail(&err);
+            else {
+                fwrite(buf, 1, len, stdout);
+                rc = right ? 0 : EXIT_WRONG;
+            }
+            free(buf);
+        }
     } else if ((json ? bp_write_grad_json : bp_write_grad_text)(m, loss, stdout, &err)) {
         rc = cli_fail(&err);
     }

@@ -37,6 +37,7 @@ int cmd_gradcheck(int argc, char **argv)
     const char *xcsv = NULL, *ycsv = NULL;
     int c;
     optind = 1;
+    opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'e': if (number("--eps", optarg, &eps)) return EXIT_BAD; break;
@@ -44,7 +45,7 @@ int cmd_gradcheck(int argc, char **argv)
         case 'x': xcsv = optarg; break;
         case 'y': ycsv = optarg; break;
         case 'h': fputs(HELP, stdout); return 0;
-        default: fputs(HELP, stderr); return EXIT_BAD;
+        default: return cli_bad_option("gradcheck", argv);
         }
     }
     if (optind != argc - 1) return cli_failf("gradcheck: expected one model file (see `backprop gradcheck --help`)");

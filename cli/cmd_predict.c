@@ -74,6 +74,7 @@ int cmd_predict(int argc, char **argv)
     const char *outpath = NULL;
     bp_dtype dtype = BP_F32;
     optind = 1;
+    opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         int r = data_opt(c, optarg, &dopt);
         if (r < 0) return EXIT_BAD;
@@ -92,7 +93,7 @@ int cmd_predict(int argc, char **argv)
             break;
         }
         case 'h': fputs(HELP, stdout); return 0;
-        default: fputs(HELP, stderr); return EXIT_BAD;
+        default: return cli_bad_option("predict", argv);
         }
     }
     if (optind != argc - 1) return cli_failf("predict: expected one model file (see `backprop predict --help`)");

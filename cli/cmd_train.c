@@ -54,7 +54,8 @@ static const char HELP2[] =
     "  --no-shuffle        visit the samples in file order\n"
     "  --no-standardize    CSV: do not standardise the features (default: standardise with the mean\n"
     "                      and std of the training split, saved with the model)\n"
-    "  --threads N         threads for the matrix products (default 1)\n"
+    "  --threads N         threads for the matrix products (default: OPENBLAS_NUM_THREADS, else\n"
+    "                      every core; the same seed and thread count give the same model)\n"
     "\n"
     "output:\n"
     "  --save FILE         the trained model (default model.safetensors); written atomically\n"
@@ -199,9 +200,11 @@ int cmd_train(int argc, char **argv)
     spec.loss = BP_LOSS_CE;
     spec.reduction = BP_MEAN;
     double val = 0;
-    long n, threads = 1;
+    long n, threads = 0;
+    int arch_opts = 0;
     int c;
     optind = 1;
+    opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = data_opt(c, optarg, &dopt);
         if (r < 0) return EXIT_BAD;
@@ -210,21 +213,27 @@ int cmd_train(int argc, char **argv)
         case O_ARCH: arch = optarg; break;
         case O_MODEL: model_json = optarg; break;
         case O_HIDDEN:
+            arch_opts = 1;
             if (bp_act_parse(optarg, &hidden) || hidden == BP_ACT_SOFTMAX)
                 return cli_failf("--hidden: expected relu, sigmoid, tanh or linear, got '%s'", optarg);
             break;
         case O_OUTPUT:
+            arch_opts = 1;
             if (bp_act_parse(optarg, &output)) return cli_failf("--output: expected softmax, sigmoid, linear, tanh or relu, got '%s'", optarg);
             output_set = 1;
             break;
         case O_LOSS:
+            arch_opts = 1;
             if (bp_loss_parse(optarg, &spec.loss) || spec.loss == BP_LOSS_NONE)
                 return cli_failf("--loss: expected cross_entropy, bce, squared or half_squared, got '%s'", optarg);
             loss_set = 1;
             break;
-        case O_RED: if (bp_reduction_parse(optarg, &spec.reduction)) return cli_failf("--reduction: expected mean or sum, got '%s'", optarg); break;
-        case O_LAYOUT: if (bp_layout_parse(optarg, &spec.layout)) return cli_failf("--layout: expected out_in or in_out, got '%s'", optarg); break;
+        case O_RED:
+            arch_opts = 1; if (bp_reduction_parse(optarg, &spec.reduction)) return cli_failf("--reduction: expected mean or sum, got '%s'", optarg); break;
+        case O_LAYOUT:
+            arch_opts = 1; if (bp_layout_parse(optarg, &spec.layout)) return cli_failf("--layout: expected out_in or in_out, got '%s'", optarg); break;
         case O_INIT:
+            arch_opts = 1;
             if (bp_init_parse(optarg, &init)) return cli_failf("--init: expected he, xavier or small_uniform, got '%s'", optarg);
             init_set = 1;
             break;
@@ -259,7 +268,7 @@ int cmd_train(int argc, char **argv)
         case O_PLOT: plot_path = optarg; break;
         case O_QUIET: quiet = 1; break;
         case O_HELP: case 'h': fputs(HELP, stdout); fputs(HELP2, stdout); return 0;
-        default: fputs("run `backprop train --help` for the options\n", stderr); return EXIT_BAD;
+        default: return cli_bad_option("train", argv);
         }
     }
     if (optind != argc) return cli_failf("train: unexpected argument '%s' (see `backprop train --help`)", argv[optind]);
@@ -267,7 +276,7 @@ int cmd_train(int argc, char **argv)
     if (!dopt.data) return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS");
     if ((o.patience || o.keep_best) && val <= 0) return cli_failf("train: --patience and --keep-best need a validation split (--val F)");
     if (val > 0 && dopt.split == 1) return cli_failf("train: --val holds out part of the training data; do not train on the test split");
-    bp_set_threads((int)threads);
+    if (threads > 0) bp_set_threads((int)threads);
 
     /* the network */
     bp_net *net = NULL;
@@ -275,6 +284,9 @@ int cmd_train(int argc, char **argv)
     bp_error err;
     int rc = 0;
     if (dopt.regression && !loss_set) spec.loss = BP_LOSS_SQUARED;
+    if (model_json && arch_opts)
+        return cli_failf("train: --model takes the architecture from the file: --hidden, --output, --loss, --reduction, "
+                         "--layout and --init do not apply");
     if (model_json) {
         if (bp_model_load(model_json, dtype, &model, &err)) return cli_fail(&err);
         if (bp_net_clone(bp_model_net(model), dtype, &net, &err)) { bp_model_free(model); return cli_fail(&err); }
@@ -300,16 +312,24 @@ int cmd_train(int argc, char **argv)
     bp_scaler scaler = {0};
     if ((rc = data_load(&dopt, DATA_TRAIN, NULL, NULL, &all))) goto out;
     if (all.outputs == 0) { rc = cli_failf("%s: no targets to train on", data_describe(&dopt, DATA_TRAIN)); goto out; }
+    if (bp_net_outputs(net) == 1 && all.nclasses == 2 && all.outputs == 2) {
+        /* one sigmoid output for two classes: the target is the label itself */
+        for (int i = 0; i < all.n; i++) all.y[i] = (float)all.labels[i];
+        all.outputs = 1;
+    }
     if (val > 0) {
         bp_dataset_shuffle(&all, o.seed);
         if (bp_dataset_split(&all, val, &train, &valid, &err)) { rc = cli_fail(&err); goto out; }
+        if (valid.n == 0) {
+            rc = cli_failf("--val %g of %d samples leaves no validation samples", val, all.n);
+            goto out;
+        }
         bp_dataset_free(&all);
     } else {
         train = all;
         memset(&all, 0, sizeof all);
     }
-    int is_csv = dopt.data && (strcmp(dopt.data, "-") == 0 || (strlen(dopt.data) > 4 && !strcmp(dopt.data + strlen(dopt.data) - 4, ".csv")));
-    if (standardize && is_csv) {
+    if (standardize && data_is_csv(&dopt)) {
         if (bp_scaler_fit(&scaler, &train, &err) || bp_scaler_apply(&scaler, &train, &err) ||
             (valid.n && bp_scaler_apply(&scaler, &valid, &err))) { rc = cli_fail(&err); goto out; }
     }

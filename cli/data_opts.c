@@ -77,6 +77,12 @@ static source data_source(const char *data)
     return SRC_CSV;
 }
 
+int data_is_csv(const data_opts *o)
+{
+    source src = data_source(o->data);
+    return src == SRC_CSV || src == SRC_STDIN;
+}
+
 static int split_of(const data_opts *o, data_purpose p) { return o->split >= 0 ? o->split : p != DATA_TRAIN; }
 
 const char *data_describe(const data_opts *o, data_purpose purpose)

@@ -93,4 +93,7 @@ int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const
  * "fashion-mnist (test split)". */
 const char *data_describe(const data_opts *o, data_purpose purpose);
 
+/* Is --data a CSV (a file that is not IDX, or standard input)? */
+int data_is_csv(const data_opts *o);
+
 #endif

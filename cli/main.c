@@ -1,6 +1,8 @@
 /* main.c - `backprop COMMAND ...`: dispatch to one command. */
+#define _GNU_SOURCE
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +41,14 @@ int cli_failf(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return EXIT_BAD;
+}
+
+int cli_bad_option(const char *cmd, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (optopt && arg[0] == '-' && arg[1] != '-')
+        return cli_failf("%s: unknown option '-%c' (see `backprop %s --help`)", cmd, optopt, cmd);
+    return cli_failf("%s: unknown option or missing value: '%s' (see `backprop %s --help`)", cmd, arg, cmd);
 }
 
 int cli_dtype(const char *s, bp_dtype *out)

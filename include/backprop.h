@@ -232,6 +232,8 @@ typedef struct bp_layer_spec {
 } bp_layer_spec;
 
 #define BP_MAX_LAYERS 64
+/* The most parameters (weights and biases) a network may have: 2^28, 1 GiB in f32. */
+#define BP_MAX_PARAMS (1L << 28)
 
 /* The shape of a network: everything but its numbers. */
 typedef struct bp_net_spec {
@@ -305,7 +307,9 @@ bp_mat bp_net_da(bp_net *net, int l);
 bp_mat bp_net_dz(bp_net *net, int l);
 bp_mat bp_net_dx(bp_net *net);
 /* dL/dyhat of the loss as written, including 1/m of a mean, into `out`
- * (caller-owned, m x outputs doubles). Entries may be +-Inf (log at 0 or 1). */
+ * (caller-owned, m x outputs doubles). A term whose factor y or 1 - y is
+ * exactly 0 contributes 0; entries may be +-Inf where yhat reached 0 or 1
+ * with the other factor non-zero. */
 void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out);
 /* The graph of the last pass, for drawing or inspection (owned by the net). */
 const bp_graph *bp_net_graph(const bp_net *net);
@@ -660,7 +664,7 @@ int bp_schedule_parse(const char *s, bp_schedule *out);
  * (regression, no validation split). */
 typedef struct bp_epoch_stats {
     int epoch;             /* 1-based                                         */
-    double train_loss;     /* mean over the epoch's batches, weighted by size */
+    double train_loss;     /* the epoch's loss, reduced like the net's: mean per sample, or sum */
     double train_acc;
     double val_loss, val_acc;
     double seconds;        /* wall time of the epoch's training passes only   */

@@ -256,7 +256,7 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
     if (spec.loss == BP_LOSS_CE && out_act != BP_ACT_SOFTMAX)
         return fail(c, BP_E_VALUE, "loss", "cross_entropy needs a softmax output layer, but layers[%d].activation is %s",
                     spec.nlayers - 1, bp_act_name(out_act));
-    if ((st = bp_net_new(&spec, dtype, &model->net, c->err))) return st;
+    if ((st = bp_net_new(&spec, dtype, &model->net, c->err))) return fail(c, st, "layers", "%s", c->err ? c->err->msg : "");
     bp_net_init(model->net, init, seed);
 
     for (int l = 0; l < spec.nlayers; l++) {

@@ -8,6 +8,7 @@
  * {"inputs", "weight_layout", "layers": [{"units", "activation", "bias"}],
  * "loss", "reduction"}.  Loading trusts nothing: every problem with the file
  * is BP_E_FORMAT with a message naming the file and the place. */
+#include "net_internal.h"
 #include "safetensors.h"
 #include "util.h"
 
@@ -20,7 +21,6 @@
 #define MODEL_VERSION "1"
 #define MAX_UNITS 100000000
 
-static int fan_in(const bp_net_spec *s, int l) { return l == 0 ? s->inputs : s->layers[l - 1].units; }
 
 /* ---- save ----------------------------------------------------------------- */
 
@@ -73,12 +73,13 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
     memset(t, 0, sizeof t);
     for (int l = 0; l < s->nlayers; l++) {
         bp_mat W = bp_net_weight(net, l), B = bp_net_bias(net, l);
-        int u = s->layers[l].units, fi = fan_in(s, l);
-        for (int i = 0; i < W.rows * W.cols; i++) {
-            double v = bp_mat_get(&W, i / W.cols, i % W.cols);
+        int u = s->layers[l].units, fi = bp_fan_in(s, l);
+        for (size_t i = 0; i < (size_t)W.rows * W.cols; i++) {
+            int r = (int)(i / (size_t)W.cols), c = (int)(i % (size_t)W.cols);
+            double v = bp_mat_get(&W, r, c);
             if (!isfinite(v)) {
                 st = bp_err(err, BP_E_VALUE, "%s: layer %d: weight W[%d][%d] is %g; refusing to save a non-finite weight",
-                            path, l, i / W.cols, i % W.cols, v);
+                            path, l, r, c, v);
                 goto done;
             }
         }
@@ -306,7 +307,7 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
     int expected = 0;
     char name[32], what[96];
     for (int l = 0; l < s.nlayers; l++) {
-        int u = s.layers[l].units, fi = fan_in(&s, l);
+        int u = s.layers[l].units, fi = bp_fan_in(&s, l);
         snprintf(name, sizeof name, "layers.%d.weight", l);
         snprintf(what, sizeof what, "units x fan_in of layer %d", l);
         if ((st = want_tensor(path, f, name, u, fi, what, &W[l], err))) goto done;
@@ -368,7 +369,7 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
     if ((st = bp_net_new(&s, dtype, &net, err))) goto done;
     for (int l = 0; l < s.nlayers; l++) {
         bp_mat Wm = bp_net_weight(net, l), Bm = bp_net_bias(net, l);
-        int u = s.layers[l].units, fi = fan_in(&s, l);
+        int u = s.layers[l].units, fi = bp_fan_in(&s, l);
         for (int r = 0; r < u; r++)
             for (int c = 0; c < fi; c++) {
                 double v = tensor_at(W[l], (size_t)r * fi + c);

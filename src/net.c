@@ -71,6 +71,14 @@ bp_status bp_net_spec_check(const bp_net_spec *s, bp_error *err)
         if (L->act == BP_ACT_SOFTMAX && l != s->nlayers - 1)
             return bp_err(err, BP_E_VALUE, "layers[%d]: softmax is allowed on the last layer only", l);
     }
+    /* every parameter, and every activation of one sample, must fit: a
+     * model file of a few bytes must not ask for gigabytes */
+    double nparams = 0;
+    for (int l = 0; l < s->nlayers; l++)
+        nparams += ((double)(l ? s->layers[l - 1].units : s->inputs) + 1) * s->layers[l].units;
+    if (nparams > BP_MAX_PARAMS)
+        return bp_err(err, BP_E_VALUE, "the network would have %.0f parameters; at most %.0f are supported", nparams,
+                      (double)BP_MAX_PARAMS);
     bp_act out = s->layers[s->nlayers - 1].act;
     if (s->loss == BP_LOSS_BCE && out != BP_ACT_SIGMOID)
         return bp_err(err, BP_E_VALUE, "loss bce needs a sigmoid output layer, not %s", bp_act_name(out));
@@ -362,8 +370,10 @@ void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out)
             switch (net->spec.loss) {
             case BP_LOSS_SQUARED: d = 2 * (p - t); break;
             case BP_LOSS_HALF_SQUARED: d = p - t; break;
-            case BP_LOSS_BCE: d = -(t / p) + (1 - t) / (1 - p); break;
-            case BP_LOSS_CE: d = -(t / p); break;
+            /* a term whose factor y (or 1 - y) is exactly 0 is identically 0:
+             * it contributes nothing, even where its log is infinite */
+            case BP_LOSS_BCE: d = (t != 0 ? -t / p : 0) + (t != 1 ? (1 - t) / (1 - p) : 0); break;
+            case BP_LOSS_CE: d = t != 0 ? -t / p : 0; break;
             default: d = 0;
             }
             out[(size_t)i * a.cols + j] = d * s;

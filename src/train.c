@@ -60,12 +60,21 @@ void bp_train_options_init(bp_train_options *o)
     o->shuffle = 1;
 }
 
+static double max_abs(const void *data, bp_dtype dt, size_t n);
+
+/* Why a run ended (bp_trainer_stop_reason). */
+#define STOP_TOL "tol (the change in loss fell below the tolerance)"
+#define STOP_EARLY "early stopping (validation loss did not improve)"
+static const char *const STOP_REASONS[] = {"not started", "max epochs", STOP_TOL, STOP_EARLY, "interrupted", "diverged"};
+
 struct bp_trainer {
     bp_net *net;
     bp_train_options o;
     size_t np;
     void *m1, *m2;            /* optimizer state (velocity, or Adam moments), net dtype */
-    void *backup;             /* parameters before the current step (divergence) */
+    void *backup;             /* parameters before a step that might overflow    */
+    double pmax, vmax;        /* bounds on max |theta| and max |velocity|        */
+    int resume_n;             /* samples of the run a checkpoint came from       */
     void *best;               /* parameters of the best validation loss          */
     long step;                /* optimizer steps taken (Adam's t)                */
     int epoch;                /* epochs completed                                */
@@ -109,6 +118,7 @@ bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **
     t->best = bp_calloc(t->np, es, err);
     if (!t->m1 || !t->m2 || !t->backup || !t->best) { bp_trainer_free(t); return BP_E_NOMEM; }
     t->prev_loss = NAN;
+    t->pmax = max_abs(bp_net_params(net), bp_net_dtype(net), t->np);
     t->best_val = INFINITY;
     t->perm_epoch = -1;
     t->stop_reason = "not started";
@@ -163,16 +173,22 @@ static void weight_decay(bp_trainer *t)
 }
 
 /* theta -= lr d(g): the optimizer's flat loop, one per optimizer so that each
- * loop vectorises; state m1, m2 in the net's dtype. Returns 0 if a new
- * parameter is not finite (tested on the exponent bits, which vectorises). */
-static inline uint32_t bits32(float x) { uint32_t b; memcpy(&b, &x, 4); return b; }
-static inline uint64_t bits64(double x) { uint64_t b; memcpy(&b, &x, 8); return b; }
-#define NOT_FINITE_float(x) ((bits32(x) & 0x7f800000u) == 0x7f800000u)
-#define NOT_FINITE_double(x) ((bits64(x) & 0x7ff0000000000000ull) == 0x7ff0000000000000ull)
+ * loop vectorises; state m1, m2 in the net's dtype. Returns the largest |theta|
+ * after the step (+Inf if a parameter is not finite), computed on the bits
+ * (|x| orders like its bit pattern without the sign), which vectorises. */
+static inline uint32_t bits32(float x) { uint32_t b; memcpy(&b, &x, 4); return b & 0x7fffffffu; }
+static inline uint64_t bits64(double x) { uint64_t b; memcpy(&b, &x, 8); return b & 0x7fffffffffffffffull; }
+static double from_bits_float(uint32_t b) { float x; if (b >= 0x7f800000u) return INFINITY; memcpy(&x, &b, 4); return x; }
+static double from_bits_double(uint64_t b) { double x; if (b >= 0x7ff0000000000000ull) return INFINITY; memcpy(&x, &b, 8); return x; }
+#define BITS_float bits32
+#define BITS_double bits64
+#define UINT_float uint32_t
+#define UINT_double uint64_t
 #define SQRT_float sqrtf
 #define SQRT_double sqrt
+#define TRACK(T, x) do { UINT_##T b_ = BITS_##T(x); top = b_ > top ? b_ : top; } while (0)
 #define UPDATE_FN(T)                                                                               \
-    static int update_##T(bp_trainer *t, double lr_d, double c1, double c2)                        \
+    static double update_##T(bp_trainer *t, double lr_d, double c1, double c2)                     \
     {                                                                                              \
         const bp_train_options *o = &t->o;                                                         \
         T *restrict p = bp_net_params(t->net), *restrict m1 = t->m1, *restrict m2 = t->m2;        \
@@ -180,14 +196,14 @@ static inline uint64_t bits64(double x) { uint64_t b; memcpy(&b, &x, 8); return 
         const T lr = (T)lr_d, mu = (T)o->momentum, b1 = (T)o->beta1, b2 = (T)o->beta2;             \
         const T eps = (T)o->adam_eps, ic1 = (T)(1 / c1), ic2 = (T)(1 / c2);                        \
         size_t n = t->np;                                                                          \
-        unsigned bad = 0;                                                                          \
+        UINT_##T top = 0;                                                                          \
         switch (o->optimizer) {                                                                    \
         case BP_OPT_MOMENTUM: /* v = mu v + g; theta -= lr v */                                    \
             for (size_t i = 0; i < n; i++) {                                                       \
                 T v = mu * m1[i] + g[i];                                                           \
                 m1[i] = v;                                                                         \
                 p[i] -= lr * v;                                                                    \
-                bad |= NOT_FINITE_##T(p[i]);                                                       \
+                TRACK(T, p[i]);                                                                    \
             }                                                                                      \
             break;                                                                                 \
         case BP_OPT_NESTEROV: /* v = mu v + g; theta -= lr (g + mu v) */                           \
@@ -195,7 +211,7 @@ static inline uint64_t bits64(double x) { uint64_t b; memcpy(&b, &x, 8); return 
                 T v = mu * m1[i] + g[i];                                                           \
                 m1[i] = v;                                                                         \
                 p[i] -= lr * (g[i] + mu * v);                                                      \
-                bad |= NOT_FINITE_##T(p[i]);                                                       \
+                TRACK(T, p[i]);                                                                    \
             }                                                                                      \
             break;                                                                                 \
         case BP_OPT_ADAM: /* moments m1, m2; theta -= lr m1^ / (sqrt(m2^) + eps) */                \
@@ -204,39 +220,65 @@ static inline uint64_t bits64(double x) { uint64_t b; memcpy(&b, &x, 8); return 
                 m1[i] = a;                                                                         \
                 m2[i] = b;                                                                         \
                 p[i] -= lr * (a * ic1) / (SQRT_##T(b * ic2) + eps);                                \
-                bad |= NOT_FINITE_##T(p[i]);                                                       \
+                TRACK(T, p[i]);                                                                    \
             }                                                                                      \
             break;                                                                                 \
         default: /* theta -= lr g */                                                               \
             for (size_t i = 0; i < n; i++) {                                                       \
                 p[i] -= lr * g[i];                                                                 \
-                bad |= NOT_FINITE_##T(p[i]);                                                       \
+                TRACK(T, p[i]);                                                                    \
             }                                                                                      \
         }                                                                                          \
-        return !bad;                                                                               \
+        return from_bits_##T(top);                                                                 \
     }
 UPDATE_FN(float)
 UPDATE_FN(double)
 
-static int update(bp_trainer *t, double lr)
+/* The largest |x| of n values, +Inf if one is not finite. */
+static double max_abs(const void *data, bp_dtype dt, size_t n)
 {
-    t->step++;
-    double c1 = 1 - pow(t->o.beta1, (double)t->step), c2 = 1 - pow(t->o.beta2, (double)t->step);
-    return bp_net_dtype(t->net) == BP_F64 ? update_double(t, lr, c1, c2) : update_float(t, lr, c1, c2);
-}
-
-/* Are all n values finite? */
-static int all_finite(const void *data, bp_dtype dt, size_t n)
-{
-    unsigned bad = 0;
     if (dt == BP_F64) {
         const double *d = data;
-        for (size_t i = 0; i < n; i++) bad |= NOT_FINITE_double(d[i]);
-    } else {
-        const float *d = data;
-        for (size_t i = 0; i < n; i++) bad |= NOT_FINITE_float(d[i]);
+        uint64_t top = 0;
+        for (size_t i = 0; i < n; i++) TRACK(double, d[i]);
+        return from_bits_double(top);
     }
-    return !bad;
+    const float *d = data;
+    uint32_t top = 0;
+    for (size_t i = 0; i < n; i++) TRACK(float, d[i]);
+    return from_bits_float(top);
+}
+
+/* One optimizer step with gradients of largest magnitude gmax (finite).
+ * Keeping the last good weights would take a copy of every parameter per
+ * step; instead a bound on the step, max|theta| + lr max|d|, decides whether
+ * a parameter could overflow, and only then are the weights copied first.
+ * Returns 0 (weights restored) if a parameter became non-finite. */
+static int update(bp_trainer *t, double lr, double gmax)
+{
+    const bp_train_options *o = &t->o;
+    int f64 = bp_net_dtype(t->net) == BP_F64;
+    size_t es = f64 ? 8 : 4;
+    double c1 = 1 - pow(o->beta1, (double)(t->step + 1)), c2 = 1 - pow(o->beta2, (double)(t->step + 1));
+    double vmax = o->momentum * t->vmax + gmax, dmax;
+    switch (o->optimizer) {
+    case BP_OPT_MOMENTUM: dmax = vmax; break;
+    case BP_OPT_NESTEROV: dmax = gmax + o->momentum * vmax; break;
+    case BP_OPT_ADAM: /* |m1^ / sqrt(m2^)| <= K sqrt(c2) / c1 when b1^2 < b2 (Cauchy-Schwarz) */
+        dmax = o->beta1 * o->beta1 < o->beta2 && gmax < (f64 ? 1e150 : 1e18)
+                   ? (1 - o->beta1) / sqrt((1 - o->beta2) * (1 - o->beta1 * o->beta1 / o->beta2)) * sqrt(c2) / c1
+                   : INFINITY;
+        break;
+    default: dmax = gmax;
+    }
+    int backed_up = !(t->pmax + lr * dmax < (f64 ? 1e300 : 1e37));
+    if (backed_up) memcpy(t->backup, bp_net_params(t->net), t->np * es);
+    t->step++;
+    t->vmax = vmax;
+    t->pmax = f64 ? update_double(t, lr, c1, c2) : update_float(t, lr, c1, c2);
+    if (isfinite(t->pmax)) return 1;
+    if (backed_up) memcpy(bp_net_params(t->net), t->backup, t->np * es);
+    return 0;
 }
 
 /* Correct predictions in a batch: argmax vs label for classifiers; for one
@@ -265,6 +307,7 @@ static double count_correct(bp_net *net, const bp_mat *out, const bp_dataset *d,
 static bp_status evaluate(bp_trainer *t, const bp_dataset *d, double *loss, double *acc, bp_error *err)
 {
     int B = t->o.batch < 256 ? 256 : t->o.batch;
+    if (B > d->n) B = d->n;
     double total = 0, correct = 0;
     int *rows = bp_malloc((size_t)B * sizeof *rows, err);
     if (!rows) return BP_E_NOMEM;
@@ -281,9 +324,16 @@ static bp_status evaluate(bp_trainer *t, const bp_dataset *d, double *loss, doub
         correct += count_correct(t->net, &out, d, rows, m, y.data);
     }
     free(rows);
-    *loss = total / d->n;
+    *loss = s->reduction == BP_MEAN ? total / d->n : total;
     *acc = correct / d->n;
     return st;
+}
+
+/* The epoch's loss so far, reduced like the net's loss: the mean per sample,
+ * or the sum over the samples. */
+static double epoch_loss(const bp_trainer *t, const bp_net_spec *s)
+{
+    return s->reduction == BP_MEAN ? t->ep_loss / t->ep_seen : t->ep_loss;
 }
 
 static bp_status ensure_buffers(bp_trainer *t, const bp_dataset *d, bp_error *err)
@@ -291,7 +341,7 @@ static bp_status ensure_buffers(bp_trainer *t, const bp_dataset *d, bp_error *er
     int B = t->o.batch < d->n ? t->o.batch : d->n;
     if (t->perm_n != d->n) {
         free(t->perm);
-        if (!(t->perm = bp_malloc((size_t)d->n * sizeof *t->perm, err))) return BP_E_NOMEM;
+        if (!(t->perm = bp_malloc((size_t)d->n * sizeof *t->perm, err))) { t->perm_n = 0; return BP_E_NOMEM; }
         t->perm_n = d->n;
         t->perm_epoch = -1;
     }
@@ -299,7 +349,7 @@ static bp_status ensure_buffers(bp_trainer *t, const bp_dataset *d, bp_error *er
         free(t->xb); free(t->yb);
         t->xb = bp_malloc((size_t)B * d->features * sizeof(float), err);
         t->yb = bp_malloc((size_t)B * (d->outputs ? d->outputs : 1) * sizeof(float), err);
-        if (!t->xb || !t->yb) return BP_E_NOMEM;
+        if (!t->xb || !t->yb) { t->buf_m = 0; return BP_E_NOMEM; }
         t->buf_m = B;
     }
     return BP_OK;
@@ -318,6 +368,9 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
                       train->outputs, train->nclasses ? " (one-hot classes)" : "");
     if (val && val->n > 0 && (val->features != train->features || val->outputs != train->outputs))
         return bp_err(err, BP_E_SHAPE, "validation data has a different shape from the training data");
+    if (t->resume_n && t->resume_n != train->n)
+        return bp_err(err, BP_E_VALUE, "the checkpoint was made with %d training samples, this data has %d: resume "
+                      "with the same data", t->resume_n, train->n);
     bp_status st = ensure_buffers(t, train, err);
     if (st) return st;
     size_t es = bp_dtype_size(bp_net_dtype(net));
@@ -325,6 +378,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
     int nb = (train->n + B - 1) / B;
     int F = train->features, K = train->outputs;
     int have_val = val && val->n > 0;
+    if (t->batch_pos > nb) return bp_err(err, BP_E_VALUE, "the checkpoint is at batch %d, an epoch has %d", t->batch_pos, nb);
 
     while (!t->done && t->epoch < o->epochs) {
         double lr = lr_at(o, t->epoch);
@@ -345,7 +399,9 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
             bp_mat x = {m, F, BP_F32, t->xb}, y = {m, K, BP_F32, t->yb};
             double loss;
             if ((st = bp_fused_backprop(net, &x, &y, &loss, err))) return st;
-            if (!isfinite(loss) || !all_finite(bp_net_grads(net), bp_net_dtype(net), t->np)) {
+            if (o->weight_decay > 0) weight_decay(t);
+            double gmax = max_abs(bp_net_grads(net), bp_net_dtype(net), t->np);
+            if (!isfinite(loss) || !isfinite(gmax)) {
                 t->stop_reason = "diverged";
                 return bp_err(err, BP_E_DIVERGED,
                               "training diverged at epoch %d, batch %d of %d: the loss is %g; the weights before "
@@ -354,10 +410,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
             }
             bp_mat out = bp_fused_output(net);
             double correct = count_correct(net, &out, train, rows, m, t->yb);
-            if (o->weight_decay > 0) weight_decay(t);
-            memcpy(t->backup, bp_net_params(net), t->np * es);
-            if (!update(t, lr)) {
-                memcpy(bp_net_params(net), t->backup, t->np * es);
+            if (!update(t, lr, gmax)) {
                 t->stop_reason = "diverged";
                 return bp_err(err, BP_E_DIVERGED,
                               "training diverged at epoch %d, batch %d of %d: a weight became infinite; the weights "
@@ -369,7 +422,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
             t->batch_pos = b + 1;
             if (o->on_batch) {
                 double el = t->ep_seconds + (now() - t0);
-                bp_batch_progress p = {t->epoch + 1, o->epochs, b + 1, nb, t->ep_loss / t->ep_seen,
+                bp_batch_progress p = {t->epoch + 1, o->epochs, b + 1, nb, epoch_loss(t, s),
                                        t->ep_correct / t->ep_seen, el > 0 ? t->ep_seen / el : 0, el};
                 o->on_batch(o->user, &p);
             }
@@ -381,7 +434,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
         }
         t->ep_seconds += now() - t0;
 
-        bp_epoch_stats es_ = {t->epoch + 1, t->ep_loss / t->ep_seen, t->ep_correct / t->ep_seen, NAN, NAN,
+        bp_epoch_stats es_ = {t->epoch + 1, epoch_loss(t, s), t->ep_correct / t->ep_seen, NAN, NAN,
                               t->ep_seconds, lr};
         if (have_val && (st = evaluate(t, val, &es_.val_loss, &es_.val_acc, err))) return st;
         bp_epoch_stats *h = realloc(t->hist, (size_t)(t->nhist + 1) * sizeof *h);
@@ -400,12 +453,12 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
                 t->has_best = 1;
                 memcpy(t->best, bp_net_params(net), t->np * es);
             } else if (o->patience > 0 && ++t->bad_epochs >= o->patience) {
-                t->stop_reason = "early stopping (validation loss did not improve)";
+                t->stop_reason = STOP_EARLY;
                 t->done = 1;
             }
         }
         if (o->tol > 0 && isfinite(t->prev_loss) && fabs(es_.train_loss - t->prev_loss) < o->tol) {
-            t->stop_reason = "tol (the change in loss fell below the tolerance)";
+            t->stop_reason = STOP_TOL;
             t->done = 1;
         }
         t->prev_loss = es_.train_loss;
@@ -425,6 +478,22 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
  * "history" (nhist x 7 F64), with the position in __metadata__. */
 
 #define HIST_COLS 7
+
+/* What a resumed run must share with the checkpoint: the network's shape,
+ * dtype and loss, and the options that decide the order of the steps. */
+static void run_signature(const bp_trainer *t, char *buf, size_t cap)
+{
+    const bp_net_spec *s = bp_net_get_spec(t->net);
+    const bp_train_options *o = &t->o;
+    size_t k = (size_t)snprintf(buf, cap, "%d", s->inputs);
+    for (int l = 0; l < s->nlayers && k < cap; l++)
+        k += (size_t)snprintf(buf + k, cap - k, "-%d%s%s", s->layers[l].units, bp_act_name(s->layers[l].act),
+                              s->layers[l].bias ? "" : "/nobias");
+    if (k < cap)
+        snprintf(buf + k, cap - k, " %s %s %s %s, %s, batch %d, seed %llu%s", bp_layout_name(s->layout),
+                 bp_loss_name(s->loss), bp_reduction_name(s->reduction), bp_dtype_name(bp_net_dtype(t->net)),
+                 bp_optimizer_name(o->optimizer), o->batch, (unsigned long long)o->seed, o->shuffle ? "" : ", no shuffle");
+}
 
 bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const char *path, bp_error *err)
 {
@@ -449,7 +518,8 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
         ts[5] = (bp_st_tensor){"scaler.mean", BP_F32, 1, {scaler->features}, scaler->mean, (size_t)scaler->features * 4};
         ts[6] = (bp_st_tensor){"scaler.std", BP_F32, 1, {scaler->features}, scaler->std, (size_t)scaler->features * 4};
     }
-    char v[8][64];
+    char v[8][64], run[512];
+    run_signature(t, run, sizeof run);
     snprintf(v[0], 64, "%ld", t->step);
     snprintf(v[1], 64, "%d", t->epoch);
     snprintf(v[2], 64, "%d", t->batch_pos);
@@ -458,9 +528,13 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
     snprintf(v[5], 64, "%d %d %d", t->bad_epochs, t->has_best, t->done);
     snprintf(v[6], 64, "%zu", t->np);
     snprintf(v[7], 64, "%s", bp_dtype_name(dt));
-    const char *keys[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "nparams", "dtype"};
-    const char *vals[] = {"backprop-checkpoint", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
-    bp_status st = bp_st_write(path, ts, 5 + nscal, keys, vals, 9, err);
+    char nbuf[32];
+    snprintf(nbuf, sizeof nbuf, "%d", t->perm_n);
+    const char *keys[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "nparams", "dtype",
+                          "run", "samples", "stop_reason"};
+    const char *vals[] = {"backprop-checkpoint", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], run, nbuf,
+                          t->stop_reason};
+    bp_status st = bp_st_write(path, ts, 5 + nscal, keys, vals, 12, err);
     free(hist);
     return st;
 }
@@ -485,13 +559,20 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     const char *fmt = bp_st_meta(f, "format");
     bp_dtype dt = bp_net_dtype(t->net);
     const bp_st_tensor *p = NULL, *m1 = NULL, *m2 = NULL, *best = NULL, *hist = NULL;
-    const char *keys[] = {"step", "epoch", "batch_pos", "epoch_sums", "losses", "flags"};
+    const char *keys[] = {"step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "run", "samples"};
+    char run[512];
     if (!fmt || strcmp(fmt, "backprop-checkpoint")) {
         st = bp_err(err, BP_E_FORMAT, "%s: not a backprop checkpoint (no __metadata__.format = backprop-checkpoint)", path);
         goto done;
     }
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         if (!bp_st_meta(f, keys[i])) { st = bp_err(err, BP_E_FORMAT, "%s: checkpoint metadata lacks '%s'", path, keys[i]); goto done; }
+    run_signature(t, run, sizeof run);
+    if (strcmp(bp_st_meta(f, "run"), run)) {
+        st = bp_err(err, BP_E_VALUE, "%s: the checkpoint is of another run (%s); this one is %s: resume with the same "
+                    "network, batch, optimizer, seed and data", path, bp_st_meta(f, "run"), run);
+        goto done;
+    }
     if ((st = ck_tensor(f, path, "params", dt, t->np, &p, err)) || (st = ck_tensor(f, path, "m1", dt, t->np, &m1, err)) ||
         (st = ck_tensor(f, path, "m2", dt, t->np, &m2, err)) || (st = ck_tensor(f, path, "best", dt, t->np, &best, err)))
         goto done;
@@ -516,12 +597,19 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     if (nh && !h) { st = bp_err(err, BP_E_NOMEM, "out of memory"); goto done; }
     for (int i = 0; i < nh; i++) {
         const double *r = (const double *)hist->data + (size_t)i * HIST_COLS;
+        if (!(r[0] >= 1 && r[0] <= 1e9)) {
+            free(h);
+            st = bp_err(err, BP_E_FORMAT, "%s: checkpoint history row %d has a bad epoch number", path, i);
+            goto done;
+        }
         h[i] = (bp_epoch_stats){(int)r[0], r[1], r[2], r[3], r[4], r[5], r[6]};
     }
     size_t es = bp_dtype_size(dt);
     memcpy(bp_net_params(t->net), p->data, t->np * es);
     memcpy(t->m1, m1->data, t->np * es);
     memcpy(t->m2, m2->data, t->np * es);
+    t->pmax = max_abs(bp_net_params(t->net), dt, t->np);
+    t->vmax = max_abs(t->m1, dt, t->np);
     memcpy(t->best, best->data, t->np * es);
     free(t->hist);
     t->hist = h;
@@ -532,6 +620,11 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     t->ep_loss = s[0]; t->ep_correct = s[1]; t->ep_seen = s[2]; t->ep_seconds = s[3];
     t->prev_loss = l[0]; t->best_val = l[1];
     t->bad_epochs = bad; t->has_best = hb; t->done = dn;
+    t->resume_n = atoi(bp_st_meta(f, "samples"));
+    const char *why = bp_st_meta(f, "stop_reason");
+    t->stop_reason = "interrupted";
+    for (size_t i = 0; why && i < sizeof STOP_REASONS / sizeof *STOP_REASONS; i++)
+        if (!strcmp(why, STOP_REASONS[i])) t->stop_reason = STOP_REASONS[i];
     t->perm_epoch = -1;
 done:
     bp_st_free(f);

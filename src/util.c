@@ -77,9 +77,9 @@ bp_status bp_read_file(const char *path, char **out, size_t *len, bp_error *err)
         n += got;
         if (got == 0) break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), e = errno;
     fclose(f);
-    if (bad) { free(buf); return bp_err(err, BP_E_IO, "%s: read error", path); }
+    if (bad) { free(buf); return bp_err(err, BP_E_IO, "%s: cannot read: %s", path, strerror(e)); }
     buf[n] = '\0';
     *out = buf;
     if (len) *len = n;

@@ -104,6 +104,7 @@ model zeroinputs "{\"inputs\": 0, \"layers\": [$L1], \"loss\": \"squared\", $D}"
 model dup "{\"inputs\": 2, \"inputs\": 3, \"layers\": [$L1], \"loss\": \"squared\", $D}"
 model ragged "{\"inputs\": 2, \"layers\": [$L1], \"loss\": \"squared\", \"data\": {\"x\": [[1, 2], [3]], \"y\": [[3], [4]]}}"
 model notobject '[1, 2, 3]'
+model huge_units "{\"inputs\": 2, \"layers\": [{\"units\": 100000000, \"activation\": \"relu\"}, {\"units\": 1, \"activation\": \"linear\"}], \"loss\": \"squared\", $D}"
 printf '' >"$T/emptyfile.json"
 
 refused() { # NAME TEXT...: grad on $T/NAME.json is refused naming the file and TEXT
@@ -132,6 +133,7 @@ refused zeroinputs "inputs" "at least 1"
 refused dup "duplicate"
 refused ragged "data.x[1]"
 refused notobject "expected a JSON object"
+refused huge_units "parameters" "at most"
 run emptyfile grad "$T/emptyfile.json"
 expect_refused emptyfile "emptyfile.json"
 run missing grad "$T/nope.json"

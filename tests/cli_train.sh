@@ -92,6 +92,25 @@ expect_refused wrongout "3 target columns" "4 outputs"
 printf 'not a checkpoint' >"$T/junk.ckpt"
 run badresume "${ARGS[@]}" --save "$T/x.safetensors" --resume "$T/junk.ckpt"
 expect_refused badresume "junk.ckpt"
+if [ -s "$T/part.ckpt" ]; then
+    run otherbatch train --arch 16-64-64-3 --data "$T/cls.csv" --epochs 300 --batch 8 --lr 0.02 --optimizer momentum \
+        --val 0.2 --seed 5 --quiet --save "$T/y.safetensors" --resume "$T/part.ckpt"
+    expect_refused otherbatch "part.ckpt" "another run" "batch 4"
+    run otherarch train --arch 16-32-3 --data "$T/cls.csv" --epochs 300 --batch 4 --lr 0.02 --optimizer momentum \
+        --val 0.2 --seed 5 --quiet --save "$T/y.safetensors" --resume "$T/part.ckpt"
+    expect_refused otherarch "part.ckpt" "another run"
+fi
+run modelopts train --model examples/q12.json --hidden tanh --data "$T/cls.csv"
+expect_refused modelopts "--model" "--hidden"
+run noval train --arch 2-4-1 --loss bce --data "$T/xor.csv" --val 0.1 --patience 2
+expect_refused noval "--val" "no validation samples"
+# class labels 0/1 train one sigmoid output with bce
+run xorlabels train --arch 2-4-1 --hidden tanh --loss bce --no-standardize --data "$T/xor.csv" --epochs 1500 \
+    --batch 4 --lr 0.05 --optimizer adam --init xavier --seed 2 --save "$T/xl.safetensors" --quiet
+expect_rc xorlabels 0
+run xorleval eval "$T/xl.safetensors" --data "$T/xor.csv"
+expect_rc xorleval 0
+has_text "$T/xorleval.out" "accuracy  1.0000"
 printf '1,2,0\n3,oops,1\n' >"$T/badnum.csv"
 run badcsv train --arch 2-2 --data "$T/badnum.csv"
 expect_refused badcsv "badnum.csv:2:3" "oops"

@@ -332,8 +332,12 @@ def main():
            "`in_out` means W is fan_in x units and z = a W + b.  a, z and the gradients",
            "with respect to them have one row per sample.  For the last layer of a",
            "`bce` / `cross_entropy` model, dL/da is the derivative of the loss as written",
-           "(-y/yhat + (1-y)/(1-yhat), resp. -y/yhat); all other gradients come from the",
-           "fused, numerically stable form (dL/dz = yhat - y, times 1/m for `mean`).",
+           "(-y/yhat + (1-y)/(1-yhat), resp. -y/yhat, times 1/m for `mean`), where a term",
+           "whose target factor is exactly 0 (y = 0 or y = 1 in bce, y_j = 0 in",
+           "cross-entropy) vanishes and contributes 0 even at yhat == 0 or 1; only an entry",
+           "that is still infinite (yhat == 0 or 1 with a non-vanishing term) is `null`.",
+           "All other gradients come from the fused, numerically stable form",
+           "(dL/dz = yhat - y, times 1/m for `mean`).",
            "",
            "Regenerate with `/usr/bin/python3 tests/golden/gen_examples.py`.", ""]
     doc.append("| file | seed | network | loss | reduction | m |")

@@ -119,6 +119,59 @@ def _finite_or_none(t):
     return out
 
 
+def last_dL_da(loss_name, yh, Y, m):
+    """dL/dyhat of the loss *as written*, float64, for the last layer of a bce /
+    cross_entropy model (m = batch size for reduction mean, None for sum).
+
+    A term whose target factor is exactly 0 vanishes identically (for every
+    yhat), so it contributes 0 to the derivative, also where yhat is 0 or 1:
+      bce: -[y log yhat + (1-y) log(1-yhat)]
+           -> (y != 0 ? -y/yhat : 0) + (y != 1 ? (1-y)/(1-yhat) : 0)
+      cross_entropy: -sum_j y_j log yhat_j -> y_j != 0 ? -y_j/yhat_j : 0
+    then divided by m for mean.  What is left non-finite (yhat == 0 or 1 with a
+    non-vanishing term) is written as null.  The vanishing terms are written
+    as -0.0, which is what the literal formula gives wherever it is finite,
+    so those entries are unchanged from the literal evaluation.
+
+    Cross-checked against PyTorch autograd of the literal loss
+    -sum[y log yhat + ...] w.r.t. yhat: wherever autograd is finite the two
+    must agree to 1e-12 relative (autograd gives NaN from 0 * inf exactly at the
+    entries this function handles analytically)."""
+    with torch.no_grad():
+        if loss_name == "bce":
+            t1 = torch.where(Y == 0, torch.full_like(yh, -0.0), -(Y / yh))
+            t2 = torch.where(Y == 1, torch.zeros_like(yh), (1 - Y) / (1 - yh))
+            da = t1 + t2
+        else:
+            da = torch.where(Y == 0, torch.full_like(yh, -0.0), -Y / yh)
+        if m is not None:
+            da = da / m
+
+    # internal cross-check against autograd of the literal formula
+    q = yh.clone().requires_grad_(True)
+    if loss_name == "bce":
+        lit = -(Y * torch.log(q) + (1 - Y) * torch.log(1 - q)).sum()
+    else:
+        lit = -(Y * torch.log(q)).sum()
+    if m is not None:
+        lit = lit / m
+    lit.backward()
+    ag = q.grad.detach()
+    ok = torch.isfinite(ag)
+    assert bool(torch.all(torch.isfinite(da)[ok])), (da, ag)
+    diff = (da - ag).abs()[ok]
+    big = torch.maximum(da.abs(), ag.abs())[ok]
+    assert bool(torch.all(diff <= 1e-12 * big)), (da, ag)
+    # non-finite only where a non-vanishing term meets yhat == 0 or 1
+    bad = ~torch.isfinite(da)
+    if loss_name == "bce":
+        allowed = ((yh == 1) & (Y != 1)) | ((yh == 0) & (Y != 0))
+    else:
+        allowed = (yh == 0) & (Y != 0)
+    assert bool(torch.all(allowed[bad])), (da, yh, Y)
+    return da
+
+
 def compute(model):
     """Return the expected `grad --json` object for a model dict."""
     check_model(model)
@@ -171,13 +224,7 @@ def compute(model):
         last = li == len(layers) - 1
         z, a, W, b = zs[li], acts[li], Ws[li], bs[li]
         if last and loss_name in ("bce", "cross_entropy"):
-            yh = a.detach()
-            if loss_name == "bce":
-                da = -(Y / yh) + (1 - Y) / (1 - yh)
-            else:
-                da = -Y / yh
-            if mean:
-                da = da / m
+            da = last_dL_da(loss_name, a.detach(), Y, m if mean else None)
             dL_da = _finite_or_none(da)
         else:
             dL_da = a.grad.tolist()
@@ -496,24 +543,38 @@ def verify(model, exp, stats=None, rtol_fd=1e-6):
         for i in range(yh.shape[0]):
             for j in range(yh.shape[1]):
                 p = yh[i, j]
+                t = y[i, j]
                 if da[i][j] is None:
-                    assert p == 0.0 or p == 1.0, (i, j, p)
+                    if model["loss"] == "bce":
+                        assert (p == 1.0 and t != 1.0) or (p == 0.0 and t != 0.0), (i, j, p, t)
+                    else:
+                        assert p == 0.0 and t != 0.0, (i, j, p, t)
                     continue
                 if model["loss"] == "bce":
+                    # the loss as written, a vanishing term (y == 0 or 1) left
+                    # out, so that it extends across yhat == 0 / 1 where the
+                    # remaining term is finite
                     if p == 0.0 or p == 1.0:
-                        continue
-                    h = 1e-4 * min(p, 1 - p)
+                        assert t == (1.0 if p == 1.0 else 0.0), (i, j, p, t)
+                        h = 1e-4
+                    else:
+                        h = 1e-4 * min(p, 1 - p)
 
-                    def f(q, i=i, j=j):
-                        return (-(y[i, j] * math.log(q) + (1 - y[i, j]) * math.log1p(-q)) * sc, [])
+                    def f(q, t=t):
+                        v = 0.0
+                        if t != 0.0:
+                            v -= t * math.log(q)
+                        if t != 1.0:
+                            v -= (1 - t) * math.log1p(-q)
+                        return (v * sc, [])
                 else:
                     if p == 0.0:
-                        assert da[i][j] == 0.0 or y[i, j] == 0.0
+                        assert t == 0.0 and da[i][j] == 0.0, (i, j, p, t, da[i][j])
                         continue
                     h = 1e-4 * p
 
-                    def f(q, i=i, j=j):
-                        return (-y[i, j] * math.log(q) * sc if y[i, j] != 0 else 0.0, [])
+                    def f(q, t=t):
+                        return (-t * math.log(q) * sc if t != 0 else 0.0, [])
                 d, _ = _fd(f, p, h)
                 err = abs(d - da[i][j]) / max(abs(d), abs(da[i][j]), 1e-8)
                 assert err < rtol_fd, ("last dL_da", i, j, d, da[i][j])
@@ -687,7 +748,7 @@ def edge_cases():
     }))
 
     # BCE with a saturated sigmoid: yhat == 1.0 exactly in float64.
-    cases.append(("bce with saturated sigmoid (z ~ 51, yhat == 1.0): null dL_da entries, finite dL_dz", {
+    cases.append(("bce with saturated sigmoid (z ~ 51, yhat == 1.0): dL_da null where y = 0, -1/m where y = 1; finite dL_dz", {
         "inputs": 2,
         "layers": [
             {"units": 2, "activation": "tanh", "bias": False, "W": [[1.0, 0.0], [0.0, 1.0]]},
@@ -768,11 +829,25 @@ def edge_assertions(note, model, exp):
     if note.startswith("bce with saturated"):
         out = np.array(exp["output"])
         assert np.any(out == 1.0), out
-        assert any(v is None for r in exp["layers"][-1]["dL_da"] for v in r)
+        y = np.array(model["data"]["y"])
+        da = exp["layers"][-1]["dL_da"]
+        # yhat == 1.0 with y = 0: 1/(1 - yhat) is infinite -> null
+        assert any(da[i][j] is None and y[i, j] == 0.0
+                   for i in range(len(da)) for j in range(len(da[i])))
+        # yhat == 1.0 with y = 1: the (1-y) term vanishes -> -1/yhat = -1 (/ m)
+        m = len(da)
+        assert any(out[i, j] == 1.0 and y[i, j] == 1.0 and da[i][j] == -1.0 / m
+                   for i in range(m) for j in range(len(da[i])))
         assert np.max(np.abs(zs[-1])) > 36.8
     if "|z| ~ 800" in note:
         assert np.max(np.abs(zs[-1])) > 500, zs[-1]
-        assert np.any(np.array(exp["output"]) == 0.0)
+        out = np.array(exp["output"])
+        y = np.array(model["data"]["y"])
+        da = exp["layers"][-1]["dL_da"]
+        assert np.any(out == 0.0)
+        # yhat == 0 exactly: 0 where y == 0 (the term vanishes), null where y > 0
+        for i, j in zip(*np.nonzero(out == 0.0)):
+            assert (da[i][j] == 0.0) if y[i, j] == 0.0 else (da[i][j] is None), (i, j)
         assert math.isfinite(exp["loss"])
     if note.startswith("softmax over a single"):
         assert np.all(np.array(exp["output"]) == 1.0)
