@@ -89,15 +89,8 @@ static void on_sigint(int sig)
 
 typedef struct progress {
     int tty, quiet;
-    double t0;
 } progress;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void on_batch(void *user, const bp_batch_progress *p)
 {
@@ -345,7 +338,7 @@ int cmd_train(int argc, char **argv)
     }
 
     /* train */
-    progress pr = {isatty(STDOUT_FILENO), quiet, now()};
+    progress pr = {isatty(STDOUT_FILENO), quiet};
     o.on_batch = on_batch;
     o.on_epoch = on_epoch;
     o.user = &pr;

@@ -30,32 +30,17 @@ static const char *const red_names[] = {"mean", "sum"};
 static const char *const layout_names[] = {"out_in", "in_out"};
 static const char *const init_names[] = {"small_uniform", "xavier", "he"};
 
-#define NAMEOF(tab, v) ((unsigned)(v) < sizeof tab / sizeof *tab ? tab[v] : "?")
-const char *bp_act_name(bp_act a) { return NAMEOF(act_names, a); }
-const char *bp_loss_name(bp_loss l) { return NAMEOF(loss_names, l); }
-const char *bp_reduction_name(bp_reduction r) { return NAMEOF(red_names, r); }
-const char *bp_layout_name(bp_layout l) { return NAMEOF(layout_names, l); }
-const char *bp_init_name(bp_init i) { return NAMEOF(init_names, i); }
+const char *bp_act_name(bp_act a) { return BP_NAME_OF(act_names, a); }
+const char *bp_loss_name(bp_loss l) { return BP_NAME_OF(loss_names, l); }
+const char *bp_reduction_name(bp_reduction r) { return BP_NAME_OF(red_names, r); }
+const char *bp_layout_name(bp_layout l) { return BP_NAME_OF(layout_names, l); }
+const char *bp_init_name(bp_init i) { return BP_NAME_OF(init_names, i); }
 
-static int parse_name(const char *const *tab, int n, const char *s, int *out)
-{
-    for (int i = 0; i < n; i++)
-        if (s && strcmp(tab[i], s) == 0) { *out = i; return 0; }
-    return -1;
-}
-#define PARSER(fn, type, tab)                                                   \
-    int fn(const char *s, type *out)                                            \
-    {                                                                           \
-        int v;                                                                  \
-        if (parse_name(tab, (int)(sizeof tab / sizeof *tab), s, &v)) return -1; \
-        *out = (type)v;                                                         \
-        return 0;                                                               \
-    }
-PARSER(bp_act_parse, bp_act, act_names)
-PARSER(bp_loss_parse, bp_loss, loss_names)
-PARSER(bp_reduction_parse, bp_reduction, red_names)
-PARSER(bp_layout_parse, bp_layout, layout_names)
-PARSER(bp_init_parse, bp_init, init_names)
+BP_NAME_PARSER(bp_act_parse, bp_act, act_names)
+BP_NAME_PARSER(bp_loss_parse, bp_loss, loss_names)
+BP_NAME_PARSER(bp_reduction_parse, bp_reduction, red_names)
+BP_NAME_PARSER(bp_layout_parse, bp_layout, layout_names)
+BP_NAME_PARSER(bp_init_parse, bp_init, init_names)
 
 /* ---- spec and construction -------------------------------------------------- */
 bp_status bp_net_spec_check(const bp_net_spec *s, bp_error *err)

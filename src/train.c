@@ -27,20 +27,10 @@
 static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adam"};
 static const char *const sched_names[] = {"constant", "step", "cosine"};
 
-const char *bp_optimizer_name(bp_optimizer o) { return (unsigned)o < 4 ? opt_names[o] : "?"; }
-const char *bp_schedule_name(bp_schedule s) { return (unsigned)s < 3 ? sched_names[s] : "?"; }
-int bp_optimizer_parse(const char *s, bp_optimizer *out)
-{
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(s, opt_names[i])) { *out = (bp_optimizer)i; return 0; }
-    return -1;
-}
-int bp_schedule_parse(const char *s, bp_schedule *out)
-{
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(s, sched_names[i])) { *out = (bp_schedule)i; return 0; }
-    return -1;
-}
+const char *bp_optimizer_name(bp_optimizer o) { return BP_NAME_OF(opt_names, o); }
+const char *bp_schedule_name(bp_schedule s) { return BP_NAME_OF(sched_names, s); }
+BP_NAME_PARSER(bp_optimizer_parse, bp_optimizer, opt_names)
+BP_NAME_PARSER(bp_schedule_parse, bp_schedule, sched_names)
 
 void bp_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
 
@@ -90,12 +80,6 @@ struct bp_trainer {
     int perm_n, buf_m, perm_epoch;
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **out, bp_error *err)
 {
@@ -388,7 +372,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
             t->perm_epoch = t->epoch;
         }
         if (t->batch_pos == 0) t->ep_loss = t->ep_correct = t->ep_seen = t->ep_seconds = 0;
-        double t0 = now();
+        double t0 = bp_now();
         for (int b = t->batch_pos; b < nb; b++) {
             int start = b * B, m = train->n - start < B ? train->n - start : B;
             const int *rows = t->perm + start;
@@ -421,18 +405,18 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
             t->ep_seen += m;
             t->batch_pos = b + 1;
             if (o->on_batch) {
-                double el = t->ep_seconds + (now() - t0);
+                double el = t->ep_seconds + (bp_now() - t0);
                 bp_batch_progress p = {t->epoch + 1, o->epochs, b + 1, nb, epoch_loss(t, s),
                                        t->ep_correct / t->ep_seen, el > 0 ? t->ep_seen / el : 0, el};
                 o->on_batch(o->user, &p);
             }
             if (o->stop && *o->stop && b + 1 < nb) {
-                t->ep_seconds += now() - t0;
+                t->ep_seconds += bp_now() - t0;
                 t->stop_reason = "interrupted";
                 return bp_err(err, BP_E_INTERRUPTED, "interrupted at epoch %d, batch %d of %d", t->epoch + 1, b + 1, nb);
             }
         }
-        t->ep_seconds += now() - t0;
+        t->ep_seconds += bp_now() - t0;
 
         bp_epoch_stats es_ = {t->epoch + 1, epoch_loss(t, s), t->ep_correct / t->ep_seen, NAN, NAN,
                               t->ep_seconds, lr};

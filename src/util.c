@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 bp_status bp_err(bp_error *err, bp_status s, const char *fmt, ...)
@@ -41,6 +42,20 @@ const char *bp_status_name(bp_status s)
     case BP_E_INTERRUPTED: return "interrupted";
     }
     return "unknown status";
+}
+
+int bp_name_index(const char *const *table, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (s && strcmp(table[i], s) == 0) return i;
+    return -1;
+}
+
+double bp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 const char *bp_dtype_name(bp_dtype t) { return t == BP_F64 ? "f64" : "f32"; }

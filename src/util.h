@@ -37,6 +37,23 @@ bp_status bp_atomic_open(bp_atomic_file *af, const char *path, bp_error *err);
 bp_status bp_atomic_commit(bp_atomic_file *af, bp_error *err);
 void bp_atomic_abort(bp_atomic_file *af);
 
+/* Names of enum values: BP_NAME_OF(table, v) is table[v] or "?";
+ * BP_NAME_PARSER(fn, type, table) defines int fn(const char *, type *)
+ * returning 0 and the index of the name, or -1 if it is not in the table. */
+int bp_name_index(const char *const *table, int n, const char *s);
+#define BP_NAME_OF(tab, v) ((unsigned)(v) < sizeof tab / sizeof *tab ? tab[v] : "?")
+#define BP_NAME_PARSER(fn, type, tab)                                          \
+    int fn(const char *s, type *out)                                           \
+    {                                                                          \
+        int v = bp_name_index(tab, (int)(sizeof tab / sizeof *tab), s);       \
+        if (v < 0) return -1;                                                  \
+        *out = (type)v;                                                        \
+        return 0;                                                              \
+    }
+
+/* Monotonic wall-clock time in seconds. */
+double bp_now(void);
+
 /* Size in bytes of one element of a dtype. */
 static inline size_t bp_dtype_size(bp_dtype t) { return t == BP_F64 ? 8 : 4; }
 
