@@ -2,6 +2,7 @@
  * expression, the passes node by node, the chain rule, the graph. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "util.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -52,8 +53,10 @@ static const char HELP[] =
     "  --graph dot|svg   the computation graph in Graphviz DOT, or as an SVG picture\n"
     "                    drawn by Graphviz's `dot` (apt-get install graphviz); each node\n"
     "                    shows its op, sub-expression, value and gradient\n"
-    "  --out FILE        write the graph to FILE (the usual report then goes to stdout);\n"
-    "                    without it the graph alone goes to stdout\n"
+    "  --out FILE        write the graph to FILE (atomically: a failure leaves FILE as\n"
+    "                    it was); the report (text, --json, --steps, --chain) then goes\n"
+    "                    to stdout. Without --out the graph alone goes to stdout, so\n"
+    "                    --graph with --steps, --chain or --json needs --out\n"
     "  -h, --help        this help\n"
     "An EXPR that starts with '-' goes after `--`: backprop expr --at x=2 -- \"-x^2\"\n"
     "\n"
@@ -67,6 +70,7 @@ static const char HELP[] =
     "  backprop expr \"[x^2 + 2*y, 3*x + 4*y^2]\" --at x=1,y=2 --json\n"
     "  backprop expr \"G(x) = [x, x^2]; F(x,y) = [x^2+2*y, 3*x+4*y^2]; F(G(x))\" --at x=2 --chain\n"
     "  backprop expr \"max(x, y) * z\" --at x=1,y=3,z=2 --steps\n"
+    "  backprop expr \"max(x, y) * z\" --at x=1,y=3,z=2 --steps --graph dot --out graph.dot\n"
     "  backprop expr \"log(x) * y\" --at x=2,y=3 --graph svg --out graph.svg\n"
     "\n"
     "exit status: 0 success, 2 bad input (syntax, unknown name, missing value, a\n"
@@ -102,8 +106,9 @@ static int in_path(const char *prog)
     return 0;
 }
 
-/* Pipe the DOT text into `dot -Tsvg` (writing to `path`, or to stdout). */
-static int write_svg(bp_expr *e, const char *path)
+/* Pipe the DOT text into `dot -Tsvg`, whose output goes to `outfd` (the
+ * temporary file of an atomic write, or stdout). */
+static int write_svg(bp_expr *e, int outfd, const char *path)
 {
     if (!in_path("dot"))
         return cli_failf("--graph svg needs Graphviz's `dot`, which is not installed: install it with "
@@ -117,8 +122,8 @@ static int write_svg(bp_expr *e, const char *path)
         dup2(fd[0], 0);
         close(fd[0]);
         close(fd[1]);
-        if (path) execlp("dot", "dot", "-Tsvg", "-o", path, (char *)NULL);
-        else execlp("dot", "dot", "-Tsvg", (char *)NULL);
+        if (outfd != 1 && dup2(outfd, 1) < 0) _exit(126);
+        execlp("dot", "dot", "-Tsvg", (char *)NULL);
         _exit(127);
     }
     close(fd[0]);
@@ -137,6 +142,40 @@ static int write_svg(bp_expr *e, const char *path)
     return 0;
 }
 
+/* The graph into `path` through a temporary file renamed over it only when
+ * everything was written (so a failure leaves `path` as it was). */
+static int write_graph_file(bp_expr *e, const char *graph, const char *path)
+{
+    bp_atomic_file af;
+    bp_error err = {BP_OK, ""};
+    if (bp_atomic_open(&af, path, &err)) return cli_failf("--out: %s", err.msg);
+    int rc;
+    if (!strcmp(graph, "svg")) rc = write_svg(e, fileno(af.fp), path);
+    else rc = bp_expr_write_dot(e, af.fp, &err) ? cli_fail(&err) : 0;
+    if (rc) { bp_atomic_abort(&af); return rc; }
+    if (bp_atomic_commit(&af, &err)) return cli_failf("--out: %s", err.msg);
+    return 0;
+}
+
+/* One line for a bad option (getopt_long with opterr = 0 returned '?' or ':'). */
+static int bad_option(int c, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    if (c == ':') {
+        if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+            return cli_failf("expr: option '-%c' needs a value (see backprop expr --help)", optopt);
+        return cli_failf("expr: option '%s' needs a value (see backprop expr --help)", arg);
+    }
+    if (arg[0] == '-' && arg[1] == '-') {          /* a long option: "--foo" or "--foo=..." */
+        int n = (int)strcspn(arg, "=");
+        if (optopt && arg[n]) return cli_failf("expr: option '%.*s' takes no value (see backprop expr --help)", n, arg);
+        return cli_failf("expr: unknown option '%.*s' (see backprop expr --help)", n > 100 ? 100 : n, arg);
+    }
+    /* a short option: most likely an expression starting with '-' */
+    return cli_failf("expr: unknown option '-%c' (an expression starting with '-' goes after `--`: "
+                     "backprop expr --at x=1 -- \"-x^2\")", optopt);
+}
+
 int cmd_expr(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -150,7 +189,7 @@ int cmd_expr(int argc, char **argv)
     optind = 1;
     opterr = 0;     /* our messages, in our style */
     /* options may follow the expression (GNU permutation); "--" ends them */
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'a':
             if (nat == 64) return cli_failf("expr: too many --at options (put several values in one: --at x=1,y=2)");
@@ -167,12 +206,7 @@ int cmd_expr(int argc, char **argv)
             break;
         case 'o': outpath = optarg; break;
         case 'h': fputs(HELP, stdout); return 0;
-        default:
-            if (strncmp(argv[optind - 1], "--", 2))    /* a short option: "-x^2" read as options */
-                return cli_failf("expr: unknown option '-%c' (an expression starting with '-' goes after `--`: "
-                                 "backprop expr --at x=1 -- \"-x^2\")", optopt);
-            return cli_failf("expr: unknown option or missing value: '%s' (see `backprop expr --help`)",
-                             argv[optind - 1]);
+        default: return bad_option(c, argv);
         }
     }
     if (optind != argc - 1)
@@ -180,6 +214,10 @@ int cmd_expr(int argc, char **argv)
                          argc - optind);
     if (outpath && !graph) return cli_failf("--out: only used with --graph dot|svg");
     if (json && steps) return cli_failf("--steps is text: use it without --json");
+    if (graph && !outpath && (steps || chain || json))
+        return cli_failf("--graph without --out writes only the graph to stdout: add --out FILE to get %s as well "
+                         "(e.g. --graph %s --out graph.%s)", steps ? "--steps" : chain ? "--chain" : "--json", graph,
+                         graph);
     const char *text = argv[optind];
     bp_expr *e;
     bp_error err = {BP_OK, ""};
@@ -203,22 +241,12 @@ int cmd_expr(int argc, char **argv)
     if (rc) { bp_expr_free(e); return rc; }
 
     if (graph && !outpath) {                      /* the graph alone on stdout */
-        if (!strcmp(graph, "svg")) rc = write_svg(e, NULL);
+        if (!strcmp(graph, "svg")) rc = write_svg(e, 1, NULL);
         else if (bp_expr_write_dot(e, stdout, &err)) rc = cli_fail(&err);
         bp_expr_free(e);
         return rc;
     }
-    if (graph) {
-        if (!strcmp(graph, "svg")) rc = write_svg(e, outpath);
-        else {
-            FILE *f = fopen(outpath, "w");
-            if (!f) rc = cli_failf("--out: cannot write '%s'", outpath);
-            else {
-                if (bp_expr_write_dot(e, f, &err)) rc = cli_fail(&err);
-                if (fclose(f) && !rc) rc = cli_failf("--out: cannot write '%s'", outpath);
-            }
-        }
-    }
+    if (graph) rc = write_graph_file(e, graph, outpath);
     if (!rc && steps && bp_expr_write_steps(e, stdout, &err)) rc = cli_fail(&err);
     if (!rc && chain && !json && bp_expr_write_chain(e, stdout, &err)) rc = cli_fail(&err);
     if (!rc && (json ? bp_expr_write_json(e, chain, stdout, &err) : bp_expr_write_text(e, stdout, &err)))

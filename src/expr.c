@@ -16,6 +16,8 @@
 
 #define MAX_NODES 250000    /* inlining can multiply nodes: stop runaway programs */
 #define MAX_DEPTH 500       /* nesting depth of the parser (stack safety)         */
+#define MAX_LEVELS 1000     /* depth of the tree build() walks, definitions inlined
+                             * (stack safety; a flat chain x+x+...+x is 2 levels) */
 
 /* ---- locations ------------------------------------------------------------ */
 
@@ -181,7 +183,16 @@ static int find_def(const bp_expr *e, const char *s, int n)
     return -1;
 }
 
-/* A new AST node (index) spanning [start, end) with kids copied. */
+/* Refuse node a when building it would nest more than MAX_LEVELS deep. */
+static int check_depth(parser *p, int a)
+{
+    if (p->e->ast[a].depth <= MAX_LEVELS) return a;
+    perr(p, p->e->ast[a].start, "expression too deep (more than %d levels)", MAX_LEVELS);
+    return -1;
+}
+
+/* A new AST node (index) spanning [start, end) with kids copied; its depth
+ * from its kids' (see anode.depth; a call adds its body's afterwards). */
 static int mknode(parser *p, akind k, int start, const int *kids, int nkid)
 {
     bp_expr *e = p->e;
@@ -204,7 +215,14 @@ static int mknode(parser *p, akind k, int start, const int *kids, int nkid)
         memcpy(a->kid, kids, (size_t)nkid * sizeof *kids);
         a->nkid = nkid;
     }
-    return e->nast++;
+    int d = 0;
+    for (int i = 0; i < nkid; i++) {
+        int kd = e->ast[kids[i]].depth;
+        if (k == A_BIN && i == 0 && e->ast[kids[0]].k == A_BIN) kd--;   /* the same loop builds it */
+        if (kd > d) d = kd;
+    }
+    a->depth = 1 + d;
+    return check_depth(p, e->nast++);
 }
 
 /* Lengths of an elementwise op's operands must match, or one must be 1. */
@@ -319,6 +337,8 @@ static int parse_primary(parser *p)
                             D->nparams == 1 ? "" : "s", total), -1;
             A->len = p->e->ast[D->body].len;
             A->isvec = p->e->ast[D->body].isvec;
+            if (A->depth < 1 + p->e->ast[D->body].depth) A->depth = 1 + p->e->ast[D->body].depth;
+            return check_depth(p, a);
         }
         return a;
     }
@@ -761,7 +781,64 @@ static int power(builder *b, int ai, int x, int y, bp_error *err)
     return m < 0 ? -1 : fin(b, bp_op_unary(g, BP_OP_EXP, m, err), ai, err);
 }
 
-/* Build AST node ai; its a->len node ids go to out. env: parameter nodes. */
+/* Apply A_BIN or A_FN node ai elementwise to its built operands: t[0, la)
+ * and (two operands) t[la, la + lb); its A->len node ids go to out. */
+static bp_status combine(builder *b, int ai, const int *t, int la, int lb, int *out, bp_error *err)
+{
+    const anode *A = &b->e->ast[ai];
+    bp_graph *g = b->g;
+    for (int i = 0; i < A->len; i++) {
+        int x = t[la == 1 ? 0 : i], y = lb ? t[la + (lb == 1 ? 0 : i)] : -1, id;
+        if (A->k == A_FN)
+            id = fin(b, lb ? bp_op_binary(g, BUILTINS[A->idx].op, x, y, err)
+                           : bp_op_unary(g, BUILTINS[A->idx].op, x, err), ai, err);
+        else if (A->op == '^') id = power(b, ai, x, y, err);
+        else {
+            bp_op op = A->op == '+' ? BP_OP_ADD : A->op == '-' ? BP_OP_SUB : A->op == '*' ? BP_OP_MUL : BP_OP_DIV;
+            id = fin(b, bp_op_binary(g, op, x, y, err), ai, err);
+        }
+        if ((out[i] = id) < 0) return err->status;
+    }
+    return BP_OK;
+}
+
+static bp_status build(builder *b, int ai, const int *env, int *out, bp_error *err);
+
+/* A_BIN node ai.  A chain a+b+c+... parses left-deep, as long as the text:
+ * walk down its left operands in a loop (the deepest first, so the graph
+ * nodes come in the order plain recursion would make them); only right
+ * operands recurse, and the parser bounds their depth (anode.depth). */
+static bp_status build_chain(builder *b, int ai, const int *env, int *out, bp_error *err)
+{
+    const anode *ast = b->e->ast;
+    int ns = 0, k;
+    for (k = ai; ast[k].k == A_BIN; k = ast[k].kid[0]) ns++;
+    int *spine = malloc((size_t)ns * sizeof *spine), lc = ast[k].len, *cur = malloc((size_t)lc * sizeof *cur);
+    bp_status s = spine && cur ? BP_OK : bp_err(err, BP_E_NOMEM, "out of memory");
+    for (int i = 0, j = ai; !s && i < ns; i++, j = ast[j].kid[0]) spine[i] = j;
+    if (!s) s = build(b, k, env, cur, err);                  /* the leftmost operand */
+    for (int i = ns - 1; !s && i >= 0; i--) {
+        const anode *A = &ast[spine[i]];
+        int lb = ast[A->kid[1]].len, *t = malloc((size_t)(lc + lb) * sizeof *t);
+        int *dst = i ? malloc((size_t)A->len * sizeof *dst) : out;
+        if (!t || !dst) s = bp_err(err, BP_E_NOMEM, "out of memory");
+        if (!s) {
+            memcpy(t, cur, (size_t)lc * sizeof *t);
+            s = build(b, A->kid[1], env, t + lc, err);
+        }
+        if (!s) s = combine(b, spine[i], t, lc, lb, dst, err);
+        free(t);
+        free(cur);
+        cur = NULL;
+        if (i) { cur = dst; lc = A->len; }
+    }
+    free(cur);
+    free(spine);
+    return s;
+}
+
+/* Build AST node ai; its a->len node ids go to out. env: parameter nodes.
+ * Recursion depth: ast[ai].depth frames, at most MAX_LEVELS. */
 static bp_status build(builder *b, int ai, const int *env, int *out, bp_error *err)
 {
     const anode *A = &b->e->ast[ai];
@@ -798,23 +875,12 @@ static bp_status build(builder *b, int ai, const int *env, int *out, bp_error *e
         free(t);
         return s;
     }
-    case A_BIN:
+    case A_BIN: return build_chain(b, ai, env, out, err);
     case A_FN: {
         int la = b->e->ast[A->kid[0]].len, lb = A->nkid > 1 ? b->e->ast[A->kid[1]].len : 0;
         if (!(t = malloc((size_t)(la + lb) * sizeof *t))) return bp_err(err, BP_E_NOMEM, "out of memory");
         if (!(s = build(b, A->kid[0], env, t, err)) && A->nkid > 1) s = build(b, A->kid[1], env, t + la, err);
-        for (int i = 0; !s && i < n; i++) {
-            int x = t[la == 1 ? 0 : i], y = lb ? t[la + (lb == 1 ? 0 : i)] : -1, id;
-            if (A->k == A_FN)
-                id = fin(b, lb ? bp_op_binary(g, BUILTINS[A->idx].op, x, y, err)
-                               : bp_op_unary(g, BUILTINS[A->idx].op, x, err), ai, err);
-            else if (A->op == '^') id = power(b, ai, x, y, err);
-            else {
-                bp_op op = A->op == '+' ? BP_OP_ADD : A->op == '-' ? BP_OP_SUB : A->op == '*' ? BP_OP_MUL : BP_OP_DIV;
-                id = fin(b, bp_op_binary(g, op, x, y, err), ai, err);
-            }
-            if ((out[i] = id) < 0) s = err->status;
-        }
+        if (!s) s = combine(b, ai, t, la, lb, out, err);
         free(t);
         return s;
     }

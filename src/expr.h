@@ -37,6 +37,12 @@ typedef struct anode {
     int len;            /* number of scalars it yields                    */
     int isvec;          /* is its result a vector (even of length 1)?     */
     int def;            /* definition whose body holds it, -1 for main    */
+    int depth;          /* build() frames needed to build it (stack use):
+                         * 1 for a leaf; 1 + the deepest child, where a
+                         * call's children include its definition's body
+                         * and the left operand of an A_BIN costs nothing
+                         * (build walks left-deep chains a+b+c+... in a
+                         * loop)                                          */
 } anode;
 
 typedef struct edef {

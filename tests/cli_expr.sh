@@ -77,6 +77,40 @@ fi
 PATH=/nonexistent fails "apt-get install graphviz" "x*y" --at x=1,y=2 --graph svg
 "$BP" expr --help | grep -q "usage: backprop expr" && ok || bad "--help"
 
+# --graph without --out is the graph alone: other reports need --out
+fails "--graph without --out writes only the graph to stdout: add --out FILE to get --steps" \
+    "max(x, y) * z" --at x=1,y=2,z=3 --steps --graph dot
+fails "add --out FILE to get --chain" "$CG" --at a=2,b=1 --chain --graph dot
+fails "add --out FILE to get --json" "x" --at x=1 --json --graph svg
+"$BP" expr "max(x, y) * z" --at x=1,y=2,z=3 --steps --graph dot --out "$tmp/m.dot" >"$tmp/out" 2>"$tmp/err"
+if [ $? -eq 0 ] && grep -q "the winner takes the gradient" "$tmp/out" && grep -q "digraph expr" "$tmp/m.dot" \
+    && ! grep -q "digraph" "$tmp/out"; then ok; else bad "--steps --graph dot --out"; fi
+
+# --- --out is atomic: a failure leaves the old file, no temporary files ---------
+mkdir "$tmp/at" "$tmp/bin"
+echo old >"$tmp/at/g.dot"
+"$BP" expr "x*y" --at x=1,y=2 --graph dot --out "$tmp/at/g.dot" >/dev/null 2>&1 && grep -q "digraph expr" "$tmp/at/g.dot" \
+    && [ "$(ls "$tmp/at")" = "g.dot" ] && ok || bad "--graph dot --out replaces the file"
+fails "--out: $tmp/nodir/g.dot: cannot write" "x*y" --at x=1,y=2 --graph dot --out "$tmp/nodir/g.dot"
+# a `dot` that writes half a picture and fails
+printf '#!/bin/sh\ncat >/dev/null\necho "<svg half"\nexit 1\n' >"$tmp/bin/dot"; chmod +x "$tmp/bin/dot"
+echo old >"$tmp/at/g.svg"
+PATH="$tmp/bin:$PATH" fails "--graph svg: dot failed (exit status 1)" "x*y" --at x=1,y=2 --graph svg --out "$tmp/at/g.svg"
+[ "$(cat "$tmp/at/g.svg")" = old ] && [ "$(ls "$tmp/at" | tr '\n' ' ')" = "g.dot g.svg " ] && ok || bad "failed svg: $(ls "$tmp/at")"
+
+# --- long and deep expressions: no stack overflow, even with a 1 MB stack ------
+long=$(printf 'x+%.0s' {1..59999})x
+(ulimit -s 1024; "$BP" expr "$long" --at x=1 --json) >"$tmp/out" 2>"$tmp/err"
+[ "$(cat "$tmp/out")" = '{"variables": ["x"], "value": 60000, "gradient": [60000]}' ] && ok || bad "60000 terms: $(head -c 300 "$tmp/err")"
+(ulimit -s 1024; "$BP" expr "$long" --at x=1 --steps --graph dot --out "$tmp/long.dot") >"$tmp/out" 2>"$tmp/err" \
+    && grep -q "gradient of f: d/dx = 60000" "$tmp/out" && ok || bad "60000 terms --steps --graph: $(head -c 300 "$tmp/err")"
+json '{"variables": ["x", "y"], "value": 2, "gradient": [1999, 1]}' "$(printf 'x*%.0s' {1..1999})x/x+y" --at x=1,y=1
+chain="F0(x)=x+1; "; for i in $(seq 1 3000); do chain+="F$i(x)=F$((i - 1))(x)*2; "; done; chain+="F3000(y)"
+(ulimit -s 1024; fails "expression too deep (more than 1000 levels) at column" "$chain" --at y=1)
+deep="F(x)=$(printf -- '-%.0s' {1..498})x; G(x)=$(printf -- '-%.0s' {1..496})F(x); H(x)=--G(x); H(y)"
+(ulimit -s 1024; "$BP" expr "$deep" --at y=1 --json --chain) >"$tmp/out" 2>"$tmp/err"
+grep -q '"value": 1, "gradient": \[1\]' "$tmp/out" && ok || bad "1000 levels: $(head -c 300 "$tmp/err")"
+
 # --- bad input -----------------------------------------------------------------
 fails "expected ')' at column 11" "(x + y * 2" --at x=1,y=2
 "$BP" expr "(x + y * 2" 2>&1 >/dev/null | sed -n 3p | grep -qx "            ^" && ok || bad "caret under column 11"
@@ -96,7 +130,13 @@ fails "--graph: expected 'dot' or 'svg'" "x" --at x=1 --graph png
 fails "--chain needs a composition" "x" --at x=1 --chain
 fails "expected one expression" --at x=1
 fails "unknown option '-x'" "-x^2" --at x=1
-fails "unknown option or missing value: '--bogus'" "x" --at x=1 --bogus
+fails "option '--at' needs a value" "x" --at
+fails "option '--json' takes no value" "x" --at x=1 --json=yes
+# an unknown option: exactly one line on stderr
+"$BP" expr "x" --at x=1 --foo >"$tmp/out" 2>"$tmp/err"; rc=$?
+if [ $rc -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(cat "$tmp/err")" = "backprop: expr: unknown option '--foo' (see backprop expr --help)" ]; then ok
+else bad "--foo: rc $rc, stderr '$(cat "$tmp/err")'"; fi
+"$BP" expr "x" --at x=1 --foo=3 2>&1 >/dev/null | { read -r l; [ "$l" = "backprop: expr: unknown option '--foo' (see backprop expr --help)" ] && ! read -r _; } && ok || bad "--foo=3"
 fails "empty expression" "" --at x=1
 
 echo "$pass passed, $fail failed"

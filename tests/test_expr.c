@@ -476,12 +476,92 @@ static void test_errors(void)
     } else CHECK(0);
 }
 
+/* A string of n copies of `unit` between `head` and `tail` (caller frees). */
+static char *rep(const char *head, const char *unit, int n, const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *s = malloc(hl + (size_t)n * ul + tl + 1), *p = s;
+    if (!s) { fprintf(stderr, "out of memory\n"); exit(2); }
+    memcpy(p, head, hl); p += hl;
+    for (int i = 0; i < n; i++) { memcpy(p, unit, ul); p += ul; }
+    memcpy(p, tail, tl + 1);
+    return s;
+}
+
+/* Long and deep expressions: a flat chain of any length works (build walks
+ * it in a loop), nesting deeper than the limit is a parse error with a
+ * place, never a stack overflow (cli_expr.sh runs such cases with a 1 MB
+ * stack). */
+static void test_deep(void)
+{
+    bp_error err;
+    int where;
+    bp_expr *e;
+    FILE *null = fopen("/dev/null", "w");
+    /* x+x+...+x, 60000 terms: value and gradient 60000; every report runs */
+    char *t = rep("x", "+x", 59999, "");
+    if ((e = ev(t, "x=1"))) {
+        CHECK(bp_expr_value(e, 0) == 60000 && bp_expr_jacobian(e, 0, 0) == 60000);
+        CHECK(!bp_expr_write_steps(e, null, &err) && !bp_expr_write_dot(e, null, &err) &&
+              !bp_expr_write_text(e, null, &err) && !bp_expr_write_json(e, 0, null, &err));
+        bp_expr_free(e);
+    }
+    free(t);
+    /* long chains of other operators, vectors, inside a function */
+    t = rep("max(x", "*x", 4000, ", 0)");               /* x^4001 */
+    double one = 1, g4001 = 4001;
+    expect(t, "x=1", 1, &one, 1, &g4001);
+    free(t);
+    t = rep("2*x", "-x", 1999, "");                     /* 2x - 1999x = -1997x */
+    double v = -1997 * 0.5, g = -1997;
+    expect(t, "x=0.5", 1, &v, 1, &g);
+    free(t);
+    t = rep("[x, 2*x]", "+[x, 2*x]", 2999, "");         /* [3000x, 6000x] */
+    double vv[2] = {3000, 6000}, jj[2] = {3000, 6000};
+    expect(t, "x=1", 2, vv, 1, jj);
+    free(t);
+    /* right-deep nesting the parser allows (x^x^...^x, -(-(...))) builds */
+    t = rep("x", "^x", 400, "");
+    double g1 = 1;
+    expect(t, "x=1", 1, &one, 1, &g1);
+    free(t);
+    /* definitions inline into one tree: 1000 levels are built... F: 499
+     * levels, G: 496 negations over F's body (996), H: 2 more and the call
+     * (999), H(y): 1000 */
+    char *f = rep("F(x)=", "-", 498, "x; "), *gg = rep("G(x)=", "-", 496, "F(x); ");
+    size_t n = strlen(f) + strlen(gg) + 64;
+    t = malloc(n);
+    snprintf(t, n, "%s%sH(x)=--G(x); H(y)", f, gg);
+    double m1 = 2.5, gm = 1;                            /* 498+496+2 negations: even */
+    expect(t, "y=2.5", 1, &m1, 1, &gm);
+    /* ...one more is refused, at the place that goes over the limit */
+    snprintf(t, n, "%s%sH(x)=---G(x); H(y)", f, gg);
+    e = NULL;
+    CHECK(bp_expr_parse(t, &e, &where, &err) == BP_E_PARSE && e == NULL &&
+          strstr(err.msg, "expression too deep (more than 1000 levels) at column ") &&
+          where == (int)(strlen(t) - strlen("H(y)")));
+    free(t);
+    free(f);
+    free(gg);
+    /* a chain of 5000 definitions each calling the last: refused, not a crash */
+    size_t cap = 5000 * 40;
+    char *chain = malloc(cap), *p = chain;
+    p += sprintf(p, "F0(x)=x+1; ");
+    for (int i = 1; i < 5000; i++) p += sprintf(p, "F%d(x)=F%d(x)*2; ", i, i - 1);
+    sprintf(p, "F4999(y)");
+    e = NULL;
+    CHECK(bp_expr_parse(chain, &e, &where, &err) == BP_E_PARSE && strstr(err.msg, "expression too deep") && where > 0);
+    free(chain);
+    fclose(null);
+}
+
 int main(void)
 {
     test_seeds();
     test_gates();
     test_random();
     test_errors();
+    test_deep();
     printf("%d passed, %d failed\n", npass, nfail);
     return nfail != 0;
 }
