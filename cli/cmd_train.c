@@ -48,7 +48,8 @@ static const char HELP2[] =
     "  --step-size N, --gamma X   step schedule: lr *= gamma every N epochs (10, 0.1)\n"
     "  --tol X             stop when the training loss changes by less than X between epochs\n"
     "  --val F             hold out the fraction F of the training data for validation (default 0)\n"
-    "  --patience N        early stopping: stop after N epochs without a better validation loss\n"
+    "  --patience N        early stopping: stop after N epochs without a better validation loss,\n"
+    "                      ending with the weights of the best validation loss\n"
     "  --keep-best         end with the weights of the best validation loss\n"
     "  --seed N            shuffling and initialisation (default 1)\n"
     "  --no-shuffle        visit the samples in file order\n"
@@ -267,6 +268,7 @@ int cmd_train(int argc, char **argv)
     if (optind != argc) return cli_failf("train: unexpected argument '%s' (see `backprop train --help`)", argv[optind]);
     if (!arch == !model_json) return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them)");
     if (!dopt.data) return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS");
+    if (o.patience) o.keep_best = 1;   /* early stopping ends with the best weights */
     if ((o.patience || o.keep_best) && val <= 0) return cli_failf("train: --patience and --keep-best need a validation split (--val F)");
     if (val > 0 && dopt.split == 1) return cli_failf("train: --val holds out part of the training data; do not train on the test split");
     if (threads > 0) bp_set_threads((int)threads);

@@ -635,8 +635,9 @@ bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp_datase
  * nn.Linear layout, whatever the net's own layout) and "layers.L.bias" for
  * each layer L (0-based), and "scaler.mean" / "scaler.std" when the inputs
  * are standardised. __metadata__ holds "format" = "backprop", "version" = "1",
- * and "architecture" = a JSON string {"inputs", "weight_layout", "layers":
- * [{"units", "activation", "bias"}], "loss", "reduction"}.
+ * "architecture" = a JSON string {"inputs", "weight_layout", "layers":
+ * [{"units", "activation", "bias"}], "loss", "reduction"}, and
+ * "input_scaling" = "none" or "standardize: x' = (x - scaler.mean) / scaler.std".
  * Writes are atomic (temp file, fsync, rename); loads validate everything and
  * reject a damaged or foreign file naming the file and the problem.
  */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define MODEL_VERSION "1"
+#define SCALING_STANDARDIZE "standardize: x' = (x - scaler.mean) / scaler.std"
 #define MAX_UNITS 100000000
 
 
@@ -112,9 +113,11 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
         t[n++] = (bp_st_tensor){"scaler.std", BP_F32, 1, {scaler->features}, scaler->std, nb};
     }
     if (!(arch = architecture_json(s, err))) { st = BP_E_NOMEM; goto done; }
-    const char *keys[] = {"format", "version", "architecture"};
-    const char *values[] = {"backprop", MODEL_VERSION, arch};
-    st = bp_st_write(path, t, n, keys, values, 3, err);
+    /* how inputs are scaled before the first layer, for readers other than us */
+    const char *scaling = with_scaler ? SCALING_STANDARDIZE : "none";
+    const char *keys[] = {"format", "version", "architecture", "input_scaling"};
+    const char *values[] = {"backprop", MODEL_VERSION, arch, scaling};
+    st = bp_st_write(path, t, n, keys, values, 4, err);
 done:
     for (int l = 0; l < BP_MAX_LAYERS; l++) free(copies[l]);
     free(arch);
@@ -338,6 +341,13 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
                 goto done;
             }
         }
+    }
+    const char *scaling = bp_st_meta(f, "input_scaling"), *want = mean ? SCALING_STANDARDIZE : "none";
+    if (!scaling || strcmp(scaling, want)) {
+        st = scaling ? bp_err(err, F, "%s: __metadata__.input_scaling is \"%.60s\", but the file %s scaler tensors (expected \"%s\")",
+                              path, scaling, mean ? "has" : "has no", want)
+                     : bp_err(err, F, "%s: __metadata__.input_scaling is missing", path);
+        goto done;
     }
     const bp_st_tensor *all[2 * BP_MAX_LAYERS + 2];
     int nall = 0;
