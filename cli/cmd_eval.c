@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "data_opts.h"
+#include "model_opts.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -32,8 +33,7 @@ static const char HELP[] =
     "  --json              print one JSON object: {\"model\", \"data\", \"n\", \"loss\", and\n"
     "                      \"accuracy\", \"class_accuracy\", \"class_names\", \"confusion\"\n"
     "                      (classifiers) or \"mse\", \"mae\" (regression)}; NaN is null\n"
-    "  --dtype T           compute in f32 (default) or f64\n"
-    "  --batch N           samples per forward pass (default 256)\n"
+    MODEL_OPTIONS_HELP
     "  -h, --help          this help\n"
     "\n" DATA_OPTIONS_HELP
     "  (--no-labels does not apply: eval needs targets)\n"
@@ -152,53 +152,89 @@ static void print_text(const char *model, const char *data, const bp_metrics *m,
     }
 }
 
+void model_opts_init(model_opts *o)
+{
+    o->dtype = BP_F32;
+    o->batch = 256;
+}
+
+int model_opt(int c, const char *optarg, model_opts *o)
+{
+    switch (c) {
+    case 't':
+        if (cli_dtype(optarg, &o->dtype)) {
+            cli_failf("--dtype: expected f32 or f64, got '%s'", optarg);
+            return -1;
+        }
+        return 1;
+    case 'b': {
+        char *end;
+        long v = strtol(optarg, &end, 10);
+        if (!*optarg || *end || v < 1 || v > 1 << 24) {
+            cli_failf("--batch: expected an integer >= 1, got '%s'", optarg);
+            return -1;
+        }
+        o->batch = (int)v;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+int model_load(const char *cmd, int argc, char **argv, const model_opts *o, const data_opts *dopt,
+               data_purpose purpose, bp_net **net, bp_scaler *scaler, bp_dataset *d)
+{
+    bp_error err;
+    *net = NULL;
+    memset(scaler, 0, sizeof *scaler);
+    memset(d, 0, sizeof *d);
+    if (optind != argc - 1) return cli_failf("%s: expected one model file (see `backprop %s --help`)", cmd, cmd);
+    if (bp_net_load(argv[optind], o->dtype, net, scaler, &err)) return cli_fail(&err);
+    int rc = data_load(dopt, purpose, *net, scaler, d);
+    if (rc) {
+        bp_scaler_free(scaler);
+        bp_net_free(*net);
+        *net = NULL;
+    }
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"json", no_argument, 0, 'j'}, {"dtype", required_argument, 0, 't'}, {"batch", required_argument, 0, 'b'},
+        {"json", no_argument, 0, 'j'}, MODEL_OPTIONS,
         {"help", no_argument, 0, 'h'}, DATA_OPTIONS, {0, 0, 0, 0}};
     data_opts dopt;
     data_opts_init(&dopt);
-    int json = 0, batch = 256, c;
-    bp_dtype dtype = BP_F32;
+    model_opts mo;
+    model_opts_init(&mo);
+    int json = 0, c;
     optind = 1;
     opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = data_opt(c, optarg, &dopt);
+        if (!r) r = model_opt(c, optarg, &mo);
         if (r < 0) return EXIT_BAD;
         if (r) continue;
         switch (c) {
         case 'j': json = 1; break;
-        case 't':
-            if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f32 or f64, got '%s'", optarg);
-            break;
-        case 'b': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 1 << 24) return cli_failf("--batch: expected an integer >= 1, got '%s'", optarg);
-            batch = (int)v;
-            break;
-        }
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_bad_option("eval", argv);
         }
     }
-    if (optind != argc - 1) return cli_failf("eval: expected one model file (see `backprop eval --help`)");
+    bp_net *net;
+    bp_scaler scaler;
+    bp_dataset d;
+    int rc = model_load("eval", argc, argv, &mo, &dopt, DATA_EVAL, &net, &scaler, &d);
+    if (rc) return rc;
     const char *path = argv[optind];
     bp_error err;
-    bp_net *net = NULL;
-    bp_scaler scaler = {0};
-    if (bp_net_load(path, dtype, &net, &scaler, &err)) return cli_fail(&err);
-    bp_dataset d;
     bp_metrics m = {0};
-    int rc = data_load(&dopt, DATA_EVAL, net, &scaler, &d);
-    if (!rc) {
-        const char *desc = data_describe(&dopt, DATA_EVAL);
-        if (bp_evaluate(net, &d, batch, &m, &err)) rc = cli_failf("%s: %s", desc, err.msg);
-        else if (json) print_json(path, desc, &m, &d);
-        else print_text(path, desc, &m, &d, net);
-        if (!rc && (fflush(stdout) || ferror(stdout))) rc = cli_failf("stdout: write error");
-    }
+    const char *desc = data_describe(&dopt, DATA_EVAL);
+    if (bp_evaluate(net, &d, mo.batch, &m, &err)) rc = cli_failf("%s: %s", desc, err.msg);
+    else if (json) print_json(path, desc, &m, &d);
+    else print_text(path, desc, &m, &d, net);
+    if (!rc && (fflush(stdout) || ferror(stdout))) rc = cli_failf("stdout: write error");
     bp_metrics_free(&m);
     bp_dataset_free(&d);
     bp_scaler_free(&scaler);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "data_opts.h"
+#include "model_opts.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -30,8 +31,7 @@ static const char HELP[] =
     "\n"
     "  --out FILE          write the CSV to FILE (atomically) instead of standard output\n"
     "  --outputs           every output, also for a classifier\n"
-    "  --dtype T           compute in f32 (default) or f64\n"
-    "  --batch N           samples per forward pass (default 256)\n"
+    MODEL_OPTIONS_HELP
     "  -h, --help          this help\n"
     "\n" DATA_OPTIONS_HELP
     "\n"
@@ -66,49 +66,38 @@ static void write_preds(FILE *f, const float *out, int n, int k, int classes)
 int cmd_predict(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'}, {"outputs", no_argument, 0, 'O'}, {"dtype", required_argument, 0, 't'},
-        {"batch", required_argument, 0, 'b'}, {"help", no_argument, 0, 'h'}, DATA_OPTIONS, {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'}, {"outputs", no_argument, 0, 'O'}, MODEL_OPTIONS,
+        {"help", no_argument, 0, 'h'}, DATA_OPTIONS, {0, 0, 0, 0}};
     data_opts dopt;
     data_opts_init(&dopt);
-    int raw = 0, batch = 256, c;
+    model_opts mo;
+    model_opts_init(&mo);
+    int raw = 0, c;
     const char *outpath = NULL;
-    bp_dtype dtype = BP_F32;
     optind = 1;
     opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         int r = data_opt(c, optarg, &dopt);
+        if (!r) r = model_opt(c, optarg, &mo);
         if (r < 0) return EXIT_BAD;
         if (r) continue;
         switch (c) {
         case 'o': outpath = strcmp(optarg, "-") ? optarg : NULL; break;
         case 'O': raw = 1; break;
-        case 't':
-            if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f32 or f64, got '%s'", optarg);
-            break;
-        case 'b': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 1 << 24) return cli_failf("--batch: expected an integer >= 1, got '%s'", optarg);
-            batch = (int)v;
-            break;
-        }
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_bad_option("predict", argv);
         }
     }
-    if (optind != argc - 1) return cli_failf("predict: expected one model file (see `backprop predict --help`)");
-    const char *path = argv[optind];
     bp_error err;
-    bp_net *net = NULL;
-    bp_scaler scaler = {0};
-    if (bp_net_load(path, dtype, &net, &scaler, &err)) return cli_fail(&err);
+    bp_net *net;
+    bp_scaler scaler;
     bp_dataset d;
     float *out = NULL;
-    int rc = data_load(&dopt, DATA_PREDICT, net, &scaler, &d);
-    if (rc) goto done;
+    int rc = model_load("predict", argc, argv, &mo, &dopt, DATA_PREDICT, &net, &scaler, &d);
+    if (rc) return rc;
     int k = bp_net_outputs(net), classes = !raw && !dopt.regression && data_net_is_classifier(net);
     if (!(out = malloc((size_t)d.n * k * sizeof *out))) { rc = cli_failf("out of memory"); goto done; }
-    if (bp_predict(net, &d, batch, out, &err)) {
+    if (bp_predict(net, &d, mo.batch, out, &err)) {
         rc = cli_failf("%s: %s", data_describe(&dopt, DATA_PREDICT), err.msg);
     } else if (outpath) {
         bp_atomic_file af;

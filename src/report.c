@@ -51,54 +51,71 @@ static void json_row(FILE *out, const bp_mat *m)
     fputc(']', out);
 }
 
-/* dL/dyhat as written, m x outputs doubles (caller frees). */
-static double *dyhat(bp_model *m, bp_error *err)
+/* ---- what both reports show ------------------------------------------------------- */
+typedef struct grad_view {
+    bp_net *net;
+    const bp_net_spec *s;
+    int L;                /* the last layer */
+    bp_mat a, dyhat;      /* the output a^[L] and dL/dyhat as written (F64, data malloc'd) */
+} grad_view;
+
+/* The net of `m` after bp_model_pass; free v->dyhat.data when done. */
+static bp_status grad_view_of(bp_model *m, grad_view *v, bp_error *err)
 {
     bp_mat x, y;
-    bp_net *net = bp_model_net(m);
+    v->net = bp_model_net(m);
+    v->s = bp_net_get_spec(v->net);
+    v->L = v->s->nlayers - 1;
     bp_model_data(m, &x, &y);
     double *d = bp_malloc((size_t)y.rows * y.cols * sizeof *d, err);
-    if (d) bp_net_dloss_dyhat(net, &y, d);
-    return d;
+    if (!d) return BP_E_NOMEM;
+    bp_net_dloss_dyhat(v->net, &y, d);
+    v->a = bp_net_a(v->net, v->L);
+    v->dyhat = (bp_mat){v->a.rows, v->a.cols, BP_F64, d};
+    return BP_OK;
+}
+
+/* The matrices of layer l; dL/da of the last layer is dL/dyhat. */
+typedef struct layer_mats { bp_mat z, a, da, dz, dW, db; } layer_mats;
+
+static layer_mats layer_mats_of(const grad_view *v, int l)
+{
+    layer_mats r = {bp_net_z(v->net, l), bp_net_a(v->net, l), l == v->L ? v->dyhat : bp_net_da(v->net, l),
+                    bp_net_dz(v->net, l), bp_net_weight_grad(v->net, l), bp_net_bias_grad(v->net, l)};
+    return r;
 }
 
 bp_status bp_write_grad_json(bp_model *m, double loss, FILE *out, bp_error *err)
 {
-    bp_net *net = bp_model_net(m);
-    const bp_net_spec *s = bp_net_get_spec(net);
-    int L = s->nlayers - 1;
-    double *d = dyhat(m, err);
-    if (!d) return BP_E_NOMEM;
-    bp_mat a = bp_net_a(net, L);
-    bp_mat dmat = {a.rows, a.cols, BP_F64, d};
+    grad_view v;
+    if (grad_view_of(m, &v, err)) return BP_E_NOMEM;
     fputs("{\"loss\": ", out);
     json_num(out, loss);
     fputs(", \"output\": ", out);
-    json_mat(out, &a);
+    json_mat(out, &v.a);
     fputs(", \"layers\": [", out);
-    for (int l = 0; l <= L; l++) {
-        bp_mat z = bp_net_z(net, l), al = bp_net_a(net, l), da = bp_net_da(net, l), dz = bp_net_dz(net, l);
-        bp_mat dW = bp_net_weight_grad(net, l), db = bp_net_bias_grad(net, l);
+    for (int l = 0; l <= v.L; l++) {
+        layer_mats g = layer_mats_of(&v, l);
         fputs(l ? ", {\"z\": " : "{\"z\": ", out);
-        json_mat(out, &z);
+        json_mat(out, &g.z);
         fputs(", \"a\": ", out);
-        json_mat(out, &al);
+        json_mat(out, &g.a);
         fputs(", \"dL_da\": ", out);
-        json_mat(out, l == L ? &dmat : &da);
+        json_mat(out, &g.da);
         fputs(", \"dL_dz\": ", out);
-        json_mat(out, &dz);
+        json_mat(out, &g.dz);
         fputs(", \"dL_dW\": ", out);
-        json_mat(out, &dW);
+        json_mat(out, &g.dW);
         fputs(", \"dL_db\": ", out);
-        if (db.rows) json_row(out, &db);
+        if (g.db.rows) json_row(out, &g.db);
         else fputs("null", out);
         fputc('}', out);
     }
     fputs("], \"dL_dx\": ", out);
-    bp_mat dx = bp_net_dx(net);
+    bp_mat dx = bp_net_dx(v.net);
     json_mat(out, &dx);
     fputs("}\n", out);
-    free(d);
+    free(v.dyhat.data);
     return ferror(out) ? bp_err(err, BP_E_IO, "write error on output") : BP_OK;
 }
 
@@ -115,31 +132,26 @@ static void text_mat(FILE *out, const char *title, const bp_mat *m)
 
 bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err)
 {
-    bp_net *net = bp_model_net(m);
-    const bp_net_spec *s = bp_net_get_spec(net);
-    int L = s->nlayers - 1;
-    double *d = dyhat(m, err);
-    if (!d) return BP_E_NOMEM;
-    bp_mat a = bp_net_a(net, L);
-    bp_mat dmat = {a.rows, a.cols, BP_F64, d};
+    grad_view v;
+    if (grad_view_of(m, &v, err)) return BP_E_NOMEM;
+    const bp_net_spec *s = v.s;
     fprintf(out, "loss (%s, %s over %d sample%s) = %.10g\n\n", bp_loss_name(s->loss),
-            bp_reduction_name(s->reduction), a.rows, a.rows == 1 ? "" : "s", loss);
-    text_mat(out, "output yhat", &a);
-    for (int l = 0; l <= L; l++) {
-        bp_mat z = bp_net_z(net, l), al = bp_net_a(net, l), da = bp_net_da(net, l), dz = bp_net_dz(net, l);
-        bp_mat dW = bp_net_weight_grad(net, l), db = bp_net_bias_grad(net, l);
+            bp_reduction_name(s->reduction), v.a.rows, v.a.rows == 1 ? "" : "s", loss);
+    text_mat(out, "output yhat", &v.a);
+    for (int l = 0; l <= v.L; l++) {
+        layer_mats g = layer_mats_of(&v, l);
         fprintf(out, "\nlayer %d: %d units, %s%s\n", l + 1, s->layers[l].units, bp_act_name(s->layers[l].act),
                 s->layers[l].bias ? "" : ", no bias");
-        text_mat(out, "z", &z);
-        text_mat(out, "a", &al);
-        text_mat(out, l == L ? "dL/da = dL/dyhat" : "dL/da", l == L ? &dmat : &da);
-        text_mat(out, "dL/dz", &dz);
-        text_mat(out, s->layout == BP_OUT_IN ? "dL/dW (units x fan_in)" : "dL/dW (fan_in x units)", &dW);
-        if (db.rows) text_mat(out, "dL/db", &db);
+        text_mat(out, "z", &g.z);
+        text_mat(out, "a", &g.a);
+        text_mat(out, l == v.L ? "dL/da = dL/dyhat" : "dL/da", &g.da);
+        text_mat(out, "dL/dz", &g.dz);
+        text_mat(out, s->layout == BP_OUT_IN ? "dL/dW (units x fan_in)" : "dL/dW (fan_in x units)", &g.dW);
+        if (g.db.rows) text_mat(out, "dL/db", &g.db);
     }
-    bp_mat dx = bp_net_dx(net);
+    bp_mat dx = bp_net_dx(v.net);
     fputc('\n', out);
     text_mat(out, "dL/dx", &dx);
-    free(d);
+    free(v.dyhat.data);
     return ferror(out) ? bp_err(err, BP_E_IO, "write error on output") : BP_OK;
 }

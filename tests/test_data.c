@@ -2,6 +2,7 @@
  * datasets, the scaler, shuffling, splitting.  Fixtures are written to a
  * temporary directory.  The last line printed is "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
+#include "check.h"
 #include "data.h"
 
 #include <math.h>
@@ -12,22 +13,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static int npass, nfail;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond) npass++;                                                   \
-        else { nfail++; fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } \
-    } while (0)
-
 /* The call failed with `status` and a message containing `part`. */
 #define CHECK_ERR(call, status, part)                                        \
     do {                                                                     \
         bp_error e_ = {BP_OK, ""};                                           \
         bp_status s_ = (call);                                               \
-        if (s_ == (status) && strstr(e_.msg, (part))) npass++;               \
-        else { nfail++; fprintf(stderr, "FAIL %s:%d: %s\n  status %s, message '%s', wanted '%s'\n", \
-                                __FILE__, __LINE__, #call, bp_status_name(s_), e_.msg, (part)); } \
+        CHECK(s_ == (status) && strstr(e_.msg, (part)), "%s\n  status %s, message '%s', wanted '%s'", \
+              #call, bp_status_name(s_), e_.msg, (part));                    \
     } while (0)
 
 /* The call succeeded. */
@@ -35,28 +27,15 @@ static int npass, nfail;
     do {                                                                     \
         bp_error e_ = {BP_OK, ""};                                           \
         bp_status s_ = (call);                                               \
-        if (s_ == BP_OK) npass++;                                            \
-        else { nfail++; fprintf(stderr, "FAIL %s:%d: %s\n  %s\n", __FILE__, __LINE__, #call, e_.msg); } \
+        CHECK(s_ == BP_OK, "%s\n  %s", #call, e_.msg);                      \
     } while (0)
 
 /* ---- fixtures in a temporary directory ---------------------------------- */
 
-static char tmpdir[64];
-static char made[128][256];   /* every file and directory created, to remove */
-static int nmade;
-
-static const char *tmp_path(const char *name)
-{
-    snprintf(made[nmade], sizeof made[nmade], "%s/%s", tmpdir, name);
-    return made[nmade++];
-}
-
 static const char *write_text(const char *name, const char *text)
 {
-    const char *p = tmp_path(name);
-    FILE *f = fopen(p, "wb");
-    fwrite(text, 1, strlen(text), f);
-    fclose(f);
+    const char *p = check_path(name);
+    check_write(p, text, strlen(text));
     return p;
 }
 
@@ -70,7 +49,7 @@ static const char *write_idx(const char *name, int gz, uint32_t magic, const uin
         uint32_t v = i < 0 ? magic : dims[i];
         h[hn++] = v >> 24; h[hn++] = v >> 16; h[hn++] = v >> 8; h[hn++] = v;
     }
-    const char *p = tmp_path(name);
+    const char *p = check_path(name);
     if (gz) {
         gzFile f = gzopen(p, "wb");
         gzwrite(f, h, (unsigned)hn);
@@ -87,15 +66,9 @@ static const char *write_idx(const char *name, int gz, uint32_t magic, const uin
 
 static const char *make_dir(const char *name)
 {
-    const char *p = tmp_path(name);
+    const char *p = check_path(name);
     mkdir(p, 0700);
     return p;
-}
-
-static void cleanup(void)
-{
-    for (int i = nmade - 1; i >= 0; i--) remove(made[i]);
-    rmdir(tmpdir);
 }
 
 /* ---- IDX ---------------------------------------------------------------- */
@@ -107,17 +80,17 @@ static const uint32_t idims[3] = {3, 2, 2}, ldims[1] = {3};
 
 static void check_idx_dataset(const bp_dataset *d, int nclasses)
 {
-    CHECK(d->n == 3 && d->features == 4 && d->nclasses == nclasses && d->outputs == nclasses);
+    CHECK_EXPR(d->n == 3 && d->features == 4 && d->nclasses == nclasses && d->outputs == nclasses);
     int same = 1;
     for (int i = 0; i < 12; i++) same &= d->x[i] == pix[i] / 255.0f;
-    CHECK(same);
-    CHECK(d->x[0] == 0.0f && d->x[1] == 1.0f);
-    CHECK(d->labels && d->labels[0] == 3 && d->labels[1] == 0 && d->labels[2] == 9);
+    CHECK_EXPR(same);
+    CHECK_EXPR(d->x[0] == 0.0f && d->x[1] == 1.0f);
+    CHECK_EXPR(d->labels && d->labels[0] == 3 && d->labels[1] == 0 && d->labels[2] == 9);
     int onehot = 1;
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < nclasses; k++)
             onehot &= d->y[i * nclasses + k] == (k == d->labels[i] ? 1.0f : 0.0f);
-    CHECK(onehot);
+    CHECK_EXPR(onehot);
 }
 
 static void test_idx(void)
@@ -128,7 +101,7 @@ static void test_idx(void)
     CHECK_OK(bp_idx_load(img, lbl, &d, &e_));
     check_idx_dataset(&d, 10);
     bp_dataset_free(&d);
-    CHECK(d.x == NULL && d.n == 0);
+    CHECK_EXPR(d.x == NULL && d.n == 0);
 
     /* gzip: the same values; make sure the files really are compressed */
     const char *imgz = write_idx("img.idx.gz", 1, 0x803, idims, 3, pix, 12);
@@ -136,7 +109,7 @@ static void test_idx(void)
     FILE *f = fopen(imgz, "rb");
     int c0 = fgetc(f), c1 = fgetc(f);
     fclose(f);
-    CHECK(c0 == 0x1f && c1 == 0x8b);
+    CHECK_EXPR(c0 == 0x1f && c1 == 0x8b);
     CHECK_OK(bp_idx_load(imgz, lblz, &d, &e_));
     check_idx_dataset(&d, 10);
     bp_dataset_free(&d);
@@ -148,14 +121,14 @@ static void test_idx(void)
 
     /* no labels */
     CHECK_OK(bp_idx_load(img, NULL, &d, &e_));
-    CHECK(d.n == 3 && d.features == 4 && !d.y && !d.labels && d.outputs == 0 && d.nclasses == 0);
+    CHECK_EXPR(d.n == 3 && d.features == 4 && !d.y && !d.labels && d.outputs == 0 && d.nclasses == 0);
     bp_dataset_free(&d);
 
     /* a label above 9: nclasses = max + 1 */
     const unsigned char lab12[3] = {3, 12, 0};
     const char *l12 = write_idx("l12.idx", 0, 0x801, ldims, 1, lab12, 3);
     CHECK_OK(bp_idx_load(img, l12, &d, &e_));
-    CHECK(d.nclasses == 13 && d.outputs == 13 && d.y[13 + 12] == 1.0f);
+    CHECK_EXPR(d.nclasses == 13 && d.outputs == 13 && d.y[13 + 12] == 1.0f);
     bp_dataset_free(&d);
 
     /* errors name the file */
@@ -163,7 +136,7 @@ static void test_idx(void)
     const char *trunc = write_idx("trunc.idx", 0, 0x803, idims, 3, pix, 8);
     snprintf(want, sizeof want, "%s: truncated: expected 12 bytes of pixel data, got 8", trunc);
     CHECK_ERR(bp_idx_load(trunc, lbl, &d, &e_), BP_E_FORMAT, want);
-    CHECK(d.x == NULL && d.n == 0);
+    CHECK_EXPR(d.x == NULL && d.n == 0);
 
     const char *truncz = write_idx("trunc.idx.gz", 1, 0x803, idims, 3, pix, 8);
     snprintf(want, sizeof want, "%s: truncated", truncz);
@@ -174,7 +147,7 @@ static void test_idx(void)
     unsigned char gzbuf[256];
     size_t gzlen = fread(gzbuf, 1, sizeof gzbuf, in);
     fclose(in);
-    const char *cut = tmp_path("cut.idx.gz");
+    const char *cut = check_path("cut.idx.gz");
     FILE *out = fopen(cut, "wb");
     fwrite(gzbuf, 1, gzlen - 12, out);
     fclose(out);
@@ -192,7 +165,7 @@ static void test_idx(void)
     snprintf(want, sizeof want, "%s: not an IDX file", empty);
     CHECK_ERR(bp_idx_load(empty, NULL, &d, &e_), BP_E_FORMAT, want);
 
-    const char *shorthdr = tmp_path("shorthdr.idx");
+    const char *shorthdr = check_path("shorthdr.idx");
     FILE *sh = fopen(shorthdr, "wb");
     fwrite("\0\0\x08\x03\0\0", 1, 6, sh);
     fclose(sh);
@@ -220,11 +193,11 @@ static void test_idx(void)
     snprintf(want, sizeof want, "%s: truncated: expected 3 bytes of label data, got 2", ltr);
     CHECK_ERR(bp_idx_load(img, ltr, &d, &e_), BP_E_FORMAT, want);
 
-    const char *missing = tmp_path("missing.idx");
+    const char *missing = check_path("missing.idx");
     snprintf(want, sizeof want, "%s: cannot open", missing);
     CHECK_ERR(bp_idx_load(missing, NULL, &d, &e_), BP_E_IO, want);
     CHECK_ERR(bp_idx_load(img, missing, &d, &e_), BP_E_IO, want);
-    CHECK(d.x == NULL);
+    CHECK_EXPR(d.x == NULL);
 }
 
 /* ---- named datasets ------------------------------------------------------ */
@@ -249,7 +222,7 @@ static void test_named(void)
     setenv("BACKPROP_DATA_DIR", root, 1);
     CHECK_OK(bp_dataset_named("fashion-mnist", 1, &d, &e_));
     check_idx_dataset(&d, 10);
-    CHECK(d.class_names && strcmp(d.class_names[9], "Ankle boot") == 0);
+    CHECK_EXPR(d.class_names && strcmp(d.class_names[9], "Ankle boot") == 0);
     bp_dataset_free(&d);
     snprintf(want, sizeof want, "%s: record 2 (byte 10): label 10 is out of range 0..9", trl);
     CHECK_ERR(bp_dataset_named("fashion-mnist", 0, &d, &e_), BP_E_VALUE, want);
@@ -263,19 +236,19 @@ static void test_named(void)
     struct stat sb;
     if (stat("/usr/share/datasets/fashion-mnist", &sb) == 0) {
         CHECK_OK(bp_dataset_named("fashion-mnist", 1, &d, &e_));
-        CHECK(d.n == 10000 && d.features == 784 && d.outputs == 10 && d.nclasses == 10);
+        CHECK_EXPR(d.n == 10000 && d.features == 784 && d.outputs == 10 && d.nclasses == 10);
         int ok = d.labels != NULL, count[10] = {0};
         for (int i = 0; ok && i < d.n; i++) {
             ok &= d.labels[i] >= 0 && d.labels[i] <= 9;
             if (ok) count[d.labels[i]]++;
         }
-        CHECK(ok && count[0] == 1000 && count[9] == 1000);   /* balanced: 1000 per class */
+        CHECK_EXPR(ok && count[0] == 1000 && count[9] == 1000);   /* balanced: 1000 per class */
         float lo = 1, hi = 0;
         for (size_t i = 0; i < (size_t)d.n * d.features; i++) {
             if (d.x[i] < lo) lo = d.x[i];
             if (d.x[i] > hi) hi = d.x[i];
         }
-        CHECK(lo == 0.0f && hi == 1.0f);
+        CHECK_EXPR(lo == 0.0f && hi == 1.0f);
         bp_dataset_free(&d);
     } else {
         printf("skip: /usr/share/datasets/fashion-mnist not installed\n");
@@ -313,21 +286,21 @@ static void test_csv(void)
     const char *h = write_text("h.csv", "a,b,label\n1,2,0\n3.5,-4e1,2\n");
     CHECK_OK(bp_csv_load(h, NULL, &d, &e_));
     const float hx[] = {1, 2, 3.5f, -40}, hy[] = {1, 0, 0, 0, 0, 1};
-    CHECK(d.n == 2 && d.features == 2 && d.nclasses == 3 && d.outputs == 3);
-    CHECK(floats_eq(d.x, hx, 4) && floats_eq(d.y, hy, 6));
-    CHECK(d.labels[0] == 0 && d.labels[1] == 2);
+    CHECK_EXPR(d.n == 2 && d.features == 2 && d.nclasses == 3 && d.outputs == 3);
+    CHECK_EXPR(floats_eq(d.x, hx, 4) && floats_eq(d.y, hy, 6));
+    CHECK_EXPR(d.labels[0] == 0 && d.labels[1] == 2);
     bp_dataset_free(&d);
 
     /* no header: the first row is data */
     const char *nh = write_text("nh.csv", "1,2,0\n3,4,1\n");
     CHECK_OK(bp_csv_load(nh, NULL, &d, &e_));
-    CHECK(d.n == 2 && d.x[0] == 1);
+    CHECK_EXPR(d.n == 2 && d.x[0] == 1);
     bp_dataset_free(&d);
 
     /* forced header on a numeric first row; forced no-header on a header */
     o = csv_opts(BP_CSV_HEADER_YES, BP_CSV_CLASSES, -1);
     CHECK_OK(bp_csv_load(nh, &o, &d, &e_));
-    CHECK(d.n == 1 && d.x[0] == 3 && d.nclasses == 2);
+    CHECK_EXPR(d.n == 1 && d.x[0] == 3 && d.nclasses == 2);
     bp_dataset_free(&d);
     o = csv_opts(BP_CSV_HEADER_NO, BP_CSV_CLASSES, -1);
     snprintf(want, sizeof want, "%s:1:1: field 1: expected a number, got 'a'", h);
@@ -337,7 +310,7 @@ static void test_csv(void)
     const char *crlf = write_text("crlf.csv", "x,y,c\r\n\r\n 1 , 2 ,1\r\n   \r\n\n3,4,0");
     CHECK_OK(bp_csv_load(crlf, NULL, &d, &e_));
     const float cx[] = {1, 2, 3, 4};
-    CHECK(d.n == 2 && d.features == 2 && floats_eq(d.x, cx, 4) && d.labels[0] == 1 && d.labels[1] == 0);
+    CHECK_EXPR(d.n == 2 && d.features == 2 && floats_eq(d.x, cx, 4) && d.labels[0] == 1 && d.labels[1] == 0);
     bp_dataset_free(&d);
 
     /* label in column 0 */
@@ -345,15 +318,15 @@ static void test_csv(void)
     o = csv_opts(BP_CSV_HEADER_AUTO, BP_CSV_CLASSES, 0);
     CHECK_OK(bp_csv_load(l0, &o, &d, &e_));
     const float l0x[] = {1.5f, 2.5f, 3, 4};
-    CHECK(d.n == 2 && d.features == 2 && d.nclasses == 3 && floats_eq(d.x, l0x, 4));
-    CHECK(d.labels[0] == 2 && d.labels[1] == 0 && d.y[2] == 1 && d.y[3] == 1);
+    CHECK_EXPR(d.n == 2 && d.features == 2 && d.nclasses == 3 && floats_eq(d.x, l0x, 4));
+    CHECK_EXPR(d.labels[0] == 2 && d.labels[1] == 0 && d.y[2] == 1 && d.y[3] == 1);
     bp_dataset_free(&d);
 
     /* a given class count: wider one-hot; a label beyond it is an error */
     o = csv_opts(BP_CSV_HEADER_AUTO, BP_CSV_CLASSES, 0);
     o.nclasses = 5;
     CHECK_OK(bp_csv_load(l0, &o, &d, &e_));
-    CHECK(d.nclasses == 5 && d.outputs == 5 && d.y[2] == 1 && d.y[5] == 1);
+    CHECK_EXPR(d.nclasses == 5 && d.outputs == 5 && d.y[2] == 1 && d.y[5] == 1);
     bp_dataset_free(&d);
     o.nclasses = 2;
     snprintf(want, sizeof want, "%s:1:1: field 1: class label 2 is out of range 0..1", l0);
@@ -364,19 +337,19 @@ static void test_csv(void)
     o = csv_opts(BP_CSV_HEADER_AUTO, BP_CSV_REGRESSION, -1);
     CHECK_OK(bp_csv_load(rg, &o, &d, &e_));
     const float r1x[] = {1, 2, 0.25f, 4, 5, 6}, r1y[] = {-3, 7.5f};
-    CHECK(d.n == 2 && d.features == 3 && d.outputs == 1 && d.nclasses == 0 && !d.labels);
-    CHECK(floats_eq(d.x, r1x, 6) && floats_eq(d.y, r1y, 2));
+    CHECK_EXPR(d.n == 2 && d.features == 3 && d.outputs == 1 && d.nclasses == 0 && !d.labels);
+    CHECK_EXPR(floats_eq(d.x, r1x, 6) && floats_eq(d.y, r1y, 2));
     bp_dataset_free(&d);
     o.label_col = -2;
     o.ntargets = 2;
     CHECK_OK(bp_csv_load(rg, &o, &d, &e_));
     const float r2x[] = {1, 2, 4, 5}, r2y[] = {0.25f, -3, 6, 7.5f};
-    CHECK(d.features == 2 && d.outputs == 2 && floats_eq(d.x, r2x, 4) && floats_eq(d.y, r2y, 4));
+    CHECK_EXPR(d.features == 2 && d.outputs == 2 && floats_eq(d.x, r2x, 4) && floats_eq(d.y, r2y, 4));
     bp_dataset_free(&d);
     o.label_col = 1;   /* targets in the middle: columns 1 and 2 */
     CHECK_OK(bp_csv_load(rg, &o, &d, &e_));
     const float r3x[] = {1, -3, 4, 7.5f}, r3y[] = {2, 0.25f, 5, 6};
-    CHECK(floats_eq(d.x, r3x, 4) && floats_eq(d.y, r3y, 4));
+    CHECK_EXPR(floats_eq(d.x, r3x, 4) && floats_eq(d.y, r3y, 4));
     bp_dataset_free(&d);
 
     /* unlabeled: every column a feature; tab-separated */
@@ -384,14 +357,14 @@ static void test_csv(void)
     o = csv_opts(BP_CSV_HEADER_AUTO, BP_CSV_UNLABELED, -1);
     o.delim = '\t';
     CHECK_OK(bp_csv_load(tsv, &o, &d, &e_));
-    CHECK(d.n == 2 && d.features == 3 && d.outputs == 0 && !d.y && !d.labels && d.x[5] == 6);
+    CHECK_EXPR(d.n == 2 && d.features == 3 && d.outputs == 0 && !d.y && !d.labels && d.x[5] == 6);
     bp_dataset_free(&d);
 
     /* errors: line:column, field number, the bad text */
     const char *bn = write_text("bn.csv", "a,b,c\n1,2,0\n\n3,abc,1\n");
     snprintf(want, sizeof want, "%s:4:3: field 2: expected a number, got 'abc'", bn);
     CHECK_ERR(bp_csv_load(bn, NULL, &d, &e_), BP_E_PARSE, want);
-    CHECK(d.x == NULL && d.n == 0);
+    CHECK_EXPR(d.x == NULL && d.n == 0);
     const char *ef = write_text("ef.csv", "1,2,0\n1,,0\n");
     snprintf(want, sizeof want, "%s:2:3: field 2: expected a number, got ''", ef);
     CHECK_ERR(bp_csv_load(ef, NULL, &d, &e_), BP_E_PARSE, want);
@@ -440,7 +413,7 @@ static void test_csv(void)
     CHECK_ERR(bp_csv_load(nh, &o, &d, &e_), BP_E_ARG, "2 target columns from column -1 do not fit");
     const char *one = write_text("one.csv", "1\n2\n");
     CHECK_ERR(bp_csv_load(one, NULL, &d, &e_), BP_E_SHAPE, "no feature columns");
-    const char *missing = tmp_path("missing.csv");
+    const char *missing = check_path("missing.csv");
     snprintf(want, sizeof want, "%s: cannot open", missing);
     CHECK_ERR(bp_csv_load(missing, NULL, &d, &e_), BP_E_IO, want);
 }
@@ -456,24 +429,24 @@ static void test_scaler(void)
     CHECK_OK(bp_csv_load(p, &o, &d, &e_));
     bp_scaler s = {0};
     CHECK_OK(bp_scaler_fit(&s, &d, &e_));
-    CHECK(s.features == 2 && s.mean[0] == 3 && s.mean[1] == 10);
-    CHECK(fabsf(s.std[0] - sqrtf(8.0f / 3)) < 1e-6f && s.std[1] == 1);   /* constant column */
+    CHECK_EXPR(s.features == 2 && s.mean[0] == 3 && s.mean[1] == 10);
+    CHECK_EXPR(fabsf(s.std[0] - sqrtf(8.0f / 3)) < 1e-6f && s.std[1] == 1);   /* constant column */
     CHECK_OK(bp_scaler_apply(&s, &d, &e_));
     float z = 2 / sqrtf(8.0f / 3);
-    CHECK(fabsf(d.x[0] + z) < 1e-6f && d.x[2] == 0 && fabsf(d.x[4] - z) < 1e-6f);
-    CHECK(d.x[1] == 0 && d.x[3] == 0 && d.x[5] == 0);
+    CHECK_EXPR(fabsf(d.x[0] + z) < 1e-6f && d.x[2] == 0 && fabsf(d.x[4] - z) < 1e-6f);
+    CHECK_EXPR(d.x[1] == 0 && d.x[3] == 0 && d.x[5] == 0);
     /* applied to another dataset: its own numbers, the training statistics */
     const char *q = write_text("sc2.csv", "7,12,1\n");
     CHECK_OK(bp_csv_load(q, &o, &other, &e_));
     CHECK_OK(bp_scaler_apply(&s, &other, &e_));
-    CHECK(fabsf(other.x[0] - 4 / sqrtf(8.0f / 3)) < 1e-6f && other.x[1] == 2);
+    CHECK_EXPR(fabsf(other.x[0] - 4 / sqrtf(8.0f / 3)) < 1e-6f && other.x[1] == 2);
     bp_dataset_free(&other);
     o.target = BP_CSV_UNLABELED;
     CHECK_OK(bp_csv_load(q, &o, &other, &e_));
     CHECK_ERR(bp_scaler_apply(&s, &other, &e_), BP_E_SHAPE, "fitted to 2 features, dataset has 3");
     bp_dataset_free(&other);
     bp_scaler_free(&s);
-    CHECK(s.mean == NULL && s.features == 0);
+    CHECK_EXPR(s.mean == NULL && s.features == 0);
     bp_dataset empty = {0};
     CHECK_ERR(bp_scaler_fit(&s, &empty, &e_), BP_E_ARG, "empty dataset");
     bp_scaler_free(&s);
@@ -523,56 +496,54 @@ static void test_shuffle_split(void)
     bp_dataset_shuffle(&c, 43);
     int perm[50];
     bp_permutation(perm, 50, 42);
-    CHECK(is_permutation_of_seq(&a, perm));
-    CHECK(is_permutation_of_seq(&c, NULL));
-    CHECK(memcmp(a.x, b.x, sizeof(float) * 150) == 0 && memcmp(a.labels, b.labels, sizeof(int) * 50) == 0);
-    CHECK(memcmp(a.x, c.x, sizeof(float) * 150) != 0);   /* another seed, another order */
+    CHECK_EXPR(is_permutation_of_seq(&a, perm));
+    CHECK_EXPR(is_permutation_of_seq(&c, NULL));
+    CHECK_EXPR(memcmp(a.x, b.x, sizeof(float) * 150) == 0 && memcmp(a.labels, b.labels, sizeof(int) * 50) == 0);
+    CHECK_EXPR(memcmp(a.x, c.x, sizeof(float) * 150) != 0);   /* another seed, another order */
     int moved = 0;
     for (int i = 0; i < 50; i++) moved += perm[i] != i;
-    CHECK(moved > 25);
+    CHECK_EXPR(moved > 25);
 
     /* split: last 20% is validation */
     bp_dataset tr = {0}, va = {0};
     CHECK_OK(bp_dataset_split(&a, 0.2, &tr, &va, &e_));
-    CHECK(tr.n == 40 && va.n == 10 && tr.features == 3 && va.outputs == 7 && va.nclasses == 7);
-    CHECK(memcmp(va.x, a.x + 40 * 3, sizeof(float) * 30) == 0 && va.labels[0] == a.labels[40]);
-    CHECK(memcmp(tr.y, a.y, sizeof(float) * 40 * 7) == 0);
+    CHECK_EXPR(tr.n == 40 && va.n == 10 && tr.features == 3 && va.outputs == 7 && va.nclasses == 7);
+    CHECK_EXPR(memcmp(va.x, a.x + 40 * 3, sizeof(float) * 30) == 0 && va.labels[0] == a.labels[40]);
+    CHECK_EXPR(memcmp(tr.y, a.y, sizeof(float) * 40 * 7) == 0);
     bp_dataset_free(&tr);
     bp_dataset_free(&va);
     CHECK_OK(bp_dataset_split(&a, 0.0, &tr, &va, &e_));
-    CHECK(tr.n == 50 && va.n == 0);
+    CHECK_EXPR(tr.n == 50 && va.n == 0);
     bp_dataset_free(&tr);
     bp_dataset_free(&va);
     CHECK_ERR(bp_dataset_split(&a, 1.0, &tr, &va, &e_), BP_E_ARG, "outside [0, 1)");
     CHECK_ERR(bp_dataset_split(&a, 0.999, &tr, &va, &e_), BP_E_ARG, "leaves no training samples");
-    CHECK(tr.x == NULL && va.x == NULL);
+    CHECK_EXPR(tr.x == NULL && va.x == NULL);
 
     /* subset and views */
     bp_dataset s = {0};
     CHECK_OK(bp_dataset_subset(&a, 5, 3, &s, &e_));
-    CHECK(s.n == 3 && memcmp(s.x, a.x + 15, sizeof(float) * 9) == 0 && s.labels[2] == a.labels[7]);
+    CHECK_EXPR(s.n == 3 && memcmp(s.x, a.x + 15, sizeof(float) * 9) == 0 && s.labels[2] == a.labels[7]);
     bp_dataset_free(&s);
     CHECK_ERR(bp_dataset_subset(&a, 48, 3, &s, &e_), BP_E_ARG, "outside the 50 samples");
     bp_mat vx = bp_dataset_x(&a, 10, 4), vy = bp_dataset_y(&a, 10, 4);
-    CHECK(vx.rows == 4 && vx.cols == 3 && vx.dtype == BP_F32 && (float *)vx.data == a.x + 30);
-    CHECK(vy.rows == 4 && vy.cols == 7 && (float *)vy.data == a.y + 70);
+    CHECK_EXPR(vx.rows == 4 && vx.cols == 3 && vx.dtype == BP_F32 && (float *)vx.data == a.x + 30);
+    CHECK_EXPR(vy.rows == 4 && vy.cols == 7 && (float *)vy.data == a.y + 70);
     bp_dataset_free(&a);
     bp_dataset_free(&b);
     bp_dataset_free(&c);
     bp_mat ny = bp_dataset_y(&a, 0, 0);
-    CHECK(ny.rows == 0 && ny.data == NULL);
+    CHECK_EXPR(ny.rows == 0 && ny.data == NULL);
 }
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/bp_test_data_XXXXXX");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    if (!check_tmpdir("bp_test_data")) return 1;
     test_idx();
     test_named();
     test_csv();
     test_scaler();
     test_shuffle_split();
-    cleanup();
-    printf("%d passed, %d failed\n", npass, nfail);
-    return nfail != 0;
+    check_remove_tree(check_dir());
+    return check_done();
 }

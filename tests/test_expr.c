@@ -5,20 +5,13 @@
  * "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
 #include "backprop.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int npass, nfail;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (cond) npass++;                                                   \
-        else { nfail++; fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } \
-    } while (0)
 
 #define NEAR(a, b) (fabs((a) - (b)) <= 1e-12 * (1 + fabs(b)))
 
@@ -30,7 +23,7 @@ static bp_expr *ev(const char *text, const char *point)
     int where;
     if (bp_expr_parse(text, &e, &where, &err) || (point && bp_expr_set_point(e, point, &err)) ||
         bp_expr_eval(e, &where, &err)) {
-        nfail++;
+        check_count(0);
         fprintf(stderr, "FAIL: %s at %s: %s\n", text, point ? point : "-", err.msg);
         bp_expr_free(e);
         return NULL;
@@ -48,9 +41,7 @@ static void expect(const char *text, const char *point, int nout, const double *
         ok = NEAR(bp_expr_value(e, i), val[i]);
         for (int j = 0; ok && j < nw; j++) ok = NEAR(bp_expr_jacobian(e, i, j), jac[i * nw + j]);
     }
-    if (ok) npass++;
-    else {
-        nfail++;
+    if (!check_count(ok)) {
         fprintf(stderr, "FAIL: %s at %s:", text, point);
         for (int i = 0; i < bp_expr_noutputs(e); i++) {
             fprintf(stderr, " value %.17g, row", bp_expr_value(e, i));
@@ -95,14 +86,14 @@ static void test_seeds(void)
     if (e) {
         bp_mat jf, jg, jp;
         bp_error err;
-        CHECK(bp_expr_chain(e, &jf, &jg, &jp, &err) == BP_OK);
+        CHECK_EXPR(bp_expr_chain(e, &jf, &jg, &jp, &err) == BP_OK);
         /* J_F at G = [[2g1, 2], [3, 8g2]] = [[4, 2], [3, 32]]; J_G = [1, 2x] = [1, 4] */
-        CHECK(jf.rows == 2 && jf.cols == 2 && bp_mat_get(&jf, 0, 0) == 4 && bp_mat_get(&jf, 0, 1) == 2 &&
+        CHECK_EXPR(jf.rows == 2 && jf.cols == 2 && bp_mat_get(&jf, 0, 0) == 4 && bp_mat_get(&jf, 0, 1) == 2 &&
               bp_mat_get(&jf, 1, 0) == 3 && bp_mat_get(&jf, 1, 1) == 32);
-        CHECK(jg.rows == 2 && jg.cols == 1 && bp_mat_get(&jg, 0, 0) == 1 && bp_mat_get(&jg, 1, 0) == 4);
-        CHECK(jp.rows == 2 && jp.cols == 1 && bp_mat_get(&jp, 0, 0) == 12 && bp_mat_get(&jp, 1, 0) == 131);
+        CHECK_EXPR(jg.rows == 2 && jg.cols == 1 && bp_mat_get(&jg, 0, 0) == 1 && bp_mat_get(&jg, 1, 0) == 4);
+        CHECK_EXPR(jp.rows == 2 && jp.cols == 1 && bp_mat_get(&jp, 0, 0) == 12 && bp_mat_get(&jp, 1, 0) == 131);
         char *t = report(e, 3);
-        CHECK(strstr(t, "J_F at G") && strstr(t, "same Jacobian: yes"));
+        CHECK_EXPR(strstr(t, "J_F at G") && strstr(t, "same Jacobian: yes"));
         free(t);
         bp_expr_free(e);
     }
@@ -117,13 +108,13 @@ static void test_seeds(void)
     expect(cg, "a=1,b=2", 2, (double[]){-54, 3}, 2, (double[]){-48, -57, 1, 2});
     if ((e = ev(cg, "a=2,b=1"))) {
         bp_mat jf, jg, jp;
-        CHECK(bp_expr_chain(e, &jf, &jg, &jp, NULL) == BP_OK);
+        CHECK_EXPR(bp_expr_chain(e, &jf, &jg, &jp, NULL) == BP_OK);
         double wf[] = {6, -9, 0, 0, 1, -1}, wg[] = {1, -5, 1, 2, 1, -1};
         int ok = jf.rows == 2 && jf.cols == 3 && jg.rows == 3 && jg.cols == 2;
         for (int i = 0; ok && i < 6; i++) ok = bp_mat_get(&jf, i / 3, i % 3) == wf[i] && bp_mat_get(&jg, i / 2, i % 2) == wg[i];
-        CHECK(ok);
+        CHECK_EXPR(ok);
         char *t = report(e, 1);
-        CHECK(!strcmp(t, "{\"variables\": [\"a\", \"b\"], \"value\": [-18, 1], \"jacobian\": [[-3, -48], [0, 3]], "
+        CHECK_EXPR(!strcmp(t, "{\"variables\": [\"a\", \"b\"], \"value\": [-18, 1], \"jacobian\": [[-3, -48], [0, 3]], "
                          "\"chain\": {\"outer\": \"F\", \"parameters\": [\"c\", \"d\", \"e\"], \"inner_value\": [-3, 2, 1], "
                          "\"jacobian_outer\": [[6, -9, 0], [0, 1, -1]], \"jacobian_inner\": [[1, -5], [1, 2], [1, -1]], "
                          "\"product\": [[-3, -48], [0, 3]]}}\n"));
@@ -133,7 +124,7 @@ static void test_seeds(void)
     /* JSON of 13a exactly as documented */
     if ((e = ev("(2*x + 3*y)^2", "x=1,y=2"))) {
         char *t = report(e, 1);
-        CHECK(!strcmp(t, "{\"variables\": [\"x\", \"y\"], \"value\": 64, \"gradient\": [32, 48]}\n"));
+        CHECK_EXPR(!strcmp(t, "{\"variables\": [\"x\", \"y\"], \"value\": 64, \"gradient\": [32, 48]}\n"));
         free(t);
         bp_expr_free(e);
     }
@@ -179,31 +170,31 @@ static void test_gates(void)
     bp_expr *e = NULL;
     bp_error err;
     if (bp_expr_parse("x * y^2", &e, NULL, &err) == BP_OK) {
-        CHECK(bp_expr_set_point(e, "x = 3, y=2", &err) == BP_OK);
-        CHECK(bp_expr_set_wrt(e, "y,x", &err) == BP_OK);
-        CHECK(bp_expr_eval(e, NULL, &err) == BP_OK && bp_expr_jacobian(e, 0, 0) == 12 && bp_expr_jacobian(e, 0, 1) == 4);
-        CHECK(!strcmp(bp_expr_wrt(e, 0), "y") && !strcmp(bp_expr_var(e, 0), "x"));
-        CHECK(bp_expr_set_wrt(e, "y", &err) == BP_OK && bp_expr_eval(e, NULL, &err) == BP_OK && bp_expr_nwrt(e) == 1);
+        CHECK_EXPR(bp_expr_set_point(e, "x = 3, y=2", &err) == BP_OK);
+        CHECK_EXPR(bp_expr_set_wrt(e, "y,x", &err) == BP_OK);
+        CHECK_EXPR(bp_expr_eval(e, NULL, &err) == BP_OK && bp_expr_jacobian(e, 0, 0) == 12 && bp_expr_jacobian(e, 0, 1) == 4);
+        CHECK_EXPR(!strcmp(bp_expr_wrt(e, 0), "y") && !strcmp(bp_expr_var(e, 0), "x"));
+        CHECK_EXPR(bp_expr_set_wrt(e, "y", &err) == BP_OK && bp_expr_eval(e, NULL, &err) == BP_OK && bp_expr_nwrt(e) == 1);
         char *t = report(e, 1);
-        CHECK(!strcmp(t, "{\"variables\": [\"y\"], \"value\": 12, \"gradient\": [12]}\n"));
+        CHECK_EXPR(!strcmp(t, "{\"variables\": [\"y\"], \"value\": 12, \"gradient\": [12]}\n"));
         free(t);
         bp_expr_free(e);
-    } else CHECK(0);
+    } else CHECK_EXPR(0);
     /* steps and drawing */
     if ((e = ev("max(x, y) * z", "x=1,y=3,z=2"))) {
         char *t = report(e, 2);
-        CHECK(strstr(t, "forward pass") && strstr(t, "max(n0, n1)") && strstr(t, "the winner takes the gradient") &&
+        CHECK_EXPR(strstr(t, "forward pass") && strstr(t, "max(n0, n1)") && strstr(t, "the winner takes the gradient") &&
               strstr(t, "the loser gets nothing") && strstr(t, "d/dx = 0, d/dy = 2, d/dz = 3"));
         free(t);
         t = report(e, 4);
-        CHECK(!strncmp(t, "// backprop expr", 16) && strstr(t, "digraph expr {") && strstr(t, "n3: max(n0, n1)") &&
+        CHECK_EXPR(!strncmp(t, "// backprop expr", 16) && strstr(t, "digraph expr {") && strstr(t, "n3: max(n0, n1)") &&
               strstr(t, "value 3\\ngrad 2") && strstr(t, "n0 -> n3;"));
         free(t);
         bp_expr_free(e);
     }
     if ((e = ev("max(x, y)", "x=1,y=1"))) {
         char *t = report(e, 2);
-        CHECK(strstr(t, "tie: the gradient is split half and half") != NULL);
+        CHECK_EXPR(strstr(t, "tie: the gradient is split half and half") != NULL);
         free(t);
         bp_expr_free(e);
     }
@@ -384,8 +375,7 @@ static void test_random(void)
             char *F = cat(f1, f2, "F(c,d,e) = [%s, %s]; ", f1, f2);
             text = cat(G, F, "%s%sF(G(x, y))", G, F);
         }
-        if (check_fd(text, &checked)) npass++;
-        else nfail++;
+        check_count(check_fd(text, &checked));
         free(text);
     }
     printf("random expressions: %d, Jacobian entries checked against finite differences: %d\n", n, checked);
@@ -432,10 +422,8 @@ static void test_errors(void)
         bp_status s = bp_expr_parse(bad[i].text, &e, &where, &err);
         if (!s && bad[i].point) s = bp_expr_set_point(e, bad[i].point, &err);
         if (!s) s = bp_expr_eval(e, &where, &err);
-        if (s == bad[i].status && strstr(err.msg, bad[i].msg) && where == bad[i].where && !strchr(err.msg, '\n'))
-            npass++;
-        else {
-            nfail++;
+        if (!check_count(s == bad[i].status && strstr(err.msg, bad[i].msg) && where == bad[i].where &&
+                         !strchr(err.msg, '\n'))) {
             fprintf(stderr, "FAIL bad expression '%s': status %s, where %d, message '%s'; wanted '%s' at %d\n",
                     bad[i].text, bp_status_name(s), where, err.msg, bad[i].msg, bad[i].where);
         }
@@ -445,14 +433,14 @@ static void test_errors(void)
     bp_expr *e;
     bp_error err;
     if (bp_expr_parse("x + y", &e, NULL, &err) == BP_OK) {
-        CHECK(bp_expr_set_point(e, "x=1,z=2", &err) == BP_E_VALUE && strstr(err.msg, "no variable 'z' (its variables: x, y)"));
-        CHECK(bp_expr_set_point(e, "x=abc", &err) == BP_E_PARSE);
-        CHECK(bp_expr_set_point(e, "x", &err) == BP_E_PARSE);
-        CHECK(bp_expr_set(e, "x", INFINITY, &err) == BP_E_VALUE);
-        CHECK(bp_expr_set_wrt(e, "x,x", &err) == BP_E_VALUE && strstr(err.msg, "twice"));
-        CHECK(bp_expr_set_wrt(e, "w", &err) == BP_E_VALUE);
-        CHECK(bp_expr_set_wrt(e, "", &err) == BP_E_VALUE);
-        CHECK(bp_expr_chain(e, &(bp_mat){0}, &(bp_mat){0}, &(bp_mat){0}, &err) == BP_E_ARG);
+        CHECK_EXPR(bp_expr_set_point(e, "x=1,z=2", &err) == BP_E_VALUE && strstr(err.msg, "no variable 'z' (its variables: x, y)"));
+        CHECK_EXPR(bp_expr_set_point(e, "x=abc", &err) == BP_E_PARSE);
+        CHECK_EXPR(bp_expr_set_point(e, "x", &err) == BP_E_PARSE);
+        CHECK_EXPR(bp_expr_set(e, "x", INFINITY, &err) == BP_E_VALUE);
+        CHECK_EXPR(bp_expr_set_wrt(e, "x,x", &err) == BP_E_VALUE && strstr(err.msg, "twice"));
+        CHECK_EXPR(bp_expr_set_wrt(e, "w", &err) == BP_E_VALUE);
+        CHECK_EXPR(bp_expr_set_wrt(e, "", &err) == BP_E_VALUE);
+        CHECK_EXPR(bp_expr_chain(e, &(bp_mat){0}, &(bp_mat){0}, &(bp_mat){0}, &err) == BP_E_ARG);
         bp_expr_free(e);
     }
     /* deep nesting is refused, not a stack overflow */
@@ -462,7 +450,7 @@ static void test_errors(void)
     memset(deep + 2001, ')', 2000);
     deep[4001] = 0;
     e = NULL;
-    CHECK(bp_expr_parse(deep, &e, NULL, &err) == BP_E_PARSE && strstr(err.msg, "nested too deeply"));
+    CHECK_EXPR(bp_expr_parse(deep, &e, NULL, &err) == BP_E_PARSE && strstr(err.msg, "nested too deeply"));
     bp_expr_free(e);
     /* runaway inlining is refused */
     const char *big = "A(x)=x*x; B(x)=A(x)+A(x)+A(x)+A(x); C(x)=B(x)+B(x)+B(x)+B(x); D(x)=C(x)+C(x)+C(x)+C(x); "
@@ -471,9 +459,9 @@ static void test_errors(void)
                       "L(x)=K(x)+K(x)+K(x)+K(x); L(x)";
     if (bp_expr_parse(big, &e, NULL, &err) == BP_OK) {
         bp_expr_set(e, "x", 0.5, NULL);
-        CHECK(bp_expr_eval(e, NULL, &err) == BP_E_VALUE && strstr(err.msg, "graph nodes"));
+        CHECK_EXPR(bp_expr_eval(e, NULL, &err) == BP_E_VALUE && strstr(err.msg, "graph nodes"));
         bp_expr_free(e);
-    } else CHECK(0);
+    } else CHECK_EXPR(0);
 }
 
 /* A string of n copies of `unit` between `head` and `tail` (caller frees). */
@@ -501,8 +489,8 @@ static void test_deep(void)
     /* x+x+...+x, 60000 terms: value and gradient 60000; every report runs */
     char *t = rep("x", "+x", 59999, "");
     if ((e = ev(t, "x=1"))) {
-        CHECK(bp_expr_value(e, 0) == 60000 && bp_expr_jacobian(e, 0, 0) == 60000);
-        CHECK(!bp_expr_write_steps(e, null, &err) && !bp_expr_write_dot(e, null, &err) &&
+        CHECK_EXPR(bp_expr_value(e, 0) == 60000 && bp_expr_jacobian(e, 0, 0) == 60000);
+        CHECK_EXPR(!bp_expr_write_steps(e, null, &err) && !bp_expr_write_dot(e, null, &err) &&
               !bp_expr_write_text(e, null, &err) && !bp_expr_write_json(e, 0, null, &err));
         bp_expr_free(e);
     }
@@ -537,7 +525,7 @@ static void test_deep(void)
     /* ...one more is refused, at the place that goes over the limit */
     snprintf(t, n, "%s%sH(x)=---G(x); H(y)", f, gg);
     e = NULL;
-    CHECK(bp_expr_parse(t, &e, &where, &err) == BP_E_PARSE && e == NULL &&
+    CHECK_EXPR(bp_expr_parse(t, &e, &where, &err) == BP_E_PARSE && e == NULL &&
           strstr(err.msg, "expression too deep (more than 1000 levels) at column ") &&
           where == (int)(strlen(t) - strlen("H(y)")));
     free(t);
@@ -550,7 +538,7 @@ static void test_deep(void)
     for (int i = 1; i < 5000; i++) p += sprintf(p, "F%d(x)=F%d(x)*2; ", i, i - 1);
     sprintf(p, "F4999(y)");
     e = NULL;
-    CHECK(bp_expr_parse(chain, &e, &where, &err) == BP_E_PARSE && strstr(err.msg, "expression too deep") && where > 0);
+    CHECK_EXPR(bp_expr_parse(chain, &e, &where, &err) == BP_E_PARSE && strstr(err.msg, "expression too deep") && where > 0);
     free(chain);
     fclose(null);
 }
@@ -562,6 +550,5 @@ int main(void)
     test_random();
     test_errors();
     test_deep();
-    printf("%d passed, %d failed\n", npass, nfail);
-    return nfail != 0;
+    return check_done();
 }

@@ -5,51 +5,14 @@
 #include "check.h"
 #include "safetensors.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static const char *path_of(const char *name)
-{
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *b = malloc(1 << 20);
-    *n = fread(b, 1, 1 << 20, f);
-    fclose(f);
-    return b;
-}
-
-static void write_bytes(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b, 1, n, f) != n) { perror(path); exit(2); }
-    fclose(f);
-}
-
-/* Files in dir whose name contains ".tmp." (leftovers of an atomic write). */
-static int temp_files(void)
-{
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) n += strstr(e->d_name, ".tmp.") != NULL;
-    if (d) closedir(d);
-    return n;
-}
+/* Files in the directory whose name contains ".tmp." (leftovers of an atomic write). */
+static int temp_files(void) { return check_count_entries(".tmp."); }
 
 /* A 3-layer net: 3 -> 4 tanh -> 5 relu -> 2 (softmax or linear), random
  * parameters with a few awkward values (-0, a subnormal, a huge one). */
@@ -137,7 +100,7 @@ static void test_round_trips(void)
                     bp_net *a = make_net((bp_dtype)dt, (bp_layout)layout, bias, with_sc, 10 + bias), *b = NULL, *c = NULL;
                     bp_scaler sc = {0}, sc2 = {0};
                     if (with_sc) make_scaler(&sc, 3);
-                    const char *p = path_of("rt.safetensors");
+                    const char *p = check_path("rt.safetensors");
                     bp_status st = bp_net_save(a, with_sc ? &sc : NULL, p, &err);
                     CHECK(st == BP_OK, "save: %s", err.msg);
                     st = bp_net_load(p, (bp_dtype)dt, &b, &sc2, &err);
@@ -203,7 +166,7 @@ static void test_json_export(void)
         for (int layout = 0; layout < 2; layout++)
             for (int softmax = 0; softmax < 2; softmax++) {
                 bp_net *a = make_net((bp_dtype)dt, (bp_layout)layout, softmax ? 5 : 2, softmax, 99);
-                const char *p = path_of("m.json");
+                const char *p = check_path("m.json");
                 bp_status st = bp_model_save_json(a, &x, softmax ? &y : NULL, p, &err);
                 CHECK(st == BP_OK, "save_json: %s", err.msg);
                 bp_model *m = NULL;
@@ -233,10 +196,10 @@ static void test_json_export(void)
             }
     /* readable: one matrix row per line */
     bp_net *a = make_net(BP_F64, BP_OUT_IN, 7, 0, 5);
-    const char *p = path_of("m.json");
+    const char *p = check_path("m.json");
     bp_model_save_json(a, &x, NULL, p, &err);
     size_t n;
-    char *text = (char *)slurp(p, &n);
+    char *text = (char *)check_slurp(p, &n);
     text[n] = 0;
     CHECK(strstr(text, "\n  \"inputs\": 3,\n") && strstr(text, "\n      \"W\": [\n        [") &&
           strstr(text, "\n        [-0.0, ") && strstr(text, "\"x\": [\n      [1, 2, 3],\n      [-0.5, 0.3333333333333333, 1e-300],\n"),
@@ -254,7 +217,7 @@ static void test_json_export(void)
     bp_model *m;
     CHECK(bp_model_load(p, BP_F64, &m, &err) == BP_OK, "previous JSON damaged: %s", err.msg);
     bp_model_free(m);
-    CHECK(bp_model_save_json(a, NULL, NULL, path_of("no/such/dir/m.json"), &err) == BP_E_IO, "json into a missing dir");
+    CHECK(bp_model_save_json(a, NULL, NULL, check_path("no/such/dir/m.json"), &err) == BP_E_IO, "json into a missing dir");
     CHECK(temp_files() == 0, "temporary files left behind");
     bp_net_free(a);
 }
@@ -283,10 +246,10 @@ static void test_damaged(void)
     bp_net *a = make_net(BP_F32, BP_OUT_IN, 7, 1, 3);
     bp_scaler sc = {0};
     make_scaler(&sc, 3);
-    const char *good = path_of("good.safetensors"), *bad = path_of("bad.safetensors");
+    const char *good = check_path("good.safetensors"), *bad = check_path("bad.safetensors");
     CHECK(bp_net_save(a, &sc, good, &err) == BP_OK, "save: %s", err.msg);
     size_t n;
-    unsigned char *b = slurp(good, &n);
+    unsigned char *b = check_slurp(good, &n);
     size_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | b[i];
 
@@ -294,7 +257,7 @@ static void test_damaged(void)
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
         char what[64];
         snprintf(what, sizeof what, "truncated at %zu of %zu bytes", cuts[i], n);
-        write_bytes(bad, b, cuts[i]);
+        check_write(bad, b, cuts[i]);
         expect_format(bad, NULL, what);
     }
     /* every single-bit flip (and case flip) of a header byte is caught */
@@ -303,7 +266,7 @@ static void test_damaged(void)
         for (int m = 0; m < 2; m++) {
             unsigned char mask = m ? 0x20 : 0x01;
             b[i] ^= mask;
-            write_bytes(bad, b, n);
+            check_write(bad, b, n);
             bp_net *net = NULL;
             bp_status st = load(bad, &net, &err);
             if (st != BP_E_FORMAT || !strstr(err.msg, bad)) {
@@ -321,7 +284,7 @@ static void test_damaged(void)
     CHECK(shp != NULL, "shape [4,3] not found in the header");
     if (shp) {
         memcpy(shp, "\"shape\":[3,4]", 13);
-        write_bytes(bad, b, n);
+        check_write(bad, b, n);
         expect_format(bad, "layers.0.weight' has shape [3, 4]; the architecture needs [4, 3]", "changed shape");
         memcpy(shp, "\"shape\":[4,3]", 13);
     }
@@ -337,16 +300,16 @@ static void test_damaged(void)
     unsigned char *d = (unsigned char *)data;
     memcpy(&keep, d + off_w1 + 4 * 6, 4);
     memcpy(d + off_w1 + 4 * 6, &v, 4); /* element [1, 2] of a 5 x 4 */
-    write_bytes(bad, b, n);
+    check_write(bad, b, n);
     expect_format(bad, "'layers.1.weight' element [1, 2] is nan", "NaN weight");
     v = -INFINITY;
     memcpy(d + off_w1 + 4 * 6, &v, 4);
-    write_bytes(bad, b, n);
+    check_write(bad, b, n);
     expect_format(bad, "element [1, 2] is -inf", "Inf weight");
     memcpy(d + off_w1 + 4 * 6, &keep, 4);
     v = 0;
     memcpy(d + off_sd + 4, &v, 4);
-    write_bytes(bad, b, n);
+    check_write(bad, b, n);
     expect_format(bad, "'scaler.std' element [1] is 0", "zero std");
     free(b);
 
@@ -423,7 +386,7 @@ static void test_foreign(void)
     bp_st_tensor t[7];
     static const char *names[] = {"embed.weight", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "head.weight", "head.bias"};
     for (int i = 0; i < 7; i++) t[i] = (bp_st_tensor){names[i], BP_F32, 2, {2, 3}, w, sizeof w};
-    const char *p = path_of("foreign.safetensors");
+    const char *p = check_path("foreign.safetensors");
     CHECK(bp_st_write(p, t, 2, NULL, NULL, 0, &err) == BP_OK, "write foreign: %s", err.msg);
     expect_format(p, "not a backprop model (no __metadata__.format = backprop); it holds tensors: embed.weight, fc1.weight",
                   "foreign file");
@@ -436,15 +399,15 @@ static void test_foreign(void)
     expect_format(p, "it holds no tensors", "empty safetensors");
 
     /* not safetensors at all */
-    const char *j = path_of("model.json");
-    write_bytes(j, "{\n  \"inputs\": 2,\n  \"layers\": []\n}\n", 33);
+    const char *j = check_path("model.json");
+    check_write(j, "{\n  \"inputs\": 2,\n  \"layers\": []\n}\n", 33);
     expect_format(j, "looks like a JSON model file", "a JSON model");
     unsigned char rnd[300];
     for (int i = 0; i < 300; i++) rnd[i] = (unsigned char)(i * 7919 + 13);
-    write_bytes(p, rnd, sizeof rnd);
+    check_write(p, rnd, sizeof rnd);
     expect_format(p, NULL, "random bytes");
     bp_net *net;
-    CHECK(bp_net_load(path_of("absent.safetensors"), BP_F32, &net, NULL, &err) == BP_E_IO && strstr(err.msg, "absent"),
+    CHECK(bp_net_load(check_path("absent.safetensors"), BP_F32, &net, NULL, &err) == BP_E_IO && strstr(err.msg, "absent"),
           "missing file: %s", err.msg);
 }
 
@@ -452,11 +415,11 @@ static void test_atomic(void)
 {
     bp_error err;
     bp_net *a = make_net(BP_F64, BP_IN_OUT, 7, 0, 1), *b = make_net(BP_F64, BP_IN_OUT, 7, 0, 2), *c = NULL;
-    const char *p = path_of("atomic.safetensors");
-    CHECK(bp_net_save(a, NULL, path_of("missing-dir/x.safetensors"), &err) == BP_E_IO && strstr(err.msg, "missing-dir"),
+    const char *p = check_path("atomic.safetensors");
+    CHECK(bp_net_save(a, NULL, check_path("missing-dir/x.safetensors"), &err) == BP_E_IO && strstr(err.msg, "missing-dir"),
           "save into a missing directory: %s", err.msg);
     struct stat st;
-    CHECK(stat(path_of("missing-dir"), &st) != 0, "the missing directory was created");
+    CHECK(stat(check_path("missing-dir"), &st) != 0, "the missing directory was created");
     CHECK(bp_net_save(a, NULL, p, &err) == BP_OK, "save: %s", err.msg);
     CHECK(bp_net_save(b, NULL, p, &err) == BP_OK, "save over: %s", err.msg);
     CHECK(bp_net_load(p, BP_F64, &c, NULL, &err) == BP_OK && same_net(b, c), "the second save did not replace the first");
@@ -477,9 +440,9 @@ static void test_atomic(void)
     CHECK(bp_net_save(a, &sc, p, &err) == BP_E_ARG, "scaler with std 0 accepted");
     bp_scaler_free(&sc);
     if (geteuid() != 0) { /* a directory we may not write into (root may write anywhere) */
-        chmod(dir, 0555);
+        chmod(check_dir(), 0555);
         CHECK(bp_net_save(a, NULL, p, &err) == BP_E_IO, "save into a read-only directory: %s", err.msg);
-        chmod(dir, 0755);
+        chmod(check_dir(), 0755);
     }
     CHECK(bp_net_load(p, BP_F64, &c, NULL, &err) == BP_OK && same_net(b, c), "a failed save damaged the previous file");
     CHECK(temp_files() == 0, "temporary files left behind");
@@ -488,8 +451,7 @@ static void test_atomic(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/bp_modelio_XXXXXX");
-    if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+    if (!check_tmpdir("bp_modelio")) return 2;
     test_round_trips();
     test_json_export();
     test_damaged();
@@ -497,11 +459,9 @@ int main(void)
     test_atomic();
     int rc = check_done();
     if (rc == 0) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+        if (check_remove_tree(check_dir()) != 0) fprintf(stderr, "could not remove %s\n", check_dir());
     } else {
-        fprintf(stderr, "files kept in %s\n", dir);
+        fprintf(stderr, "files kept in %s\n", check_dir());
     }
     return rc;
 }

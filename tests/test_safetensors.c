@@ -1,9 +1,9 @@
 /* test_safetensors.c - tests of src/safetensors.c: round trips, a hand-made
  * file, every rejection case, atomic writes. Exit status 0 iff all pass. */
 #define _POSIX_C_SOURCE 200809L
+#include "check.h"
 #include "safetensors.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,34 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-static int passed, failed;
-static char dir[64];
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (cond) passed++;                                                 \
-        else { failed++; printf("FAIL line %d: ", __LINE__); printf(__VA_ARGS__); printf("\n"); } \
-    } while (0)
-
-static void path_of(char *buf, size_t cap, const char *name) { snprintf(buf, cap, "%s/%s", dir, name); }
-
-static void write_bytes(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b, 1, n, f) != n) { perror(path); exit(2); }
-    fclose(f);
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *b = malloc(1 << 20);
-    *n = fread(b, 1, 1 << 20, f);
-    fclose(f);
-    return b;
-}
 
 /* A file image: 8-byte LE length, header + `pad` spaces, then `dlen` data bytes. */
 static unsigned char *image(const char *hdr, size_t pad, const void *data, size_t dlen, size_t *len)
@@ -53,25 +25,15 @@ static unsigned char *image(const char *hdr, size_t pad, const void *data, size_
     return b;
 }
 
-/* Entries of `dir` that look like leftover temporary files. */
-static int temp_files(void)
-{
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strstr(e->d_name, ".tmp")) n++;
-    if (d) closedir(d);
-    return n;
-}
+/* Entries of the directory that look like leftover temporary files. */
+static int temp_files(void) { return check_count_entries(".tmp"); }
 
 /* Read `bytes` from a file called `label` and expect BP_E_FORMAT with a message
  * holding the path and the facts f1, f2 (either may be NULL). */
 static void reject_raw(const char *label, const void *bytes, size_t n, const char *f1, const char *f2)
 {
-    char path[128];
-    path_of(path, sizeof path, label);
-    write_bytes(path, bytes, n);
+    const char *path = check_path(label);
+    check_write(path, bytes, n);
     bp_st_file *f = (bp_st_file *)1;
     bp_error e = {0};
     bp_status s = bp_st_read(path, &f, &e);
@@ -113,14 +75,13 @@ static void test_round_trip(void)
         {"empty", BP_F32, 2, {0, 5}, NULL, 0},
     };
     const char *mk[] = {"format", "note"}, *mv[] = {"pt", "h\xc3\xa9llo \"quoted\""};
-    char path[128];
-    path_of(path, sizeof path, "rt.safetensors");
+    const char *path = check_path("rt.safetensors");
     bp_error e = {0};
     bp_status s = bp_st_write(path, ts, 5, mk, mv, 2, &e);
     CHECK(s == BP_OK, "write: %s", e.msg);
 
     size_t n;
-    unsigned char *raw = slurp(path, &n);
+    unsigned char *raw = check_slurp(path, &n);
     uint64_t h = 0;
     for (int i = 7; i >= 0; i--) h = (h << 8) | raw[i];
     CHECK(h % 8 == 0 && n == 8 + h + 8 + 12 + 48 + 16, "layout: header %llu, size %zu", (unsigned long long)h, n);
@@ -165,9 +126,8 @@ static void test_hand_made(void)
     const unsigned char d[8] = {0x00, 0x00, 0xc0, 0x3f, 0x00, 0x00, 0x00, 0xc0};
     size_t n;
     unsigned char *b = image("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 0, d, 8, &n);
-    char path[128];
-    path_of(path, sizeof path, "hand.safetensors");
-    write_bytes(path, b, n);
+    const char *path = check_path("hand.safetensors");
+    check_write(path, b, n);
     free(b);
     bp_st_file *f = NULL;
     bp_error e = {0};
@@ -186,7 +146,7 @@ static void test_hand_made(void)
     memcpy(d2 + 8, &two, 8);
     b = image("{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]},"
               "\"s\":{\"shape\":[],\"data_offsets\":[8,16],\"dtype\":\"F64\"}}", 5, d2, 16, &n);
-    write_bytes(path, b, n);
+    check_write(path, b, n);
     free(b);
     f = NULL;
     CHECK(bp_st_read(path, &f, &e) == BP_OK, "hand-made 2: %s", e.msg);
@@ -276,14 +236,13 @@ static void test_rejections(void)
 
 static void test_atomic(void)
 {
-    char path[128];
-    path_of(path, sizeof path, "atomic.safetensors");
+    const char *path = check_path("atomic.safetensors");
     float a[4] = {1, 2, 3, 4};
     bp_st_tensor t = {"a", BP_F32, 1, {4}, a, sizeof a};
     bp_error e = {0};
     CHECK(bp_st_write(path, &t, 1, NULL, NULL, 0, &e) == BP_OK, "write A: %s", e.msg);
     size_t n0, n1;
-    unsigned char *before = slurp(path, &n0), *after;
+    unsigned char *before = check_slurp(path, &n0), *after;
 
     /* Invalid descriptors: refused with BP_E_ARG, A untouched. */
     bp_st_tensor bad[2] = {t, t};
@@ -322,7 +281,7 @@ static void test_atomic(void)
     signal(SIGXFSZ, oldsig);
     CHECK(limited && s == BP_E_IO && strstr(e.msg, path), "midway failure: status %d: %s", (int)s, e.msg);
 
-    after = slurp(path, &n1);
+    after = check_slurp(path, &n1);
     CHECK(after && n0 == n1 && memcmp(before, after, n0) == 0, "file A unchanged");
     CHECK(temp_files() == 0, "no temporary file left behind");
     free(before);
@@ -332,13 +291,11 @@ static void test_atomic(void)
 
 int main(void)
 {
-    strcpy(dir, "/tmp/bp_st_test_XXXXXX");
-    if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+    if (!check_tmpdir("bp_st_test")) return 2;
     test_round_trip();
     test_hand_made();
     test_rejections();
     test_atomic();
-    if (rmdir(dir) != 0) { failed++; printf("FAIL: files left in %s\n", dir); }
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    CHECK(rmdir(check_dir()) == 0, "files left in %s", check_dir());
+    return check_done();
 }
