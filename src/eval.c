@@ -31,19 +31,6 @@ static bp_status check_inputs(bp_net *net, const bp_dataset *d, int *batch, bp_e
     return BP_OK;
 }
 
-/* Class of row i of the output a (k columns; k == 1: threshold at 0.5). */
-static int argmax_row(const bp_mat *a, int i)
-{
-    if (a->cols == 1) return bp_mat_get(a, i, 0) >= 0.5;
-    int best = 0;
-    double bv = bp_mat_get(a, i, 0);
-    for (int j = 1; j < a->cols; j++) {
-        double v = bp_mat_get(a, i, j);
-        if (v > bv) { bv = v; best = j; }
-    }
-    return best;
-}
-
 bp_status bp_evaluate(bp_net *net, const bp_dataset *d, int batch, bp_metrics *out, bp_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -97,7 +84,7 @@ bp_status bp_evaluate(bp_net *net, const bp_dataset *d, int batch, bp_metrics *o
         bp_mat a = bp_net_a(net, bp_net_get_spec(net)->nlayers - 1);
         for (int i = 0; i < m; i++) {
             if (classify) {
-                int t = d->labels[start + i], p = argmax_row(&a, i);
+                int t = d->labels[start + i], p = bp_predicted_class(&a, i);
                 out->confusion[(size_t)t * nclasses + p]++;
                 correct += t == p;
             } else {

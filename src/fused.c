@@ -93,12 +93,9 @@ bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 {
     const bp_net_spec *s = &net->spec;
     if (s->loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
-    if (!x || !y || x->rows < 1) return bp_err(err, BP_E_SHAPE, "no samples");
-    if (x->cols != s->inputs)
-        return bp_err(err, BP_E_SHAPE, "x has %d columns, the network has %d inputs", x->cols, s->inputs);
-    if (y->cols != bp_net_outputs(net) || y->rows != x->rows)
-        return bp_err(err, BP_E_SHAPE, "y is %d x %d, expected %d x %d", y->rows, y->cols, x->rows, bp_net_outputs(net));
-    bp_status st = ensure(net, x->rows, err);
+    if (!y) return bp_err(err, BP_E_ARG, "no targets y for the loss");
+    bp_status st = bp_net_check_xy(net, x, y, err);
+    if (!st) st = ensure(net, x->rows, err);
     if (st) return st;
     struct bp_fused *f = net->fused;
     const void *X = as_dtype(x, net->dtype, f->x), *Y = as_dtype(y, net->dtype, f->y);

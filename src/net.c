@@ -295,7 +295,7 @@ static void load_leaf(bp_net *net, bp_node id, const bp_mat *src)
         for (int j = 0; j < src->cols; j++) bp_mat_set(&dst, i, j, bp_mat_get(src, i, j));
 }
 
-static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx, bp_error *err)
+bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, bp_error *err)
 {
     if (!x || x->rows < 1) return bp_err(err, BP_E_SHAPE, "no samples: x has no rows");
     if (x->cols != net->spec.inputs)
@@ -304,9 +304,15 @@ static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, int want
         return bp_err(err, BP_E_SHAPE, "y has %d columns, the network has %d outputs", y->cols, bp_net_outputs(net));
     if (y && y->rows != x->rows)
         return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, x->rows);
+    return BP_OK;
+}
+
+static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx, bp_error *err)
+{
+    bp_status st = bp_net_check_xy(net, x, y, err);
+    if (st) return st;
     if (!net->g || net->m != x->rows || net->want_dx != want_dx) {
-        bp_status st = use_graph(net, x->rows, want_dx, err);
-        if (st) return st;
+        if ((st = use_graph(net, x->rows, want_dx, err))) return st;
     }
     load_leaf(net, net->x, x);
     if (y && net->y >= 0) load_leaf(net, net->y, y);

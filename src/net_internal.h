@@ -28,6 +28,9 @@ struct bp_net {
 /* Fan-in of layer l. */
 static inline int bp_fan_in(const bp_net_spec *s, int l) { return l == 0 ? s->inputs : s->layers[l - 1].units; }
 
+/* x (m x inputs, m >= 1) and y (m x outputs, may be NULL) fit the network? */
+bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, bp_error *err);
+
 /* The fused step (fused.c): forward, loss and backward of the whole network
  * without the graph: gradients into net->grads, like bp_net_backprop without
  * dL/dx. The optimised twin of the graph path; tests/test_fused.c holds them

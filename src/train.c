@@ -273,11 +273,7 @@ static double count_correct(bp_net *net, const bp_mat *out, const bp_dataset *d,
     int k = a.cols;
     double correct = 0;
     if (d->labels && k == d->nclasses && k > 1) {
-        for (int i = 0; i < m; i++) {
-            int best = 0;
-            for (int j = 1; j < k; j++) if (bp_mat_get(&a, i, j) > bp_mat_get(&a, i, best)) best = j;
-            correct += best == d->labels[rows[i]];
-        }
+        for (int i = 0; i < m; i++) correct += bp_predicted_class(&a, i) == d->labels[rows[i]];
         return correct;
     }
     if (k == 1 && bp_net_get_spec(net)->loss == BP_LOSS_BCE) {

@@ -51,6 +51,18 @@ int bp_name_index(const char *const *table, int n, const char *s)
     return -1;
 }
 
+int bp_predicted_class(const bp_mat *a, int i)
+{
+    if (a->cols == 1) return bp_mat_get(a, i, 0) >= 0.5;
+    int best = 0;
+    double bv = bp_mat_get(a, i, 0);
+    for (int j = 1; j < a->cols; j++) {
+        double v = bp_mat_get(a, i, j);
+        if (v > bv) { bv = v; best = j; }
+    }
+    return best;
+}
+
 double bp_now(void)
 {
     struct timespec ts;

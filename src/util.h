@@ -51,6 +51,10 @@ int bp_name_index(const char *const *table, int n, const char *s);
         return 0;                                                              \
     }
 
+/* The class predicted by row i of the outputs a: the first largest output,
+ * or for a single output unit, 1 iff it is >= 0.5. */
+int bp_predicted_class(const bp_mat *a, int i);
+
 /* Monotonic wall-clock time in seconds. */
 double bp_now(void);
 
