@@ -15,6 +15,11 @@ int cli_failf(const char *fmt, ...);
 /* After getopt_long (with opterr = 0) returned '?': one line naming the bad
  * option of command `cmd`; returns EXIT_BAD. */
 int cli_bad_option(const char *cmd, char **argv);
+/* Parse a whole option value as an integer in [lo, hi] / a finite number:
+ * 0 on success, -1 if it is not one (nothing printed: the caller says what
+ * it expected). */
+int cli_long(const char *s, long lo, long hi, long *out);
+int cli_double(const char *s, double *out);
 /* Parse a dtype name ("f32"/"f64"); returns 0 on success. */
 int cli_dtype(const char *s, bp_dtype *out);
 /* Load a model file and apply --x/--y CSV overrides (either may be NULL). */

@@ -168,9 +168,8 @@ int model_opt(int c, const char *optarg, model_opts *o)
         }
         return 1;
     case 'b': {
-        char *end;
-        long v = strtol(optarg, &end, 10);
-        if (!*optarg || *end || v < 1 || v > 1 << 24) {
+        long v;
+        if (cli_long(optarg, 1, 1 << 24, &v)) {
             cli_failf("--batch: expected an integer >= 1, got '%s'", optarg);
             return -1;
         }

@@ -69,10 +69,7 @@ int cmd_explain(int argc, char **argv)
             else return cli_failf("--format: expected text, markdown or latex, got '%s'", optarg);
             break;
         case 's': {
-            char *end;
-            errno = 0;
-            sample = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || sample < 1 || sample > 1000000000)
+            if (cli_long(optarg, 1, 1000000000, &sample))
                 return cli_failf("--sample: expected a sample number counting from 1, got '%s'", optarg);
             break;
         }

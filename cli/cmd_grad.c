@@ -42,12 +42,9 @@ int cmd_grad(int argc, char **argv)
         case 'c': compare = optarg; break;
         case 'x': xcsv = optarg; break;
         case 'y': ycsv = optarg; break;
-        case 'r': {
-            char *end;
-            rtol = strtod(optarg, &end);
-            if (*end || !(rtol > 0)) return cli_failf("--rtol: expected a positive number, got '%s'", optarg);
+        case 'r':
+            if (cli_double(optarg, &rtol) || !(rtol > 0)) return cli_failf("--rtol: expected a positive number, got '%s'", optarg);
             break;
-        }
         case 't':
             if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f64 or f32, got '%s'", optarg);
             break;

@@ -22,9 +22,7 @@ static const char HELP[] =
 
 static int number(const char *opt, const char *s, double *out)
 {
-    char *end;
-    *out = strtod(s, &end);
-    if (*end || !(*out > 0)) return cli_failf("%s: expected a positive number, got '%s'", opt, s);
+    if (cli_double(s, out) || !(*out > 0)) return cli_failf("%s: expected a positive number, got '%s'", opt, s);
     return 0;
 }
 

@@ -124,17 +124,13 @@ static void on_epoch(void *user, const bp_epoch_stats *s)
 
 static int parse_num(const char *opt, const char *s, double lo, double *out)
 {
-    char *end;
-    *out = strtod(s, &end);
-    if (!*s || *end || !isfinite(*out) || *out < lo) return cli_failf("%s: expected a number >= %g, got '%s'", opt, lo, s);
+    if (cli_double(s, out) || *out < lo) return cli_failf("%s: expected a number >= %g, got '%s'", opt, lo, s);
     return 0;
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long *out)
 {
-    char *end;
-    *out = strtol(s, &end, 10);
-    if (!*s || *end || *out < lo || *out > 1000000000L) return cli_failf("%s: expected an integer >= %ld, got '%s'", opt, lo, s);
+    if (cli_long(s, lo, 1000000000L, out)) return cli_failf("%s: expected an integer >= %ld, got '%s'", opt, lo, s);
     return 0;
 }
 

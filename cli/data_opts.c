@@ -19,9 +19,8 @@ void data_opts_init(data_opts *o)
 
 static int parse_int(const char *opt, const char *s, int min, int *out)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < min || v > 1000000000L) {
+    long v;
+    if (cli_long(s, min, 1000000000L, &v)) {
         cli_failf("%s: expected an integer%s, got '%s'", opt, min > 0 ? " >= 1" : "", s);
         return -1;
     }

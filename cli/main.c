@@ -3,7 +3,10 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +52,26 @@ int cli_bad_option(const char *cmd, char **argv)
     if (optopt && arg[0] == '-' && arg[1] != '-')
         return cli_failf("%s: unknown option '-%c' (see `backprop %s --help`)", cmd, optopt, cmd);
     return cli_failf("%s: unknown option or missing value: '%s' (see `backprop %s --help`)", cmd, arg, cmd);
+}
+
+int cli_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
 }
 
 int cli_dtype(const char *s, bp_dtype *out)
