@@ -11,12 +11,14 @@
  *   backward  dW = G^T A_prev (out_in) or A_prev^T G (in_out); db = sum_i G_i;
  *             dA_prev = G W (out_in) or G W^T (in_out); G_prev = dA_prev (x) g'(Z_prev)
  * Small products run as plain loops (a BLAS call costs more than the work);
- * large ones go to bp_gemm (OpenBLAS).
+ * large ones go to bp_gemm (OpenBLAS). fused_pass is BP_HOT (built for
+ * AVX-512, AVX2 and baseline x86-64, util.h) and its helpers are forced
+ * inline so that their loops are vectorised for the CPU at hand.
  */
 
 /* C (m x n) = A (m x k) op(B) [+ C], op(B) = B^T when tb (B is n x k) else B
  * (k x n); or with ta, C = A^T B where A is k x m. Row-major, dense. */
-static void SFX(mm)(int ta, int tb, int m, int n, int k, const T *A, const T *B, T *C, int accumulate)
+BP_INLINE void SFX(mm)(int ta, int tb, int m, int n, int k, const T *A, const T *B, T *C, int accumulate)
 {
     if ((double)m * n * k >= 32768) {
         SFX(bp_gemm)(ta, tb, m, n, k, 1, A, ta ? m : k, B, tb ? k : n, accumulate ? 1 : 0, C, n);
@@ -50,7 +52,7 @@ static void SFX(mm)(int ta, int tb, int m, int n, int k, const T *A, const T *B,
 }
 
 /* Z += b (row broadcast) and A = g(Z), in one pass. */
-static void SFX(bias_act)(T *Z, T *A, const T *b, int m, int u, bp_act act)
+BP_INLINE void SFX(bias_act)(T *Z, T *A, const T *b, int m, int u, bp_act act)
 {
     for (int i = 0; i < m; i++) {
         T *z = Z + (size_t)i * u, *a = A + (size_t)i * u;
@@ -80,7 +82,7 @@ static void SFX(bias_act)(T *Z, T *A, const T *b, int m, int u, bp_act act)
 }
 
 /* G = dA (x) g'(Z) in place (G holds dA on entry), written with A. */
-static void SFX(act_backward)(T *G, const T *A, int m, int u, bp_act act)
+BP_INLINE void SFX(act_backward)(T *G, const T *A, int m, int u, bp_act act)
 {
     size_t n = (size_t)m * u;
     switch (act) {
@@ -100,7 +102,7 @@ static void SFX(act_backward)(T *G, const T *A, int m, int u, bp_act act)
 }
 
 /* Loss of the output layer and G = dL/dZ_L. Returns the reduced loss. */
-static double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, const T *Y, T *G, int m, int u)
+BP_INLINE double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, const T *Y, T *G, int m, int u)
 {
     double L = 0;
     T sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
@@ -140,7 +142,7 @@ static double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, con
     return L * (s->reduction == BP_MEAN ? 1.0 / m : 1.0);
 }
 
-static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, double *loss)
+BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, double *loss)
 {
     const bp_net_spec *s = &net->spec;
     struct bp_fused *f = net->fused;

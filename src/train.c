@@ -135,8 +135,8 @@ static double lr_at(const bp_train_options *o, int epoch)
     }
 }
 
-/* Is every weight (not bias) index i? Weight decay applies to weights only. */
-static void weight_decay(bp_trainer *t)
+/* g_W += lambda W: weight decay applies to weights only, not biases. */
+BP_HOT static void weight_decay(bp_trainer *t)
 {
     bp_net *net = t->net;
     const bp_net_spec *s = bp_net_get_spec(net);
@@ -172,7 +172,7 @@ static double from_bits_double(uint64_t b) { double x; if (b >= 0x7ff00000000000
 #define SQRT_double sqrt
 #define TRACK(T, x) do { UINT_##T b_ = BITS_##T(x); top = b_ > top ? b_ : top; } while (0)
 #define UPDATE_FN(T)                                                                               \
-    static double update_##T(bp_trainer *t, double lr_d, double c1, double c2)                     \
+    BP_HOT static double update_##T(bp_trainer *t, double lr_d, double c1, double c2)              \
     {                                                                                              \
         const bp_train_options *o = &t->o;                                                         \
         T *restrict p = bp_net_params(t->net), *restrict m1 = t->m1, *restrict m2 = t->m2;        \
@@ -219,18 +219,23 @@ UPDATE_FN(float)
 UPDATE_FN(double)
 
 /* The largest |x| of n values, +Inf if one is not finite. */
-static double max_abs(const void *data, bp_dtype dt, size_t n)
+BP_HOT static double max_abs_f64(const double *d, size_t n)
 {
-    if (dt == BP_F64) {
-        const double *d = data;
-        uint64_t top = 0;
-        for (size_t i = 0; i < n; i++) TRACK(double, d[i]);
-        return from_bits_double(top);
-    }
-    const float *d = data;
+    uint64_t top = 0;
+    for (size_t i = 0; i < n; i++) TRACK(double, d[i]);
+    return from_bits_double(top);
+}
+
+BP_HOT static double max_abs_f32(const float *d, size_t n)
+{
     uint32_t top = 0;
     for (size_t i = 0; i < n; i++) TRACK(float, d[i]);
     return from_bits_float(top);
+}
+
+static double max_abs(const void *data, bp_dtype dt, size_t n)
+{
+    return dt == BP_F64 ? max_abs_f64(data, n) : max_abs_f32(data, n);
 }
 
 /* One optimizer step with gradients of largest magnitude gmax (finite).
@@ -316,6 +321,16 @@ static double epoch_loss(const bp_trainer *t, const bp_net_spec *s)
     return s->reduction == BP_MEAN ? t->ep_loss / t->ep_seen : t->ep_loss;
 }
 
+/* Copy the batch's rows (scattered over the dataset) into xb, yb. */
+static void gather(bp_trainer *t, const bp_dataset *d, const int *rows, int m)
+{
+    size_t F = (size_t)d->features, K = (size_t)d->outputs;
+    for (int i = 0; i < m; i++) {
+        memcpy(t->xb + i * F, d->x + (size_t)rows[i] * F, F * sizeof(float));
+        memcpy(t->yb + i * K, d->y + (size_t)rows[i] * K, K * sizeof(float));
+    }
+}
+
 static bp_status ensure_buffers(bp_trainer *t, const bp_dataset *d, bp_error *err)
 {
     int B = t->o.batch < d->n ? t->o.batch : d->n;
@@ -372,10 +387,7 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
         for (int b = t->batch_pos; b < nb; b++) {
             int start = b * B, m = train->n - start < B ? train->n - start : B;
             const int *rows = t->perm + start;
-            for (int i = 0; i < m; i++) {
-                memcpy(t->xb + (size_t)i * F, train->x + (size_t)rows[i] * F, (size_t)F * sizeof(float));
-                memcpy(t->yb + (size_t)i * K, train->y + (size_t)rows[i] * K, (size_t)K * sizeof(float));
-            }
+            gather(t, train, rows, m);
             bp_mat x = {m, F, BP_F32, t->xb}, y = {m, K, BP_F32, t->yb};
             double loss;
             if ((st = bp_fused_backprop(net, &x, &y, &loss, err))) return st;

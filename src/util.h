@@ -13,6 +13,25 @@
 #define BP_PRINTF(a, b)
 #endif
 
+/* BP_HOT marks a loop-heavy function (the optimizer update, the fused
+ * training step's elementwise passes) that is compiled three times, for
+ * x86-64-v4 (AVX-512), x86-64-v3 (AVX2) and baseline x86-64, with the best
+ * version for the CPU picked when the library is loaded (GCC/clang
+ * target_clones, an ifunc). The versions give the same bits: the build is ISO
+ * C (-std=c11), so -ffp-contract=off and no version fuses a*b+c into an FMA.
+ * BP_INLINE forces a helper into its BP_HOT caller, so that it is vectorised
+ * for the caller's target. */
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(BP_NO_CLONES)
+#define BP_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define BP_HOT
+#endif
+#if defined(__GNUC__)
+#define BP_INLINE static inline __attribute__((always_inline))
+#else
+#define BP_INLINE static inline
+#endif
+
 /* Fill `err` (may be NULL) with status s and a printf-style message; return s.
  * Messages are one line: the user's file, the place, the problem. */
 bp_status bp_err(bp_error *err, bp_status s, const char *fmt, ...) BP_PRINTF(3, 4);
