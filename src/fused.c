@@ -4,8 +4,16 @@
  * f64). Used by the trainer and bp_net_train_step; the graph path (net.c)
  * stays the reference, and tests/test_fused.c checks one against the other.
  * Buffers are sized for the largest batch seen, so a training step allocates
- * nothing after the first batch. */
+ * nothing after the first batch.
+ *
+ * Large f32 products go to the own kernel (sgemm.c) on CPUs with AVX-512,
+ * with packing space kept here. The trainer can then hand over the batch as
+ * row numbers into the dataset (bp_fused_backprop_rows): the products that
+ * read X pack it straight from the dataset, with no gather copy, and ask the
+ * caches for the next batch's rows while they compute. */
 #include "net_internal.h"
+#include "sgemm.h"
+#include "sigmoid.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +26,11 @@ struct bp_fused {
     void *g[2];                  /* cap x max units: dL/dz, ping-pong       */
     void *x, *y;                 /* x, y converted to the net's dtype       */
     int m;                       /* rows of the last pass                   */
+    float *ws;                   /* packing space of the own sgemm, or NULL */
+    const void *xs;              /* X of this pass when given by rows:      */
+    size_t ldx;                  /*   row i is xs + xrows[i] * ldx          */
+    const int *xrows;
+    bp_prefetch *pf;             /* the next batch's rows, or NULL          */
 };
 
 void bp_fused_free(struct bp_fused *f)
@@ -27,9 +40,12 @@ void bp_fused_free(struct bp_fused *f)
         if (f->a[l] != f->z[l]) free(f->a[l]);
         free(f->z[l]);
     }
-    free(f->g[0]); free(f->g[1]); free(f->x); free(f->y);
+    free(f->g[0]); free(f->g[1]); free(f->x); free(f->y); free(f->ws);
     free(f);
 }
+
+/* Does the net's step use the own sgemm (f32, a CPU with AVX-512)? */
+static int own_sgemm(const bp_net *net) { return net->dtype == BP_F32 && bp_sgemm_available(); }
 
 static bp_status ensure(bp_net *net, int m, bp_error *err)
 {
@@ -52,6 +68,17 @@ static bp_status ensure(bp_net *net, int m, bp_error *err)
         !(f->x = bp_malloc((size_t)m * s->inputs * es, err)) ||
         !(f->y = bp_malloc((size_t)m * s->layers[s->nlayers - 1].units * es, err)))
         goto fail;
+    if (own_sgemm(net)) { /* the largest packing space of the step's products */
+        size_t ws = 0;
+        for (int l = 0; l < s->nlayers; l++) {
+            int k = bp_fan_in(s, l), u = s->layers[l].units;
+            size_t w[3] = {bp_sgemm_ws_floats(m, u, k), bp_sgemm_ws_floats(u, k, m), bp_sgemm_ws_floats(k, u, m)};
+            for (int i = 0; i < 3; i++) ws = w[i] > ws ? w[i] : ws;
+            ws = bp_sgemm_ws_floats(m, k, u) > ws ? bp_sgemm_ws_floats(m, k, u) : ws;
+        }
+        f->ws = aligned_alloc(64, (ws * sizeof(float) + 63) / 64 * 64);
+        if (!f->ws) { bp_err(err, BP_E_NOMEM, "out of memory (%zu bytes)", ws * sizeof(float)); goto fail; }
+    }
     f->cap = m;
     return BP_OK;
 fail:
@@ -68,6 +95,42 @@ static const void *as_dtype(const bp_mat *m, bp_dtype dt, void *buf)
     for (int i = 0; i < m->rows; i++)
         for (int j = 0; j < m->cols; j++) bp_mat_set(&d, i, j, bp_mat_get(m, i, j));
     return buf;
+}
+
+/* Networks whose every width is at most SMALL_W go through small_pass
+ * (fused_kernels.h) for batches of at most SMALL_M rows. */
+enum { SMALL_W = 16, SMALL_M = 16 };
+static int small_net(const bp_net *net, int m)
+{
+    const bp_net_spec *s = &net->spec;
+    if (m > SMALL_M || s->inputs > SMALL_W) return 0;
+    for (int l = 0; l < s->nlayers; l++)
+        if (s->layers[l].units > SMALL_W) return 0;
+    return 1;
+}
+
+/* The large products of the step (fused_kernels.h, mm). f64: OpenBLAS. */
+static void big_mm_f64(struct bp_fused *f, int ta, int tb, int m, int n, int k, const double *A, const double *B,
+                       double *C, int acc)
+{
+    (void)f;
+    bp_gemm_f64(ta, tb, m, n, k, 1, A, ta ? m : k, B, tb ? k : n, acc, C, n);
+}
+
+/* f32: the own kernel when the step has packing space (own_sgemm), else
+ * OpenBLAS. An operand that is the pass's X given by rows is read through
+ * its row numbers. */
+static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, const float *A, const float *B,
+                       float *C, int acc)
+{
+    if (!f->ws) {
+        bp_gemm_f32(ta, tb, m, n, k, 1, A, ta ? m : k, B, tb ? k : n, acc, C, n);
+        return;
+    }
+    bp_sview a = {A, (size_t)(ta ? m : k), NULL, ta}, b = {B, (size_t)(tb ? k : n), NULL, tb};
+    if (f->xrows && (const void *)A == f->xs) { a.ld = f->ldx; a.rows = f->xrows; }
+    if (f->xrows && (const void *)B == f->xs) { b.ld = f->ldx; b.rows = f->xrows; }
+    bp_sgemm(m, n, k, a, b, C, (size_t)n, acc, f->ws, f->pf, BP_SGEMM_AUTO);
 }
 
 #define T double
@@ -89,20 +152,99 @@ static const void *as_dtype(const bp_mat *m, bp_dtype dt, void *buf)
 #undef EXP
 #undef TANH
 
-bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err)
+/* The checks and buffers of a step on (x, y); X, Y: their data in the net's dtype. */
+static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, const void **X, const void **Y, bp_error *err)
 {
-    const bp_net_spec *s = &net->spec;
-    if (s->loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
+    if (net->spec.loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
     if (!y) return bp_err(err, BP_E_ARG, "no targets y for the loss");
     bp_status st = bp_net_check_xy(net, x, y, err);
     if (!st) st = ensure(net, x->rows, err);
     if (st) return st;
     struct bp_fused *f = net->fused;
-    const void *X = as_dtype(x, net->dtype, f->x), *Y = as_dtype(y, net->dtype, f->y);
-    double l;
-    if (net->dtype == BP_F64) fused_pass_f64(net, X, Y, x->rows, &l);
-    else fused_pass_f32(net, X, Y, x->rows, &l);
+    *X = as_dtype(x, net->dtype, f->x);
+    *Y = as_dtype(y, net->dtype, f->y);
+    f->xrows = NULL;
+    f->pf = NULL;
     f->m = x->rows;
+    return BP_OK;
+}
+
+bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err)
+{
+    const void *X, *Y;
+    bp_status st = prepare(net, x, y, &X, &Y, err);
+    if (st) return st;
+    double l;
+    int f64 = net->dtype == BP_F64;
+    if (small_net(net, x->rows))
+        l = f64 ? small_pass_f64(net, X, Y, x->rows, loss != NULL, 0) : small_pass_f32(net, X, Y, x->rows, loss != NULL, 0);
+    else if (f64) fused_pass_f64(net, X, Y, x->rows, &l);
+    else fused_pass_f32(net, X, Y, x->rows, &l);
+    if (loss) *loss = l;
+    return BP_OK;
+}
+
+bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
+{
+    if (x && x->rows == 1 && small_net(net, 1)) { /* the update inside the pass */
+        const void *X, *Y;
+        bp_status st = prepare(net, x, y, &X, &Y, err);
+        if (st) return st;
+        double l = net->dtype == BP_F64 ? small_pass_f64(net, X, Y, 1, loss != NULL, lr)
+                                        : small_pass_f32(net, X, Y, 1, loss != NULL, (float)lr);
+        if (loss) *loss = l;
+        return BP_OK;
+    }
+    bp_status st = bp_fused_backprop(net, x, y, loss, err);
+    if (st) return st;
+    if (net->dtype == BP_F64) {
+        double *p = net->params;
+        const double *g = net->grads;
+        for (size_t i = 0; i < net->nparams; i++) p[i] -= lr * g[i];
+    } else {
+        float *p = net->params, flr = (float)lr;
+        const float *g = net->grads;
+        for (size_t i = 0; i < net->nparams; i++) p[i] -= flr * g[i];
+    }
+    return BP_OK;
+}
+
+bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
+                                 bp_prefetch *pf, double *loss, bp_error *err)
+{
+    const bp_net_spec *s = &net->spec;
+    int u0 = s->layers[0].units;
+    bp_mat x = {m, features, BP_F32, NULL};
+    if (!own_sgemm(net) || (double)m * u0 * s->inputs < 32768 || m < 1) { /* gather, then the dense step */
+        bp_status st = bp_net_check_xy(net, &x, y, err);
+        if (!st) st = ensure(net, m, err);
+        if (st) return st;
+        float *xb = net->dtype == BP_F32 ? net->fused->x : NULL;
+        if (!xb) { /* f64: convert while gathering */
+            double *d = net->fused->x;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < features; j++) d[(size_t)i * features + j] = X[(size_t)rows[i] * features + j];
+            x = (bp_mat){m, features, BP_F64, d};
+        } else {
+            for (int i = 0; i < m; i++) memcpy(xb + (size_t)i * features, X + (size_t)rows[i] * features, (size_t)features * sizeof *xb);
+            x.data = xb;
+        }
+        return bp_fused_backprop(net, &x, y, loss, err);
+    }
+    if (s->loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
+    bp_status st = bp_net_check_xy(net, &x, y, err);
+    if (!st) st = ensure(net, m, err);
+    if (st) return st;
+    struct bp_fused *f = net->fused;
+    f->xs = X;
+    f->ldx = (size_t)features;
+    f->xrows = rows;
+    f->pf = pf;
+    double l;
+    fused_pass_f32(net, X, as_dtype(y, BP_F32, f->y), m, &l);
+    f->xrows = NULL;
+    f->pf = NULL;
+    f->m = m;
     if (loss) *loss = l;
     return BP_OK;
 }

@@ -11,17 +11,20 @@
  *   backward  dW = G^T A_prev (out_in) or A_prev^T G (in_out); db = sum_i G_i;
  *             dA_prev = G W (out_in) or G W^T (in_out); G_prev = dA_prev (x) g'(Z_prev)
  * Small products run as plain loops (a BLAS call costs more than the work);
- * large ones go to bp_gemm (OpenBLAS). fused_pass is BP_HOT (built for
+ * large ones go to big_mm (fused.c: the own kernel of sgemm.c for f32 on
+ * AVX-512 CPUs, else OpenBLAS). fused_pass is BP_HOT (built for
  * AVX-512, AVX2 and baseline x86-64, util.h) and its helpers are forced
  * inline so that their loops are vectorised for the CPU at hand.
  */
 
 /* C (m x n) = A (m x k) op(B) [+ C], op(B) = B^T when tb (B is n x k) else B
- * (k x n); or with ta, C = A^T B where A is k x m. Row-major, dense. */
-BP_INLINE void SFX(mm)(int ta, int tb, int m, int n, int k, const T *A, const T *B, T *C, int accumulate)
+ * (k x n); or with ta, C = A^T B where A is k x m. Row-major, dense; X (the
+ * input batch) may appear as A or B given by its rows (xrows, see fused.c). */
+BP_INLINE void SFX(mm)(struct bp_fused *f, int ta, int tb, int m, int n, int k, const T *A, const T *B, T *C,
+                       int accumulate)
 {
     if ((double)m * n * k >= 32768) {
-        SFX(bp_gemm)(ta, tb, m, n, k, 1, A, ta ? m : k, B, tb ? k : n, accumulate ? 1 : 0, C, n);
+        SFX(big_mm)(f, ta, tb, m, n, k, A, B, C, accumulate);
         return;
     }
     /* three plain loops, one per transpose case, so each inner loop is simple */
@@ -60,7 +63,7 @@ BP_INLINE void SFX(bias_act)(T *Z, T *A, const T *b, int m, int u, bp_act act)
             for (int j = 0; j < u; j++) z[j] += b[j];
         switch (act) {
         case BP_ACT_SIGMOID:
-            for (int j = 0; j < u; j++) a[j] = z[j] >= 0 ? 1 / (1 + EXP(-z[j])) : EXP(z[j]) / (1 + EXP(z[j]));
+            for (int j = 0; j < u; j++) a[j] = SFX(bp_sigmoid)(z[j]);
             break;
         case BP_ACT_RELU:
             for (int j = 0; j < u; j++) a[j] = z[j] > 0 ? z[j] : 0;
@@ -102,7 +105,7 @@ BP_INLINE void SFX(act_backward)(T *G, const T *A, int m, int u, bp_act act)
 }
 
 /* Loss of the output layer and G = dL/dZ_L. Returns the reduced loss. */
-BP_INLINE double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, const T *Y, T *G, int m, int u)
+BP_INLINE double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, const T *Y, T *G, int m, int u, int want_loss)
 {
     double L = 0;
     T sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
@@ -117,14 +120,14 @@ BP_INLINE double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, 
             for (int j = 1; j < u; j++) if (z[j] > mx) mx = z[j];
             for (int j = 0; j < u; j++) se += EXP(z[j] - mx);
             for (int j = 0; j < u; j++) { ysum += y[j]; if (y[j] != 0) yz += (double)y[j] * z[j]; }
-            L += ysum * (mx + log(se)) - yz;
+            if (want_loss) L += ysum * (mx + log(se)) - yz;
             for (int j = 0; j < u; j++) g[j] = sc * (a[j] * (T)ysum - y[j]);
         }
         break;
     case BP_LOSS_BCE: /* max(z,0) - z y + log(1 + e^-|z|); G = s (yhat - y) */
         for (size_t i = 0; i < n; i++) {
             double z = Z[i];
-            L += (z > 0 ? z : 0) - z * Y[i] + log1p(exp(-fabs(z)));
+            if (want_loss) L += (z > 0 ? z : 0) - z * Y[i] + log1p(exp(-fabs(z)));
             G[i] = sc * (A[i] - Y[i]);
         }
         break;
@@ -152,19 +155,19 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
     for (int l = 0; l < nl; l++) {
         int k = bp_fan_in(s, l), u = s->layers[l].units;
         T *Z = (T *)f->z[l], *A = (T *)f->a[l];
-        SFX(mm)(0, out_in, m, u, k, Aprev, P + net->w_off[l], Z, 0);
+        SFX(mm)(f, 0, out_in, m, u, k, Aprev, P + net->w_off[l], Z, 0);
         SFX(bias_act)(Z, A, s->layers[l].bias ? P + net->b_off[l] : NULL, m, u, s->layers[l].act);
         Aprev = A;
     }
     int u = s->layers[nl - 1].units;
     T *G = (T *)f->g[0], *Gp = (T *)f->g[1];
-    *loss = SFX(output_grad)(s, (T *)f->z[nl - 1], (T *)f->a[nl - 1], Y, G, m, u);
+    *loss = SFX(output_grad)(s, (T *)f->z[nl - 1], (T *)f->a[nl - 1], Y, G, m, u, 1);
     for (int l = nl - 1; l >= 0; l--) {
         int k = bp_fan_in(s, l);
         u = s->layers[l].units;
         const T *Ain = l ? (T *)f->a[l - 1] : X;
-        if (out_in) SFX(mm)(1, 0, u, k, m, G, Ain, D + net->w_off[l], 0);     /* dW = G^T A_prev  (u x k) */
-        else SFX(mm)(1, 0, k, u, m, Ain, G, D + net->w_off[l], 0);            /* dW = A_prev^T G  (k x u) */
+        if (out_in) SFX(mm)(f, 1, 0, u, k, m, G, Ain, D + net->w_off[l], 0);  /* dW = G^T A_prev  (u x k) */
+        else SFX(mm)(f, 1, 0, k, u, m, Ain, G, D + net->w_off[l], 0);         /* dW = A_prev^T G  (k x u) */
         if (s->layers[l].bias) {                                               /* db = sum_i G_i */
             T *db = D + net->b_off[l];
             for (int j = 0; j < u; j++) db[j] = 0;
@@ -172,10 +175,91 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
                 for (int j = 0; j < u; j++) db[j] += G[(size_t)i * u + j];
         }
         if (l == 0) break;
-        SFX(mm)(0, !out_in, m, k, u, G, P + net->w_off[l], Gp, 0);            /* dA_prev = G W or G W^T */
+        SFX(mm)(f, 0, !out_in, m, k, u, G, P + net->w_off[l], Gp, 0);         /* dA_prev = G W or G W^T */
         SFX(act_backward)(Gp, (T *)f->a[l - 1], m, k, s->layers[l - 1].act);
         T *t = G;
         G = Gp;
         Gp = t;
     }
+}
+
+/* Narrow networks (every width at most SMALL_W): one sample at a time, every
+ * vector on the stack, no pass over memory and no vectorised loop (their
+ * set-up costs more than a 4-3-2-1 network's arithmetic). The same
+ * mathematics as fused_pass. With lr > 0 (and m == 1) it is a whole SGD step:
+ * each layer's parameters are updated, theta -= lr g, as soon as their
+ * gradient is known and the layer's weights have been used for dA_prev.
+ * Writes the output activations to f->a[last] and the gradients to D.
+ * W_jp (unit j, input p) is W[j * sj + p * sp] in either layout. */
+BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int want_loss, T lr, const int out_in)
+{
+    const bp_net_spec *s = &net->spec;
+    int nl = s->nlayers, uo = s->layers[nl - 1].units;
+    T *P = net->params, *D = net->grads, sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
+    T a[BP_MAX_LAYERS][SMALL_W], zl[SMALL_W], g[SMALL_W], gp[SMALL_W];
+    const T *in[BP_MAX_LAYERS]; /* the input of layer l: x, then a[l] */
+    double L = 0;
+    for (int i = 0; i < m; i++) {
+        T *out = (T *)net->fused->a[nl - 1] + (size_t)i * uo;
+        in[0] = X + (size_t)i * s->inputs;
+        for (int l = 0; l < nl; l++) {
+            int k = bp_fan_in(s, l), u = s->layers[l].units;
+            size_t sj = out_in ? (size_t)k : 1, sp = out_in ? 1 : (size_t)u;
+            const T *W = P + net->w_off[l], *b = s->layers[l].bias ? P + net->b_off[l] : NULL, *x = in[l];
+            T *ao = l == nl - 1 ? out : a[l + 1], *z = l == nl - 1 ? zl : ao;
+            for (int j = 0; j < u; j++) {
+                const T *w = W + j * sj;
+                T acc = b ? b[j] : 0;
+                for (int p = 0; p < k; p++) acc += w[p * sp] * x[p];
+                z[j] = acc;
+            }
+            SFX(bias_act)(z, ao, NULL, 1, u, s->layers[l].act);
+            if (z != ao && s->layers[l].act == BP_ACT_LINEAR)
+                for (int j = 0; j < u; j++) ao[j] = z[j];
+            if (l + 1 < nl) in[l + 1] = ao;
+        }
+        L += SFX(output_grad)(s, zl, out, Y + (size_t)i * uo, g, 1, uo, want_loss);
+        for (int l = nl - 1; l >= 0; l--) {
+            int k = bp_fan_in(s, l), u = s->layers[l].units;
+            size_t sj = out_in ? (size_t)k : 1, sp = out_in ? 1 : (size_t)u;
+            T *W = P + net->w_off[l], *dW = D + net->w_off[l];
+            T *B = s->layers[l].bias ? P + net->b_off[l] : NULL, *dB = B ? D + net->b_off[l] : NULL;
+            const T *x = in[l];
+            if (l > 0) { /* dA_prev = G W (out_in) or G W^T, then times g'(Z_prev), with the weights before any update */
+                for (int p = 0; p < k; p++) gp[p] = 0;
+                for (int j = 0; j < u; j++) {
+                    const T *w = W + j * sj;
+                    for (int p = 0; p < k; p++) gp[p] += g[j] * w[p * sp];
+                }
+                SFX(act_backward)(gp, x, 1, k, s->layers[l - 1].act);
+            }
+            for (int j = 0; j < u; j++) {
+                T gj = sc * g[j], *w = W + j * sj, *dw = dW + j * sj;
+                if (lr > 0) {                 /* m == 1: the gradient, then the step */
+                    for (int p = 0; p < k; p++) {
+                        T d = gj * x[p];
+                        dw[p * sp] = d;
+                        w[p * sp] -= lr * d;
+                    }
+                    if (B) { dB[j] = gj; B[j] -= lr * gj; }
+                } else if (i == 0) {          /* the first sample sets the gradient */
+                    for (int p = 0; p < k; p++) dw[p * sp] = gj * x[p];
+                    if (B) dB[j] = gj;
+                } else {                      /* the others add to it */
+                    for (int p = 0; p < k; p++) dw[p * sp] += gj * x[p];
+                    if (B) dB[j] += gj;
+                }
+            }
+            if (l > 0)
+                for (int p = 0; p < k; p++) g[p] = gp[p];
+        }
+    }
+    return s->reduction == BP_MEAN ? L / m : L;
+}
+
+/* small_body with the layout a constant, so that each version's loops are plain. */
+BP_SCALAR static double SFX(small_pass)(bp_net *net, const T *X, const T *Y, int m, int want_loss, T lr)
+{
+    return net->spec.layout == BP_OUT_IN ? SFX(small_body)(net, X, Y, m, want_loss, lr, 1)
+                                         : SFX(small_body)(net, X, Y, m, want_loss, lr, 0);
 }

@@ -383,18 +383,5 @@ bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 
 bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
 {
-    double l = 0;
-    bp_status st = bp_fused_backprop(net, x, y, &l, err);
-    if (st) return st;
-    if (loss) *loss = l;
-    if (net->dtype == BP_F64) {
-        double *p = net->params;
-        const double *g = net->grads;
-        for (size_t i = 0; i < net->nparams; i++) p[i] -= lr * g[i];
-    } else {
-        float *p = net->params, flr = (float)lr;
-        const float *g = net->grads;
-        for (size_t i = 0; i < net->nparams; i++) p[i] -= flr * g[i];
-    }
-    return BP_OK;
+    return bp_fused_sgd_step(net, x, y, lr, loss, err);
 }

@@ -4,6 +4,7 @@
 #define BP_NET_INTERNAL_H
 
 #include "graph.h"
+#include "sgemm.h"
 
 #define BP_GRAPH_CACHE 4
 
@@ -34,8 +35,18 @@ bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, b
 /* The fused step (fused.c): forward, loss and backward of the whole network
  * without the graph: gradients into net->grads, like bp_net_backprop without
  * dL/dx. The optimised twin of the graph path; tests/test_fused.c holds them
- * to each other. */
+ * to each other. Tiny networks take a per-sample path (small_pass). When
+ * loss is NULL the loss value is not computed. */
 bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
+/* bp_fused_backprop for the batch of rows `rows` (m of them) of a dataset's f32
+ * inputs X (row r at X + r * features), read in place by the products that
+ * use it when the own sgemm runs the step (fused.c), else gathered first.
+ * pf (may be NULL): the next batch's rows, requested while this one computes. */
+bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
+                                 bp_prefetch *pf, double *loss, bp_error *err);
+/* One plain SGD step, theta -= lr dL/dtheta (bp_net_train_step); for a tiny
+ * network and one sample the update happens inside the pass. */
+bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err);
 /* The fused step's output activations (m x outputs) of its last pass. */
 bp_mat bp_fused_output(const bp_net *net);
 void bp_fused_free(struct bp_fused *f);

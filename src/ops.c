@@ -1,6 +1,7 @@
 /* ops.c - the op registry: forward and backward kernels for f32 and f64
  * (ops_kernels.h, instantiated twice) and the matrix products under them. */
 #include "graph.h"
+#include "sigmoid.h"
 
 #include <cblas.h>
 #include <math.h>

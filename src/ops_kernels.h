@@ -173,8 +173,8 @@ UNARY_BWD(exp, y * d)
 /* y = |a|; da = sign(a) d, sign(0) = 0 (as PyTorch) */
 UNARY_FWD(abs, a < 0 ? -a : a)
 UNARY_BWD(abs, a > 0 ? d : (a < 0 ? -d : 0))
-/* sigmoid: y = 1 / (1 + e^-a); da = y (1 - y) d. Written so e^x never overflows. */
-UNARY_FWD(sigmoid, a >= 0 ? 1 / (1 + EXP(-a)) : EXP(a) / (1 + EXP(a)))
+/* sigmoid: y = 1 / (1 + e^-a); da = y (1 - y) d (sigmoid.h: e^x never overflows) */
+UNARY_FWD(sigmoid, SFX(bp_sigmoid)(a))
 UNARY_BWD(sigmoid, y * (1 - y) * d)
 /* ReLU: y = max(a, 0); da = d if a > 0 else 0 (0 at a = 0, as PyTorch) */
 UNARY_FWD(relu, a > 0 ? a : 0)
@@ -363,7 +363,7 @@ static void SFX(bwd_sigmoid_bce)(bp_graph *g, bp_gnode *n)
     const T *z = VAL(n->in[0]), *y = VAL(n->in[1]);
     T *gz = GRD(n->in[0]), *gy = GRD(n->in[1]), d = ((T *)n->grad)[0];
     for (size_t i = 0, N = SIZE(n->in[0]); i < N; i++) {
-        T s = z[i] >= 0 ? 1 / (1 + EXP(-z[i])) : EXP(z[i]) / (1 + EXP(z[i]));
+        T s = SFX(bp_sigmoid)(z[i]);
         if (gz) gz[i] += d * (s - y[i]);
         if (gy) gy[i] += -d * z[i];
     }

@@ -26,6 +26,14 @@
 #else
 #define BP_HOT
 #endif
+/* BP_SCALAR: a function whose loops run a handful of times (the tiny
+ * network's step): vectorising them, or turning them into memset/memcpy
+ * calls, only adds set-up code (GCC). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define BP_SCALAR __attribute__((optimize("no-tree-vectorize", "no-tree-loop-distribute-patterns")))
+#else
+#define BP_SCALAR
+#endif
 #if defined(__GNUC__)
 #define BP_INLINE static inline __attribute__((always_inline))
 #else

@@ -1,6 +1,9 @@
 /* test_fused.c - the fused training step (src/fused.c) against the graph
  * path (the reference) on every golden network and example: the same loss,
- * the same gradients (1e-12 relative in f64, 1e-4 in f32), the same outputs. */
+ * the same gradients (1e-12 relative in f64, 1e-4 in f32), the same outputs.
+ * And a batch given by row numbers into a larger dataset (the trainer's
+ * way, bp_fused_backprop_rows) on networks big enough for the own sgemm:
+ * the same bits as the gathered batch, and close to the graph path. */
 #define _DEFAULT_SOURCE
 #include "backprop.h"
 #include "check.h"
@@ -69,8 +72,122 @@ static int run_dir(const char *dir)
     return n;
 }
 
+/* A f32 net 100-64-48-k (relu, relu or sigmoid, output act) on a batch of
+ * 40 rows scattered over a 300-row pool. */
+static void by_rows(bp_layout layout, bp_act hidden, bp_act out, bp_loss loss, int k)
+{
+    enum { POOL = 300, M = 40, F = 100 };
+    bp_net_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.inputs = F;
+    spec.nlayers = 3;
+    spec.layers[0] = (bp_layer_spec){64, BP_ACT_RELU, 1};
+    spec.layers[1] = (bp_layer_spec){48, hidden, 1};
+    spec.layers[2] = (bp_layer_spec){k, out, 1};
+    spec.layout = layout;
+    spec.loss = loss;
+    spec.reduction = BP_MEAN;
+    bp_net *net;
+    bp_error err;
+    if (bp_net_new(&spec, BP_F32, &net, &err)) { CHECK(0, "%s", err.msg); return; }
+    bp_net_init(net, BP_INIT_HE, 7);
+    float *pool = malloc(sizeof(float) * POOL * F), *xg = malloc(sizeof(float) * M * F), *yv = calloc(M * k, sizeof(float));
+    int rows[M];
+    unsigned r = 12345;
+    for (int i = 0; i < POOL * F; i++) { r = r * 1103515245u + 12345u; pool[i] = (float)((r >> 8) & 0xffff) / 65536.0f; }
+    for (int i = 0; i < M; i++) {
+        rows[i] = (i * 97 + 31) % POOL;
+        memcpy(xg + i * F, pool + (size_t)rows[i] * F, sizeof(float) * F);
+        yv[i * k + (k > 1 ? i % k : 0)] = (float)(k > 1 || i % 2);
+    }
+    bp_mat x = {M, F, BP_F32, xg}, y = {M, k, BP_F32, yv};
+    size_t n = bp_net_nparams(net);
+    float *gd = malloc(n * sizeof(float)), *gg = malloc(n * sizeof(float));
+    double ld, lr, lg;
+    CHECK(bp_fused_backprop(net, &x, &y, &ld, &err) == BP_OK, "dense: %s", err.msg);
+    memcpy(gd, bp_net_grads(net), n * sizeof(float));
+    CHECK(bp_net_backprop(net, &x, &y, 0, &lg, &err) == BP_OK, "graph: %s", err.msg);
+    memcpy(gg, bp_net_grads(net), n * sizeof(float));
+    memset(bp_net_grads(net), 0x7f, n * sizeof(float));
+    const char *pf_rows[M];
+    for (int i = 0; i < M; i++) pf_rows[i] = (const char *)(pool + (size_t)((i * 13) % POOL) * F);
+    bp_prefetch pf = {pf_rows, F * sizeof(float), M, 0, 0};
+    CHECK(bp_fused_backprop_rows(net, pool, F, rows, M, &y, &pf, &lr, &err) == BP_OK, "rows: %s", err.msg);
+    CHECK(ld == lr && !memcmp(gd, bp_net_grads(net), n * sizeof(float)),
+          "layout %d act %d/%d: the batch by rows differs from the gathered batch (loss %.9g vs %.9g)", layout, hidden,
+          out, lr, ld);
+    int bad = -1;
+    for (size_t i = 0; i < n && bad < 0; i++)
+        if (!close_to(gg[i], ((float *)bp_net_grads(net))[i], 2e-4, 1e-5)) bad = (int)i;
+    CHECK(bad < 0 && close_to(lg, lr, 2e-4, 1e-6), "layout %d act %d/%d: rows vs graph: loss %.9g vs %.9g, gradient %d",
+          layout, hidden, out, lr, lg, bad);
+    free(pool); free(xg); free(yv); free(gd); free(gg);
+    bp_net_free(net);
+}
+
+/* bp_net_train_step (one SGD step; on a tiny net and one sample the update
+ * happens inside the pass) against the gradient of the graph path and of
+ * bp_fused_backprop followed by theta -= lr g. */
+static void train_step(bp_dtype dt, bp_layout layout, int m)
+{
+    bp_net_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.inputs = 4;
+    spec.nlayers = 3;
+    spec.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1};
+    spec.layers[1] = (bp_layer_spec){2, BP_ACT_TANH, 1};
+    spec.layers[2] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1};
+    spec.layout = layout;
+    spec.loss = BP_LOSS_BCE;
+    spec.reduction = BP_MEAN;
+    bp_net *a, *b, *c;
+    bp_error err;
+    if (bp_net_new(&spec, dt, &a, &err) || bp_net_new(&spec, dt, &b, &err) || bp_net_new(&spec, dt, &c, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    bp_net_init(a, BP_INIT_XAVIER, 3); bp_net_init(b, BP_INIT_XAVIER, 3); bp_net_init(c, BP_INIT_XAVIER, 3);
+    double xd[12] = {0.1, 0.9, 0.3, 0.5, 0.8, 0.2, 0.6, 0.4, 0.3, 0.3, 0.9, 0.1}, yd[3] = {1, 0, 1};
+    bp_mat x = {m, 4, BP_F64, xd}, y = {m, 1, BP_F64, yd};
+    size_t n = bp_net_nparams(a), es = dt == BP_F64 ? 8 : 4;
+    const double lr = 0.5;
+    for (int step = 0; step < 3; step++) {
+        double la, lb, lc;
+        CHECK(bp_net_train_step(a, &x, &y, lr, &la, &err) == BP_OK, "train_step: %s", err.msg);
+        CHECK(bp_fused_backprop(b, &x, &y, &lb, &err) == BP_OK, "fused: %s", err.msg);
+        CHECK(bp_net_backprop(c, &x, &y, 0, &lc, &err) == BP_OK, "graph: %s", err.msg);
+        for (size_t i = 0; i < n; i++) {
+            bp_mat pb = {1, (int)n, dt, bp_net_params(b)}, gb = {1, (int)n, dt, bp_net_grads(b)};
+            bp_mat pc = {1, (int)n, dt, bp_net_params(c)}, gc = {1, (int)n, dt, bp_net_grads(c)};
+            bp_mat_set(&pb, 0, (int)i, dt == BP_F64 ? bp_mat_get(&pb, 0, (int)i) - lr * bp_mat_get(&gb, 0, (int)i)
+                                                    : (float)bp_mat_get(&pb, 0, (int)i) - (float)lr * (float)bp_mat_get(&gb, 0, (int)i));
+            bp_mat_set(&pc, 0, (int)i, bp_mat_get(&pc, 0, (int)i) - lr * bp_mat_get(&gc, 0, (int)i));
+        }
+        CHECK(la == lb && close_to(la, lc, dt == BP_F64 ? 1e-12 : 1e-5, 1e-7), "step %d: loss %.17g / %.17g / %.17g", step, la, lb, lc);
+    }
+    CHECK(!memcmp(bp_net_params(a), bp_net_params(b), n * es), "%s layout %d m %d: bp_net_train_step differs from "
+          "bp_fused_backprop + theta -= lr g", bp_dtype_name(dt), layout, m);
+    bp_mat pa = {1, (int)n, dt, bp_net_params(a)}, pc = {1, (int)n, dt, bp_net_params(c)};
+    int bad = -1;
+    for (size_t i = 0; i < n && bad < 0; i++)
+        if (!close_to(bp_mat_get(&pa, 0, (int)i), bp_mat_get(&pc, 0, (int)i), dt == BP_F64 ? 1e-12 : 1e-5, 1e-7)) bad = (int)i;
+    CHECK(bad < 0, "%s layout %d m %d: parameter %d after 3 steps differs from the graph path's", bp_dtype_name(dt), layout, m, bad);
+    bp_net_free(a); bp_net_free(b); bp_net_free(c);
+}
+
 int main(void)
 {
+    for (int l = 0; l < 2; l++)
+        for (int m = 1; m <= 3; m += 2) {
+            train_step(BP_F64, l ? BP_IN_OUT : BP_OUT_IN, m);
+            train_step(BP_F32, l ? BP_IN_OUT : BP_OUT_IN, m);
+        }
+    for (int l = 0; l < 2; l++) {
+        bp_layout lay = l ? BP_IN_OUT : BP_OUT_IN;
+        by_rows(lay, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 10);
+        by_rows(lay, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_BCE, 1);
+        by_rows(lay, BP_ACT_TANH, BP_ACT_LINEAR, BP_LOSS_SQUARED, 3);
+    }
     int n = run_dir("tests/golden/cases") + run_dir("examples");
     CHECK(n >= 86, "expected the 80 golden cases and 6 examples, found %d", n);
     return check_done();
