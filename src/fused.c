@@ -171,7 +171,7 @@ static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, const vo
 
 bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err)
 {
-    const void *X, *Y;
+    const void *X = NULL, *Y = NULL;
     bp_status st = prepare(net, x, y, &X, &Y, err);
     if (st) return st;
     double l;
@@ -187,7 +187,7 @@ bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
 {
     if (x && x->rows == 1 && small_net(net, 1)) { /* the update inside the pass */
-        const void *X, *Y;
+        const void *X = NULL, *Y = NULL;
         bp_status st = prepare(net, x, y, &X, &Y, err);
         if (st) return st;
         double l = net->dtype == BP_F64 ? small_pass_f64(net, X, Y, 1, loss != NULL, lr)

@@ -49,19 +49,22 @@ static void kernel_ref(int kc, const float *A, const float *B, float *C, size_t 
 __attribute__((target("avx512f"))) static void kernel_avx512(int kc, const float *A, const float *B, float *C,
                                                               size_t ldc, int load)
 {
-    __m512 c0[MR], c1[MR];
+    __m512 c0[MR], c1[MR]; /* the tile, in 16 registers: every loop over i must be unrolled */
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
         c0[i] = load ? _mm512_loadu_ps(C + i * ldc) : _mm512_setzero_ps();
         c1[i] = load ? _mm512_loadu_ps(C + i * ldc + 16) : _mm512_setzero_ps();
     }
     for (int p = 0; p < kc; p++, A += MR, B += NR) {
         __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16);
+#pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m512 a = _mm512_set1_ps(A[i]);
             c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
         }
     }
+#pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
         _mm512_storeu_ps(C + i * ldc, c0[i]);
         _mm512_storeu_ps(C + i * ldc + 16, c1[i]);

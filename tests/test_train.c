@@ -1,8 +1,10 @@
 /* test_train.c - training: XOR, regression, determinism, resume equals an
- * uninterrupted run, divergence, and a save killed midway. */
+ * uninterrupted run, divergence, a save killed midway, and the trainer's
+ * steps against the textbook loop written out here. */
 #define _POSIX_C_SOURCE 200809L
 #include "backprop.h"
 #include "check.h"
+#include "net_internal.h"
 
 #include <math.h>
 #include <signal.h>
@@ -267,9 +269,69 @@ static void test_killed_save(void)
     bp_net_free(net);
 }
 
+/* The trainer (rows read in place by the own sgemm, the vectorised update
+ * loop) against the textbook loop, batch by batch in order: g = dL/dtheta
+ * (bp_fused_backprop), g_W += wd W, then v = mu v + g; theta -= lr v
+ * (momentum), theta -= lr (g + mu v) (Nesterov) or theta -= lr g. f32, a net
+ * big enough for the own sgemm; the parameters must agree bit for bit. */
+static void test_textbook(bp_optimizer opt, double wd)
+{
+    enum { N = 200, F = 100, K = 10, B = 40, E = 2 };
+    static const int units[] = {64, 48, K};
+    static const bp_act acts[] = {BP_ACT_RELU, BP_ACT_RELU, BP_ACT_SOFTMAX};
+    bp_net *a = make_net(F, units, acts, 3, BP_LOSS_CE, BP_F32, BP_INIT_HE, 5);
+    bp_net *b = make_net(F, units, acts, 3, BP_LOSS_CE, BP_F32, BP_INIT_HE, 5);
+    float *x = malloc(sizeof(float) * N * F), *y = calloc(N * K, sizeof(float));
+    unsigned r = 99;
+    for (int i = 0; i < N * F; i++) { r = r * 1103515245u + 12345u; x[i] = (float)((r >> 9) & 0xffff) / 65536.0f; }
+    for (int i = 0; i < N; i++) y[i * K + (int)((x[i * F] + x[i * F + 1]) * 5) % K] = 1;
+    bp_dataset d = wrap(x, y, N, F, K);
+    bp_train_options o;
+    bp_train_options_init(&o);
+    o.epochs = E;
+    o.batch = B;
+    o.lr = 0.05;
+    o.optimizer = opt;
+    o.momentum = 0.9;
+    o.weight_decay = wd;
+    o.shuffle = 0;
+    bp_trainer *t;
+    bp_error err;
+    if (bp_trainer_new(a, &o, &t, &err) || bp_trainer_run(t, &d, NULL, &err)) { CHECK(0, "%s", err.msg); return; }
+    size_t n = bp_net_nparams(b);
+    float *v = calloc(n, sizeof(float)), *p = bp_net_params(b), *g = bp_net_grads(b);
+    const float lr = 0.05f, mu = 0.9f, fwd = (float)wd;
+    for (int e = 0; e < E; e++)
+        for (int s = 0; s < N; s += B) {
+            bp_mat xb = {B, F, BP_F32, x + (size_t)s * F}, yb = {B, K, BP_F32, y + (size_t)s * K};
+            double loss;
+            if (bp_fused_backprop(b, &xb, &yb, &loss, &err)) { CHECK(0, "%s", err.msg); return; }
+            for (int l = 0; l < 3 && wd > 0; l++) {
+                bp_mat W = bp_net_weight(b, l), G = bp_net_weight_grad(b, l);
+                for (int i = 0; i < W.rows * W.cols; i++) ((float *)G.data)[i] += fwd * ((float *)W.data)[i];
+            }
+            for (size_t i = 0; i < n; i++) {
+                float vi = mu * v[i] + g[i];
+                if (opt != BP_OPT_SGD) v[i] = vi;
+                p[i] -= opt == BP_OPT_MOMENTUM ? lr * vi : opt == BP_OPT_NESTEROV ? lr * (g[i] + mu * vi) : lr * g[i];
+            }
+        }
+    CHECK(!memcmp(bp_net_params(a), p, n * sizeof(float)), "%s, weight decay %g: the trainer's weights differ from the "
+          "textbook loop's", bp_optimizer_name(opt), wd);
+    bp_trainer_free(t);
+    bp_net_free(a);
+    bp_net_free(b);
+    free(x); free(y); free(v);
+}
+
 int main(void)
 {
     bp_set_threads(1);
+    for (int wd = 0; wd < 2; wd++) {
+        test_textbook(BP_OPT_SGD, wd * 1e-3);
+        test_textbook(BP_OPT_MOMENTUM, wd * 1e-3);
+        test_textbook(BP_OPT_NESTEROV, wd * 1e-3);
+    }
     test_xor();
     test_regression();
     test_determinism_and_resume();
