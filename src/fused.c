@@ -9,8 +9,7 @@
  * Large f32 products go to the own kernel (sgemm.c) on CPUs with AVX-512,
  * with packing space kept here. The trainer can then hand over the batch as
  * row numbers into the dataset (bp_fused_backprop_rows): the products that
- * read X pack it straight from the dataset, with no gather copy, and ask the
- * caches for the next batch's rows while they compute. */
+ * read X pack it straight from the dataset, with no gather copy. */
 #include "net_internal.h"
 #include "sgemm.h"
 #include "sigmoid.h"
@@ -30,7 +29,6 @@ struct bp_fused {
     const void *xs;              /* X of this pass when given by rows:      */
     size_t ldx;                  /*   row i is xs + xrows[i] * ldx          */
     const int *xrows;
-    bp_prefetch *pf;             /* the next batch's rows, or NULL          */
 };
 
 void bp_fused_free(struct bp_fused *f)
@@ -130,7 +128,7 @@ static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
     bp_sview a = {A, (size_t)(ta ? m : k), NULL, ta}, b = {B, (size_t)(tb ? k : n), NULL, tb};
     if (f->xrows && (const void *)A == f->xs) { a.ld = f->ldx; a.rows = f->xrows; }
     if (f->xrows && (const void *)B == f->xs) { b.ld = f->ldx; b.rows = f->xrows; }
-    bp_sgemm(m, n, k, a, b, C, (size_t)n, acc, f->ws, f->pf, BP_SGEMM_AUTO);
+    bp_sgemm(m, n, k, a, b, C, (size_t)n, acc, f->ws, BP_SGEMM_AUTO);
 }
 
 #define T double
@@ -164,7 +162,6 @@ static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, const vo
     *X = as_dtype(x, net->dtype, f->x);
     *Y = as_dtype(y, net->dtype, f->y);
     f->xrows = NULL;
-    f->pf = NULL;
     f->m = x->rows;
     return BP_OK;
 }
@@ -210,7 +207,7 @@ bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 }
 
 bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
-                                 bp_prefetch *pf, double *loss, bp_error *err)
+                                 double *loss, bp_error *err)
 {
     const bp_net_spec *s = &net->spec;
     int u0 = s->layers[0].units;
@@ -239,11 +236,9 @@ bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, cons
     f->xs = X;
     f->ldx = (size_t)features;
     f->xrows = rows;
-    f->pf = pf;
     double l;
     fused_pass_f32(net, X, as_dtype(y, BP_F32, f->y), m, &l);
     f->xrows = NULL;
-    f->pf = NULL;
     f->m = m;
     if (loss) *loss = l;
     return BP_OK;

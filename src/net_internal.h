@@ -40,10 +40,9 @@ bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, b
 bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
 /* bp_fused_backprop for the batch of rows `rows` (m of them) of a dataset's f32
  * inputs X (row r at X + r * features), read in place by the products that
- * use it when the own sgemm runs the step (fused.c), else gathered first.
- * pf (may be NULL): the next batch's rows, requested while this one computes. */
+ * use it when the own sgemm runs the step (fused.c), else gathered first. */
 bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
-                                 bp_prefetch *pf, double *loss, bp_error *err);
+                                 double *loss, bp_error *err);
 /* One plain SGD step, theta -= lr dL/dtheta (bp_net_train_step); for a tiny
  * network and one sample the update happens inside the pass. */
 bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err);

@@ -199,21 +199,7 @@ BP_INLINE void pack_b(const bp_sview *B, int n, int j0, int nc, int p0, int kc, 
     }
 }
 
-/* Request the next few cache lines of the caller's prefetch regions. */
-enum { PF_LINES = 6 };
-static inline void prefetch_some(bp_prefetch *pf)
-{
-    if (!pf || pf->next >= pf->n) return;
-    for (int l = 0; l < PF_LINES; l++) {
-        __builtin_prefetch(pf->start[pf->next] + pf->off, 0, 1);
-        if ((pf->off += 64) >= pf->bytes) {
-            pf->off = 0;
-            if (++pf->next >= pf->n) return;
-        }
-    }
-}
-
-BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws, bp_prefetch *pf,
+BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
                          bp_sgemm_kernel kern)
 {
     if (m <= 0 || n <= 0) return;
@@ -254,15 +240,14 @@ BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, 
                             kf(kc, a, b, tile, NR, load);
                             for (int r = 0; r < h; r++) memcpy(c + r * ldc, tile + r * NR, (size_t)w * sizeof *c);
                         }
-                        prefetch_some(pf);
                     }
             }
         }
     }
 }
 
-void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws, bp_prefetch *pf,
+void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
               bp_sgemm_kernel kern)
 {
-    sgemm(m, n, k, A, B, C, ldc, acc, ws, pf, kern);
+    sgemm(m, n, k, A, B, C, ldc, acc, ws, kern);
 }

@@ -25,17 +25,6 @@ typedef struct {
     int trans;       /* the operand is S^T                                */
 } bp_sview;
 
-/* Memory to ask the caches for while a product computes (the next batch's
- * rows): n regions of `bytes` bytes each, requested a few cache lines per
- * micro-tile so that the requests never pile up and stall the core. */
-typedef struct {
-    const char *const *start; /* n region starts                          */
-    size_t bytes;             /* bytes per region                         */
-    int n;                    /* regions                                  */
-    int next;                 /* region of the next request               */
-    size_t off;               /* offset of the next request in that region */
-} bp_prefetch;
-
 typedef enum { BP_SGEMM_AUTO, BP_SGEMM_REF, BP_SGEMM_AVX512 } bp_sgemm_kernel;
 
 /* Does this CPU run the optimised kernel (AVX-512F)? */
@@ -46,10 +35,10 @@ int bp_sgemm_available(void);
 size_t bp_sgemm_ws_floats(int m, int n, int k);
 
 /* C = op(A) op(B) (+ C when acc): A is m x k, B is k x n as views. ws holds
- * bp_sgemm_ws_floats(m, n, k) floats, 64-byte aligned. pf may be NULL.
+ * bp_sgemm_ws_floats(m, n, k) floats, 64-byte aligned.
  * BP_SGEMM_AUTO picks the AVX-512 kernel (callers check
  * bp_sgemm_available() first); BP_SGEMM_REF is the portable C kernel. */
 void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
-              bp_prefetch *pf, bp_sgemm_kernel kern);
+              bp_sgemm_kernel kern);
 
 #endif

@@ -77,8 +77,6 @@ struct bp_trainer {
     const char *stop_reason;
     int *perm;
     float *yb;                /* the batch's targets                             */
-    const char **pf_rows;     /* the next batch's input rows, to prefetch        */
-    bp_prefetch pf;
     int perm_n, buf_m, perm_epoch;
 };
 
@@ -116,7 +114,7 @@ void bp_trainer_free(bp_trainer *t)
 {
     if (!t) return;
     free(t->m1); free(t->m2); free(t->backup); free(t->best);
-    free(t->hist); free(t->perm); free(t->pf_rows); free(t->yb);
+    free(t->hist); free(t->perm); free(t->yb);
     free(t);
 }
 
@@ -324,14 +322,11 @@ static double epoch_loss(const bp_trainer *t, const bp_net_spec *s)
 }
 
 /* The batch's targets (rows scattered over the dataset) into yb; its inputs
- * are read in place by the step (bp_fused_backprop_rows). The next batch's
- * input rows (next, mn of them) go into the prefetch list of the step. */
-static void gather(bp_trainer *t, const bp_dataset *d, const int *rows, int m, const int *next, int mn)
+ * are read in place by the step (bp_fused_backprop_rows). */
+static void gather_y(bp_trainer *t, const bp_dataset *d, const int *rows, int m)
 {
     size_t K = (size_t)d->outputs;
     for (int i = 0; i < m; i++) memcpy(t->yb + i * K, d->y + (size_t)rows[i] * K, K * sizeof(float));
-    for (int i = 0; i < mn; i++) t->pf_rows[i] = (const char *)(d->x + (size_t)next[i] * d->features);
-    t->pf = (bp_prefetch){t->pf_rows, (size_t)d->features * sizeof(float), mn, 0, 0};
 }
 
 static bp_status ensure_buffers(bp_trainer *t, const bp_dataset *d, bp_error *err)
@@ -344,10 +339,9 @@ static bp_status ensure_buffers(bp_trainer *t, const bp_dataset *d, bp_error *er
         t->perm_epoch = -1;
     }
     if (t->buf_m < B) {
-        free(t->pf_rows); free(t->yb);
-        t->pf_rows = bp_malloc((size_t)B * sizeof *t->pf_rows, err);
+        free(t->yb);
         t->yb = bp_malloc((size_t)B * (d->outputs ? d->outputs : 1) * sizeof(float), err);
-        if (!t->pf_rows || !t->yb) { t->buf_m = 0; return BP_E_NOMEM; }
+        if (!t->yb) { t->buf_m = 0; return BP_E_NOMEM; }
         t->buf_m = B;
     }
     return BP_OK;
@@ -390,11 +384,10 @@ bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_datase
         for (int b = t->batch_pos; b < nb; b++) {
             int start = b * B, m = train->n - start < B ? train->n - start : B;
             const int *rows = t->perm + start;
-            int mn = b + 1 < nb ? (train->n - start - m < B ? train->n - start - m : B) : 0;
-            gather(t, train, rows, m, rows + m, mn);
+            gather_y(t, train, rows, m);
             bp_mat y = {m, K, BP_F32, t->yb};
             double loss;
-            if ((st = bp_fused_backprop_rows(net, train->x, F, rows, m, &y, &t->pf, &loss, err))) return st;
+            if ((st = bp_fused_backprop_rows(net, train->x, F, rows, m, &y, &loss, err))) return st;
             if (o->weight_decay > 0) weight_decay(t);
             double gmax = max_abs(bp_net_grads(net), bp_net_dtype(net), t->np);
             if (!isfinite(loss) || !isfinite(gmax)) {

@@ -74,7 +74,7 @@ static void one(int m, int n, int k, int ta, int tb, int acc, int gather_a, int 
     bp_sgemm_kernel kerns[2] = {BP_SGEMM_REF, BP_SGEMM_AVX512};
     for (int kk = 0; kk < (bp_sgemm_available() ? 2 : 1); kk++) {
         memcpy(got, C0, nc * sizeof(float));
-        bp_sgemm(m, n, k, A, B, got, ldc, acc, ws, NULL, kerns[kk]);
+        bp_sgemm(m, n, k, A, B, got, ldc, acc, ws, kerns[kk]);
         size_t w = 0;
         int ok = same_bits(got, want, nc, &w);
         CHECK(ok, "%s kernel: m=%d n=%d k=%d ta=%d tb=%d acc=%d gather=%d%d differs at row %zu col %zu: %.9g vs %.9g",
