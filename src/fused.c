@@ -44,6 +44,8 @@ void bp_fused_free(struct bp_fused *f)
 
 /* Does the net's step use the own sgemm (f32, a CPU with AVX-512)? */
 static int own_sgemm(const bp_net *net) { return net->dtype == BP_F32 && bp_sgemm_available(); }
+/* It runs on one thread: with more (bp_set_threads), OpenBLAS's threads do the products. */
+static int own_sgemm_now(const struct bp_fused *f) { return f && f->ws && bp_threads() == 1; }
 
 static bp_status ensure(bp_net *net, int m, bp_error *err)
 {
@@ -115,13 +117,13 @@ static void big_mm_f64(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
     bp_gemm_f64(ta, tb, m, n, k, 1, A, ta ? m : k, B, tb ? k : n, acc, C, n);
 }
 
-/* f32: the own kernel when the step has packing space (own_sgemm), else
- * OpenBLAS. An operand that is the pass's X given by rows is read through
+/* f32: the own kernel when the step has packing space (own_sgemm) and runs
+ * on one thread, else OpenBLAS. An operand that is the pass's X given by rows is read through
  * its row numbers. */
 static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, const float *A, const float *B,
                        float *C, int acc)
 {
-    if (!f->ws) {
+    if (!own_sgemm_now(f)) {
         bp_gemm_f32(ta, tb, m, n, k, 1, A, ta ? m : k, B, tb ? k : n, acc, C, n);
         return;
     }
@@ -212,7 +214,7 @@ bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, cons
     const bp_net_spec *s = &net->spec;
     int u0 = s->layers[0].units;
     bp_mat x = {m, features, BP_F32, NULL};
-    if (!own_sgemm(net) || (double)m * u0 * s->inputs < 32768 || m < 1) { /* gather, then the dense step */
+    if (!own_sgemm(net) || bp_threads() > 1 || (double)m * u0 * s->inputs < 32768 || m < 1) { /* gather, then the dense step */
         bp_status st = bp_net_check_xy(net, &x, y, err);
         if (!st) st = ensure(net, m, err);
         if (st) return st;

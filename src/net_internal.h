@@ -38,6 +38,8 @@ bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, b
  * to each other. Tiny networks take a per-sample path (small_pass). When
  * loss is NULL the loss value is not computed. */
 bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
+/* The threads of the matrix products (bp_set_threads; OpenBLAS's pool). */
+int bp_threads(void);
 /* bp_fused_backprop for the batch of rows `rows` (m of them) of a dataset's f32
  * inputs X (row r at X + r * features), read in place by the products that
  * use it when the own sgemm runs the step (fused.c), else gathered first. */

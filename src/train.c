@@ -33,6 +33,7 @@ BP_NAME_PARSER(bp_optimizer_parse, bp_optimizer, opt_names)
 BP_NAME_PARSER(bp_schedule_parse, bp_schedule, sched_names)
 
 void bp_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : 1); }
+int bp_threads(void) { return openblas_get_num_threads(); }
 
 void bp_train_options_init(bp_train_options *o)
 {

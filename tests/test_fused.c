@@ -179,12 +179,16 @@ int main(void)
             train_step(BP_F64, l ? BP_IN_OUT : BP_OUT_IN, m);
             train_step(BP_F32, l ? BP_IN_OUT : BP_OUT_IN, m);
         }
-    for (int l = 0; l < 2; l++) {
-        bp_layout lay = l ? BP_IN_OUT : BP_OUT_IN;
-        by_rows(lay, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 10);
-        by_rows(lay, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_BCE, 1);
-        by_rows(lay, BP_ACT_TANH, BP_ACT_LINEAR, BP_LOSS_SQUARED, 3);
+    for (int threads = 1; threads <= 2; threads++) { /* one thread: the own sgemm (AVX-512); two: OpenBLAS */
+        bp_set_threads(threads);
+        for (int l = 0; l < 2; l++) {
+            bp_layout lay = l ? BP_IN_OUT : BP_OUT_IN;
+            by_rows(lay, BP_ACT_RELU, BP_ACT_SOFTMAX, BP_LOSS_CE, 10);
+            by_rows(lay, BP_ACT_SIGMOID, BP_ACT_SIGMOID, BP_LOSS_BCE, 1);
+            by_rows(lay, BP_ACT_TANH, BP_ACT_LINEAR, BP_LOSS_SQUARED, 3);
+        }
     }
+    bp_set_threads(1);
     int n = run_dir("tests/golden/cases") + run_dir("examples");
     CHECK(n >= 86, "expected the 80 golden cases and 6 examples, found %d", n);
     return check_done();
