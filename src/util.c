@@ -55,11 +55,15 @@ int bp_predicted_class(const bp_mat *a, int i)
 {
     if (a->cols == 1) return bp_mat_get(a, i, 0) >= 0.5;
     int best = 0;
-    double bv = bp_mat_get(a, i, 0);
-    for (int j = 1; j < a->cols; j++) {
-        double v = bp_mat_get(a, i, j);
-        if (v > bv) { bv = v; best = j; }
+    if (a->dtype == BP_F32) { /* the trainer counts every batch: no per-element accessor calls */
+        const float *r = (const float *)a->data + (size_t)i * a->cols;
+        for (int j = 1; j < a->cols; j++)
+            if (r[j] > r[best]) best = j;
+        return best;
     }
+    const double *r = (const double *)a->data + (size_t)i * a->cols;
+    for (int j = 1; j < a->cols; j++)
+        if (r[j] > r[best]) best = j;
     return best;
 }
 
