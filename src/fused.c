@@ -26,6 +26,8 @@ struct bp_fused {
     void *x, *y;                 /* x, y converted to the net's dtype       */
     int m;                       /* rows of the last pass                   */
     float *ws;                   /* packing space of the own sgemm, or NULL */
+    size_t ws_n;                 /* its floats                              */
+    int ws_m;                    /* the batch size it was checked for       */
     const void *xs;              /* X of this pass when given by rows:      */
     size_t ldx;                  /*   row i is xs + xrows[i] * ldx          */
     const int *xrows;
@@ -47,10 +49,42 @@ static int own_sgemm(const bp_net *net) { return net->dtype == BP_F32 && bp_sgem
 /* It runs on one thread: with more (bp_set_threads), OpenBLAS's threads do the products. */
 static int own_sgemm_now(const struct bp_fused *f) { return f && f->ws && bp_threads() == 1; }
 
+/* Floats of packing space the step's products need at batch size m. Not
+ * monotone in m (a product whose k is m is cut into k blocks by size), so it
+ * is checked for every new batch size, not only for a larger one. */
+static size_t ws_need(const bp_net *net, int m)
+{
+    const bp_net_spec *s = &net->spec;
+    size_t ws = 0;
+    for (int l = 0; l < s->nlayers; l++) {
+        int k = bp_fan_in(s, l), u = s->layers[l].units;
+        size_t w[4] = {bp_sgemm_ws_floats(m, u, k), bp_sgemm_ws_floats(u, k, m), bp_sgemm_ws_floats(k, u, m),
+                       bp_sgemm_ws_floats(m, k, u)};
+        for (int i = 0; i < 4; i++) ws = w[i] > ws ? w[i] : ws;
+    }
+    return ws;
+}
+
+/* The packing space for batch size m: f->ws holds at least ws_need(m) floats. */
+static bp_status ensure_ws(bp_net *net, struct bp_fused *f, int m, bp_error *err)
+{
+    if (!own_sgemm(net) || f->ws_m == m) return BP_OK;
+    size_t need = ws_need(net, m);
+    if (need > f->ws_n) {
+        free(f->ws);
+        f->ws_n = 0;
+        f->ws = aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64);
+        if (!f->ws) return bp_err(err, BP_E_NOMEM, "out of memory (%zu bytes)", need * sizeof(float));
+        f->ws_n = need;
+    }
+    f->ws_m = m;
+    return BP_OK;
+}
+
 static bp_status ensure(bp_net *net, int m, bp_error *err)
 {
     struct bp_fused *f = net->fused;
-    if (f && f->cap >= m) return BP_OK;
+    if (f && f->cap >= m) return ensure_ws(net, f, m, err);
     bp_fused_free(f);
     net->fused = f = bp_calloc(1, sizeof *f, err);
     if (!f) return BP_E_NOMEM;
@@ -68,17 +102,7 @@ static bp_status ensure(bp_net *net, int m, bp_error *err)
         !(f->x = bp_malloc((size_t)m * s->inputs * es, err)) ||
         !(f->y = bp_malloc((size_t)m * s->layers[s->nlayers - 1].units * es, err)))
         goto fail;
-    if (own_sgemm(net)) { /* the largest packing space of the step's products */
-        size_t ws = 0;
-        for (int l = 0; l < s->nlayers; l++) {
-            int k = bp_fan_in(s, l), u = s->layers[l].units;
-            size_t w[3] = {bp_sgemm_ws_floats(m, u, k), bp_sgemm_ws_floats(u, k, m), bp_sgemm_ws_floats(k, u, m)};
-            for (int i = 0; i < 3; i++) ws = w[i] > ws ? w[i] : ws;
-            ws = bp_sgemm_ws_floats(m, k, u) > ws ? bp_sgemm_ws_floats(m, k, u) : ws;
-        }
-        f->ws = aligned_alloc(64, (ws * sizeof(float) + 63) / 64 * 64);
-        if (!f->ws) { bp_err(err, BP_E_NOMEM, "out of memory (%zu bytes)", ws * sizeof(float)); goto fail; }
-    }
+    if (ensure_ws(net, f, m, err)) goto fail;
     f->cap = m;
     return BP_OK;
 fail:
@@ -185,7 +209,7 @@ bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 
 bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
 {
-    if (x && x->rows == 1 && small_net(net, 1)) { /* the update inside the pass */
+    if (x && x->rows == 1 && lr > 0 && small_net(net, 1)) { /* the update inside the pass */
         const void *X = NULL, *Y = NULL;
         bp_status st = prepare(net, x, y, &X, &Y, err);
         if (st) return st;

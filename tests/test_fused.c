@@ -72,21 +72,26 @@ static int run_dir(const char *dir)
     return n;
 }
 
+/* The spec of an MLP: inputs, then n layers (units, activation, with bias). */
+static bp_net_spec mlp(int inputs, int n, const int *units, const bp_act *acts, bp_layout layout, bp_loss loss)
+{
+    bp_net_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.inputs = inputs;
+    spec.nlayers = n;
+    for (int l = 0; l < n; l++) spec.layers[l] = (bp_layer_spec){units[l], acts[l], 1};
+    spec.layout = layout;
+    spec.loss = loss;
+    spec.reduction = BP_MEAN;
+    return spec;
+}
+
 /* A f32 net 100-64-48-k (relu, relu or sigmoid, output act) on a batch of
  * 40 rows scattered over a 300-row pool. */
 static void by_rows(bp_layout layout, bp_act hidden, bp_act out, bp_loss loss, int k)
 {
     enum { POOL = 300, M = 40, F = 100 };
-    bp_net_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.inputs = F;
-    spec.nlayers = 3;
-    spec.layers[0] = (bp_layer_spec){64, BP_ACT_RELU, 1};
-    spec.layers[1] = (bp_layer_spec){48, hidden, 1};
-    spec.layers[2] = (bp_layer_spec){k, out, 1};
-    spec.layout = layout;
-    spec.loss = loss;
-    spec.reduction = BP_MEAN;
+    bp_net_spec spec = mlp(F, 3, (int[]){64, 48, k}, (bp_act[]){BP_ACT_RELU, hidden, out}, layout, loss);
     bp_net *net;
     bp_error err;
     if (bp_net_new(&spec, BP_F32, &net, &err)) { CHECK(0, "%s", err.msg); return; }
@@ -125,18 +130,10 @@ static void by_rows(bp_layout layout, bp_act hidden, bp_act out, bp_loss loss, i
 /* bp_net_train_step (one SGD step; on a tiny net and one sample the update
  * happens inside the pass) against the gradient of the graph path and of
  * bp_fused_backprop followed by theta -= lr g. */
-static void train_step(bp_dtype dt, bp_layout layout, int m)
+static void train_step(bp_dtype dt, bp_layout layout, int m, double lr)
 {
-    bp_net_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.inputs = 4;
-    spec.nlayers = 3;
-    spec.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1};
-    spec.layers[1] = (bp_layer_spec){2, BP_ACT_TANH, 1};
-    spec.layers[2] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1};
-    spec.layout = layout;
-    spec.loss = BP_LOSS_BCE;
-    spec.reduction = BP_MEAN;
+    bp_net_spec spec = mlp(4, 3, (int[]){3, 2, 1}, (bp_act[]){BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_SIGMOID}, layout,
+                           BP_LOSS_BCE);
     bp_net *a, *b, *c;
     bp_error err;
     if (bp_net_new(&spec, dt, &a, &err) || bp_net_new(&spec, dt, &b, &err) || bp_net_new(&spec, dt, &c, &err)) {
@@ -147,7 +144,6 @@ static void train_step(bp_dtype dt, bp_layout layout, int m)
     double xd[12] = {0.1, 0.9, 0.3, 0.5, 0.8, 0.2, 0.6, 0.4, 0.3, 0.3, 0.9, 0.1}, yd[3] = {1, 0, 1};
     bp_mat x = {m, 4, BP_F64, xd}, y = {m, 1, BP_F64, yd};
     size_t n = bp_net_nparams(a), es = dt == BP_F64 ? 8 : 4;
-    const double lr = 0.5;
     for (int step = 0; step < 3; step++) {
         double la, lb, lc;
         CHECK(bp_net_train_step(a, &x, &y, lr, &la, &err) == BP_OK, "train_step: %s", err.msg);
@@ -172,12 +168,41 @@ static void train_step(bp_dtype dt, bp_layout layout, int m)
     bp_net_free(a); bp_net_free(b); bp_net_free(c);
 }
 
+/* A smaller batch after a larger one can need more packing space (a product
+ * whose k is the batch size is cut into k blocks by size: 400 -> 2 x 200,
+ * 300 -> 1 x 300): the step must grow it, and give the same bits as a fresh
+ * net. Under ASan a too small space is an overflow. */
+static void shrinking_batch(void)
+{
+    bp_net_spec spec = mlp(100, 2, (int[]){64, 10}, (bp_act[]){BP_ACT_RELU, BP_ACT_SOFTMAX}, BP_OUT_IN, BP_LOSS_CE);
+    bp_net *a, *b;
+    bp_error err;
+    if (bp_net_new(&spec, BP_F32, &a, &err) || bp_net_new(&spec, BP_F32, &b, &err)) { CHECK(0, "%s", err.msg); return; }
+    bp_net_init(a, BP_INIT_HE, 2); bp_net_init(b, BP_INIT_HE, 2);
+    float *x = malloc(sizeof(float) * 400 * 100), *y = calloc(400 * 10, sizeof(float));
+    for (int i = 0; i < 400 * 100; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    for (int i = 0; i < 400; i++) y[i * 10 + i % 10] = 1;
+    bp_mat x4 = {400, 100, BP_F32, x}, y4 = {400, 10, BP_F32, y}, x3 = {300, 100, BP_F32, x}, y3 = {300, 10, BP_F32, y};
+    double la, lb;
+    CHECK(bp_fused_backprop(a, &x4, &y4, &la, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_fused_backprop(a, &x3, &y3, &la, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_fused_backprop(b, &x3, &y3, &lb, &err) == BP_OK, "%s", err.msg);
+    CHECK(la == lb && !memcmp(bp_net_grads(a), bp_net_grads(b), bp_net_nparams(a) * sizeof(float)),
+          "batch 300 after batch 400 differs from batch 300 on a fresh net");
+    free(x); free(y);
+    bp_net_free(a); bp_net_free(b);
+}
+
 int main(void)
 {
+    bp_set_threads(1);
+    shrinking_batch();
     for (int l = 0; l < 2; l++)
         for (int m = 1; m <= 3; m += 2) {
-            train_step(BP_F64, l ? BP_IN_OUT : BP_OUT_IN, m);
-            train_step(BP_F32, l ? BP_IN_OUT : BP_OUT_IN, m);
+            for (int sign = 1; sign >= -1; sign -= 2) { /* a negative rate too: theta -= lr g as written */
+                train_step(BP_F64, l ? BP_IN_OUT : BP_OUT_IN, m, 0.5 * sign);
+                train_step(BP_F32, l ? BP_IN_OUT : BP_OUT_IN, m, 0.5 * sign);
+            }
         }
     for (int threads = 1; threads <= 2; threads++) { /* one thread: the own sgemm (AVX-512); two: OpenBLAS */
         bp_set_threads(threads);
