@@ -24,6 +24,11 @@ def fmt_int(x):
     return "{:,}".format(int(round(x)))
 
 
+def runs(mlp, key, tool):
+    """The throughput runs of one tool in one configuration (coretype, batch, threads)."""
+    return [r for r in mlp if (r["coretype"], r["batch"], r["threads"]) == key and r["tool"] == tool]
+
+
 def main():
     rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
     env = next((r for r in rows if r.get("tool") == "env"), {})
@@ -62,8 +67,7 @@ def main():
     p("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key in configs:
         ct, b, t = key
-        bp = [r for r in mlp if (r["coretype"], r["batch"], r["threads"]) == key and r["tool"] == "backprop"]
-        th = [r for r in mlp if (r["coretype"], r["batch"], r["threads"]) == key and r["tool"] == "pytorch"]
+        bp, th = runs(mlp, key, "backprop"), runs(mlp, key, "pytorch")
         if not bp or not th:
             continue
         sb = max(r["samples_per_s"] for r in bp)
@@ -100,8 +104,7 @@ def main():
         p("|---|---:|---:|---:|---:|---:|---:|---:|")
         for key in configs:
             ct, b, t = key
-            bp = [r for r in mlp if (r["coretype"], r["batch"], r["threads"]) == key and r["tool"] == "backprop"]
-            th = [r for r in mlp if (r["coretype"], r["batch"], r["threads"]) == key and r["tool"] == "pytorch"]
+            bp, th = runs(mlp, key, "backprop"), runs(mlp, key, "pytorch")
             if not bp or not th:
                 continue
             wb = max(r["samples_per_s_window"] for r in bp)

@@ -133,6 +133,10 @@ static int small_net(const bp_net *net, int m)
     return 1;
 }
 
+/* A product of m x n x k large enough for a matrix-product library (a call
+ * costs more than the work below this); smaller ones run as plain loops. */
+static int big_product(int m, int n, int k) { return (double)m * n * k >= 32768; }
+
 /* The large products of the step (fused_kernels.h, mm). f64: OpenBLAS. */
 static void big_mm_f64(struct bp_fused *f, int ta, int tb, int m, int n, int k, const double *A, const double *B,
                        double *C, int acc)
@@ -177,12 +181,18 @@ static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
 #undef TANH
 
 /* The checks and buffers of a step on (x, y); X, Y: their data in the net's dtype. */
-static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, const void **X, const void **Y, bp_error *err)
+/* The checks of a step on (x, y) (x's data is not read) and its buffers. */
+static bp_status check_and_ensure(bp_net *net, const bp_mat *x, const bp_mat *y, bp_error *err)
 {
     if (net->spec.loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
     if (!y) return bp_err(err, BP_E_ARG, "no targets y for the loss");
     bp_status st = bp_net_check_xy(net, x, y, err);
-    if (!st) st = ensure(net, x->rows, err);
+    return st ? st : ensure(net, x->rows, err);
+}
+
+static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, const void **X, const void **Y, bp_error *err)
+{
+    bp_status st = check_and_ensure(net, x, y, err);
     if (st) return st;
     struct bp_fused *f = net->fused;
     *X = as_dtype(x, net->dtype, f->x);
@@ -236,12 +246,10 @@ bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, cons
                                  double *loss, bp_error *err)
 {
     const bp_net_spec *s = &net->spec;
-    int u0 = s->layers[0].units;
     bp_mat x = {m, features, BP_F32, NULL};
-    if (!own_sgemm(net) || bp_threads() > 1 || (double)m * u0 * s->inputs < 32768 || m < 1) { /* gather, then the dense step */
-        bp_status st = bp_net_check_xy(net, &x, y, err);
-        if (!st) st = ensure(net, m, err);
-        if (st) return st;
+    bp_status st = check_and_ensure(net, &x, y, err);
+    if (st) return st;
+    if (!own_sgemm_now(net->fused) || !big_product(m, s->layers[0].units, s->inputs)) { /* gather, then the dense step */
         float *xb = net->dtype == BP_F32 ? net->fused->x : NULL;
         if (!xb) { /* f64: convert while gathering */
             double *d = net->fused->x;
@@ -254,10 +262,6 @@ bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, cons
         }
         return bp_fused_backprop(net, &x, y, loss, err);
     }
-    if (s->loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
-    bp_status st = bp_net_check_xy(net, &x, y, err);
-    if (!st) st = ensure(net, m, err);
-    if (st) return st;
     struct bp_fused *f = net->fused;
     f->xs = X;
     f->ldx = (size_t)features;

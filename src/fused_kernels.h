@@ -23,7 +23,7 @@
 BP_INLINE void SFX(mm)(struct bp_fused *f, int ta, int tb, int m, int n, int k, const T *A, const T *B, T *C,
                        int accumulate)
 {
-    if ((double)m * n * k >= 32768) {
+    if (big_product(m, n, k)) {
         SFX(big_mm)(f, ta, tb, m, n, k, A, B, C, accumulate);
         return;
     }
