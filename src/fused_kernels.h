@@ -226,10 +226,11 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
             T *B = s->layers[l].bias ? P + net->b_off[l] : NULL, *dB = B ? D + net->b_off[l] : NULL;
             const T *x = in[l];
             if (l > 0) { /* dA_prev = G W (out_in) or G W^T, then times g'(Z_prev), with the weights before any update */
-                for (int p = 0; p < k; p++) gp[p] = 0;
-                for (int j = 0; j < u; j++) {
-                    const T *w = W + j * sj;
-                    for (int p = 0; p < k; p++) gp[p] += g[j] * w[p * sp];
+                for (int p = 0; p < k; p++) { /* column p of W, j in order: the sum of G W's row-by-row form */
+                    const T *w = W + p * sp;
+                    T acc = 0;
+                    for (int j = 0; j < u; j++) acc += g[j] * w[j * sj];
+                    gp[p] = acc;
                 }
                 SFX(act_backward)(gp, x, 1, k, s->layers[l - 1].act);
             }
