@@ -1,19 +1,21 @@
 /* sgemm.c - backprop's own f32 matrix product (see sgemm.h).
  *
- * The classic packed scheme (Goto, BLIS): the product is cut into blocks of
- * kc steps of k; each block of B (kc x nc) is copied into NR-column panels
- * and each block of A (mc x kc) into MR-row panels, zero-padded at the
- * edges, and a micro-kernel computes one MR x NR tile of C from one A panel
- * (kept in L1) and one B panel (streamed from L2):
+ * The classic blocked scheme (Goto, BLIS): the product is cut into blocks of
+ * kc steps of k; each block of B (kc x nc) is copied into NR-column panels,
+ * zero-padded at the edge, and a micro-kernel computes one MR x NR tile of C
+ * from MR rows of A (kept in L1) and one B panel (streamed from L2):
  *
- *   for jc (nc columns)  for pc (kc of k)  pack B   for ic (mc rows)  pack A
+ *   for jc (nc columns)  for pc (kc of k)  pack B   for ic (mc rows)
  *       for ir (MR rows)  for jr (NR columns)   C_tile = (load ? C_tile : 0) + A_ir B_jr
  *
  * The micro-kernel keeps its 8 x 32 tile in 16 AVX-512 registers; per step of
  * k it loads two vectors of B and broadcasts eight values of A into sixteen
- * FMAs. The reference kernel does the same with fmaf, in the same order.
- * Packing reads the operands through views, so a mini-batch is gathered from
- * the dataset in the same pass.
+ * FMAs. The eight values are read where A is (eight row starts, or eight
+ * neighbours of A^T), so A is not copied; the one exception, A^T of a
+ * matrix given by rows, is packed first. Copying A was 5% of a training
+ * step: its rows fit in L1 either way. The reference kernel does the same
+ * with fmaf, in the same order. Packing reads the operands through views, so
+ * a mini-batch is gathered from the dataset in the same pass.
  */
 #include "sgemm.h"
 #include "util.h"
@@ -30,36 +32,41 @@
 
 enum { MR = 8, NR = 32, KC_MAX = 384, MC_MAX = 128, B_BLOCK = 131072 /* floats of B per block: 512 KB, half of L2 */ };
 
-typedef void (*kernel_fn)(int kc, const float *A, const float *B, float *C, size_t ldc, int load);
+/* The A side of a micro-kernel call: A_ip = a[i][p * as] for i < MR, p < kc.
+ * A packed panel is a[i] = panel + i, as = MR; an operand read in place is
+ * MR row starts with as = 1 (A as stored) or MR neighbours with as = ld (A^T). */
+typedef void (*kernel_fn)(int kc, const float *const a[MR], size_t as, const float *B, float *C, size_t ldc, int load);
 
-/* C tile (MR x NR) = (load ? C : 0) + sum_p A[p] B[p]: A is kc x MR, B kc x NR (packed). */
-static void kernel_ref(int kc, const float *A, const float *B, float *C, size_t ldc, int load)
+/* C tile (MR x NR) = (load ? C : 0) + sum_p A_p B_p: B is kc x NR (packed). */
+static void kernel_ref(int kc, const float *const a[MR], size_t as, const float *B, float *C, size_t ldc, int load)
 {
     float c[MR][NR];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++) c[i][j] = load ? C[i * ldc + j] : 0.0f;
-    for (int p = 0; p < kc; p++, A += MR, B += NR)
+    for (size_t p = 0; p < (size_t)kc; p++, B += NR)
         for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NR; j++) c[i][j] = fmaf(A[i], B[j], c[i][j]);
+            for (int j = 0; j < NR; j++) c[i][j] = fmaf(a[i][p * as], B[j], c[i][j]);
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < NR; j++) C[i * ldc + j] = c[i][j];
 }
 
 #if HAVE_AVX512_KERNEL
-__attribute__((target("avx512f"))) static void kernel_avx512(int kc, const float *A, const float *B, float *C,
-                                                              size_t ldc, int load)
+__attribute__((target("avx512f"))) static void kernel_avx512(int kc, const float *const a[MR], size_t as,
+                                                              const float *B, float *C, size_t ldc, int load)
 {
     __m512 c0[MR], c1[MR]; /* the tile, in 16 registers: every loop over i must be unrolled */
+    const float *ai[MR];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
+        ai[i] = a[i];
         c0[i] = load ? _mm512_loadu_ps(C + i * ldc) : _mm512_setzero_ps();
         c1[i] = load ? _mm512_loadu_ps(C + i * ldc + 16) : _mm512_setzero_ps();
     }
-    for (int p = 0; p < kc; p++, A += MR, B += NR) {
+    for (size_t p = 0, o = 0; p < (size_t)kc; p++, o += as, B += NR) {
         __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
-            __m512 a = _mm512_set1_ps(A[i]);
+            __m512 a = _mm512_set1_ps(ai[i][o]);
             c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
             c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
         }
@@ -102,7 +109,7 @@ size_t bp_sgemm_ws_floats(int m, int n, int k)
 }
 
 /* dst[q * stride + i] = rows[i][q] for i, q < 8: an 8 x 8 block transposed
- * (AVX), used by the two packings that turn rows into columns. */
+ * (AVX), used by the packing of B^T (rows into columns). */
 #if HAVE_AVX512_KERNEL
 __attribute__((target("avx2"))) static void transpose8(const float *const r[8], size_t off, float *dst, size_t stride)
 {
@@ -142,30 +149,18 @@ BP_INLINE void rows_to_columns(const float *const r[8], int kc, float *dst, size
         for (int i = 0; i < 8; i++) dst[(size_t)p * stride + i] = r[i][p];
 }
 
-/* Pack rows i0.. (mc of them, padded to MR) and steps p0..p0+kc of op(A) into MR-row panels. */
-BP_INLINE void pack_a(const bp_sview *A, int m, int i0, int mc, int p0, int kc, float *Ap, int simd)
+/* Pack rows i0.. (mc of them, padded to MR) and steps p0..p0+kc of A = S^T,
+ * S given by rows (the one operand the kernel cannot read in place, see
+ * a_side), into MR-row panels: A_ip = S[p][i], kc rows of MR values each. */
+BP_INLINE void pack_a(const bp_sview *A, int m, int i0, int mc, int p0, int kc, float *Ap)
 {
     for (int ir = 0; ir < mc; ir += MR, Ap += (size_t)MR * kc) {
         int h = m - (i0 + ir) < MR ? m - (i0 + ir) : MR;
-        if (!A->trans && h == MR) { /* A_ip = S[i][p]: MR rows into columns */
-            const float *r[MR];
-            for (int i = 0; i < MR; i++) r[i] = srow(A, i0 + ir + i) + p0;
-            rows_to_columns(r, kc, Ap, MR, simd);
-            continue;
+        for (int p = 0; p < kc; p++) {
+            const float *r = srow(A, p0 + p) + i0 + ir;
+            for (int i = 0; i < h; i++) Ap[(size_t)p * MR + i] = r[i];
+            for (int i = h; i < MR; i++) Ap[(size_t)p * MR + i] = 0;
         }
-        if (!A->trans) {
-            for (int i = 0; i < h; i++) {
-                const float *r = srow(A, i0 + ir + i) + p0;
-                for (int p = 0; p < kc; p++) Ap[(size_t)p * MR + i] = r[p];
-            }
-        } else {         /* A_ip = S[p][i]: kc rows, MR contiguous values each */
-            for (int p = 0; p < kc; p++) {
-                const float *r = srow(A, p0 + p) + i0 + ir;
-                for (int i = 0; i < h; i++) Ap[(size_t)p * MR + i] = r[i];
-            }
-        }
-        for (int i = h; i < MR; i++)
-            for (int p = 0; p < kc; p++) Ap[(size_t)p * MR + i] = 0;
     }
 }
 
@@ -199,6 +194,20 @@ BP_INLINE void pack_b(const bp_sview *B, int n, int j0, int nc, int p0, int kc, 
     }
 }
 
+/* The A side of the tile at rows i.. (h of them) and steps p0..: MR
+ * pointers into A itself when direct (rows past h repeat row h - 1; their
+ * results are not stored), else into its packed panel. Returns as. */
+static size_t a_side(const bp_sview *A, int direct, int i, int h, int p0, const float *panel, const float *a[MR])
+{
+    for (int r = 0; r < MR; r++) {
+        int ri = i + (r < h ? r : h - 1);
+        if (!direct) a[r] = panel + r;
+        else if (!A->trans) a[r] = srow(A, ri) + p0;   /* A_ip = S[i][p] */
+        else a[r] = A->p + (size_t)p0 * A->ld + ri;    /* A_ip = S[p][i], S not given by rows */
+    }
+    return !direct ? MR : !A->trans ? 1 : A->ld;
+}
+
 BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
                          bp_sgemm_kernel kern)
 {
@@ -214,6 +223,8 @@ BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, 
 #else
     (void)kern;
 #endif
+    /* A is read in place, with no packing, unless it is A^T given by rows */
+    int direct_a = !A.trans || !A.rows;
     int kc0 = k_block(k), nc0 = n_block(n, kc0), mc0 = m_block(m);
     float *Ap = ws, *Bp = ws + round_up(mc0 * kc0, 16); /* B panels 64-byte aligned */
     float tile[MR * NR];
@@ -224,23 +235,25 @@ BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, 
             pack_b(&B, n, jc, nc, pc, kc, Bp, kern != BP_SGEMM_REF);
             for (int ic = 0; ic < m; ic += mc0) {
                 int mc = m - ic < mc0 ? round_up(m - ic, MR) : mc0;
-                pack_a(&A, m, ic, mc, pc, kc, Ap, kern != BP_SGEMM_REF);
-                for (int ir = 0; ir < mc; ir += MR)
+                if (!direct_a) pack_a(&A, m, ic, mc, pc, kc, Ap);
+                for (int ir = 0; ir < mc; ir += MR) {
+                    int i = ic + ir, h = m - i < MR ? m - i : MR;
+                    const float *a[MR];
+                    size_t as = a_side(&A, direct_a, i, h, pc, Ap + (size_t)ir * kc, a);
                     for (int jr = 0; jr < nc; jr += NR) {
-                        int i = ic + ir, h = m - i < MR ? m - i : MR;
-                        const float *a = Ap + (size_t)ir * kc;
                         int j = jc + jr, w = n - j < NR ? n - j : NR;
                         const float *b = Bp + (size_t)jr * kc;
                         float *c = C + (size_t)i * ldc + j;
                         if (h == MR && w == NR) {
-                            kf(kc, a, b, c, ldc, load);
+                            kf(kc, a, as, b, c, ldc, load);
                         } else { /* an edge tile: through a full-size copy */
                             for (int r = 0; r < MR; r++)
                                 for (int q = 0; q < NR; q++) tile[r * NR + q] = load && r < h && q < w ? c[r * ldc + q] : 0;
-                            kf(kc, a, b, tile, NR, load);
+                            kf(kc, a, as, b, tile, NR, load);
                             for (int r = 0; r < h; r++) memcpy(c + r * ldc, tile + r * NR, (size_t)w * sizeof *c);
                         }
                     }
+                }
             }
         }
     }
