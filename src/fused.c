@@ -9,7 +9,7 @@
  * Large f32 products go to the own kernel (sgemm.c) on CPUs with AVX-512,
  * with packing space kept here. The trainer can then hand over the batch as
  * row numbers into the dataset (bp_fused_backprop_rows): the products that
- * read X pack it straight from the dataset, with no gather copy. */
+ * read X take it straight from the dataset, with no gather copy. */
 #include "net_internal.h"
 #include "sgemm.h"
 #include "sigmoid.h"

@@ -9,7 +9,8 @@
  * so the optimised kernel, the reference kernel and a naive loop with fmaf
  * give the same bits (tests/test_sgemm.c checks this). Operands are views
  * (bp_sview) that can name a scattered set of rows, so a mini-batch is read
- * straight from the dataset while it is packed, with no gather copy.
+ * straight from the dataset (by the kernel, or while it is packed), with no
+ * gather copy.
  * Not part of the public API. */
 #ifndef BP_SGEMM_H
 #define BP_SGEMM_H
