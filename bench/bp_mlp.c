@@ -19,7 +19,7 @@
  *  - allocs_per_step: malloc + calloc + realloc calls made by libbackprop
  *    (this binary is linked with -Wl,--wrap=malloc,... against the static
  *    libbackprop.a, so every call from the library's objects goes through
- *    the __wrap_ functions below) between the end of epoch 2's first batch
+ *    the __wrap_ functions of alloc_count.h) between the end of epoch 2's first batch
  *    and the end of its last batch, divided by the steps in between.
  *    allocs_epoch2 counts the whole of epoch 2 (on_epoch to on_epoch), which
  *    includes the trainer's once-per-epoch history append.  Calls made
@@ -40,19 +40,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-/* ---- allocation counting (see the header comment) ---------------------- */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t s);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-
-static volatile int counting;
-static long n_alloc, n_free;
-
-void *__wrap_malloc(size_t n) { if (counting) n_alloc++; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t s) { if (counting) n_alloc++; return __real_calloc(n, s); }
-void *__wrap_realloc(void *p, size_t n) { if (counting) n_alloc++; return __real_realloc(p, n); }
-void __wrap_free(void *p) { if (counting && p) n_free++; __real_free(p); }
+#include "alloc_count.h" /* n_alloc, n_free while counting */
 
 /* ---- memory --------------------------------------------------------- */
 static long status_kb(const char *key)

@@ -31,16 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t s);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-static volatile int counting;
-static long n_alloc;
-void *__wrap_malloc(size_t n) { if (counting) n_alloc++; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t s) { if (counting) n_alloc++; return __real_calloc(n, s); }
-void *__wrap_realloc(void *p, size_t n) { if (counting) n_alloc++; return __real_realloc(p, n); }
-void __wrap_free(void *p) { __real_free(p); }
+#include "alloc_count.h" /* n_alloc, n_free while counting */
 
 static double now(void)
 {
