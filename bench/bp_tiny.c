@@ -176,7 +176,7 @@ FLOOR_STEP(float, f32, expf, fabsf)
 /* Time `iters` steps `repeats` times from the net's initial parameters, then
  * replay the same number of steps through bp_net_train_step and compare. */
 #define FLOOR_RUN(T, F, DT)                                                                                       \
-    static int floor_##F(long iters, int repeats)                                                                   \
+    static int floor_##F(long iters, int repeats)                                                                 \
     {                                                                                                             \
         bp_net *net = tiny_net(DT);                                                                               \
         if (!net) return 1;                                                                                       \
