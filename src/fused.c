@@ -146,8 +146,8 @@ static void big_mm_f64(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
 }
 
 /* f32: the own kernel when the step has packing space (own_sgemm) and runs
- * on one thread, else OpenBLAS. An operand that is the pass's X given by rows is read through
- * its row numbers. */
+ * on one thread, else OpenBLAS. An operand that is the pass's X given by
+ * rows is read through its row numbers. */
 static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, const float *A, const float *B,
                        float *C, int acc)
 {
@@ -180,7 +180,6 @@ static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
 #undef EXP
 #undef TANH
 
-/* The checks and buffers of a step on (x, y); X, Y: their data in the net's dtype. */
 /* The checks of a step on (x, y) (x's data is not read) and its buffers. */
 static bp_status check_and_ensure(bp_net *net, const bp_mat *x, const bp_mat *y, bp_error *err)
 {
@@ -190,6 +189,7 @@ static bp_status check_and_ensure(bp_net *net, const bp_mat *x, const bp_mat *y,
     return st ? st : ensure(net, x->rows, err);
 }
 
+/* check_and_ensure, then X, Y: x's and y's data in the net's dtype. */
 static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, const void **X, const void **Y, bp_error *err)
 {
     bp_status st = check_and_ensure(net, x, y, err);
