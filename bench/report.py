@@ -34,6 +34,10 @@ def main():
     env = next((r for r in rows if r.get("tool") == "env"), {})
     peak = next((r for r in rows if r.get("tool") == "peak"), {})
     peak_gf = peak.get("peak_gflops") or float("nan")
+
+    def pct_peak(rate, threads):
+        """Matrix-product FLOP/s at `rate` samples/s, in % of `threads` cores' peak."""
+        return 100 * rate * FLOP_PER_SAMPLE / (peak_gf * 1e9 * threads)
     out = []
     p = out.append
     p("## Environment\n")
@@ -72,8 +76,6 @@ def main():
             continue
         sb = max(r["samples_per_s"] for r in bp)
         st = max(r["samples_per_s"] for r in th)
-        fb = sb * FLOP_PER_SAMPLE / (peak_gf * 1e9 * t)
-        ft = st * FLOP_PER_SAMPLE / (peak_gf * 1e9 * t)
         allocs = [r["allocs_per_step"] for r in bp if r.get("allocs_per_step") is not None]
         al = "%.2f" % max(allocs) if allocs else "n/a"
         rb = max(r["rss_peak_kb"] for r in bp) * 1024
@@ -83,7 +85,7 @@ def main():
         rt = max(r["rss_peak_kb"] for r in th) * 1024
         kern = "%s / %s" % (bp[0].get("openblas_corename", "?"), th[0].get("openblas_corename", "?"))
         p("| %s | %s | %d | %d | %s | %s | **%.2fx** | %.0f%% | %.0f%% | %s | %.0f (+%.1f) | %.0f | %.3f / %.3f |"
-          % (ct, kern, b, t, fmt_int(sb), fmt_int(st), sb / st, 100 * fb, 100 * ft, al, rb / MB,
+          % (ct, kern, b, t, fmt_int(sb), fmt_int(st), sb / st, pct_peak(sb, t), pct_peak(st, t), al, rb / MB,
              (tp - bound) / MB if tp > 0 else float("nan"), rt / MB, bp[0]["test_acc"], th[0]["test_acc"]))
     p("")
     p("kernels: openblas_get_corename() in each process (backprop / PyTorch). "
@@ -112,8 +114,7 @@ def main():
             if not wb or not wt:
                 continue
             p("| %s | %d | %d | %s | %s | **%.2fx** | %.0f%% | %.0f%% |"
-              % (ct, b, t, fmt_int(wb), fmt_int(wt), wb / wt, 100 * wb * FLOP_PER_SAMPLE / (peak_gf * 1e9 * t),
-                 100 * wt * FLOP_PER_SAMPLE / (peak_gf * 1e9 * t)))
+              % (ct, b, t, fmt_int(wb), fmt_int(wt), wb / wt, pct_peak(wb, t), pct_peak(wt, t)))
         p("")
     if configs:
         b0 = [r for r in mlp if r["tool"] == "backprop"][0]
