@@ -84,7 +84,7 @@ enum { WINDOW = 20 };
 typedef struct mark {
     long a0, f0, step_allocs, step_frees, steps;   /* batch window of epoch 2 */
     double *tb;                                     /* clock at each batch end after epoch 1 */
-    int ntb, captb, batch_size;
+    int ntb, captb;
     long e0, ef0, epoch_allocs, epoch_frees;        /* whole epoch 2           */
     int first_batch_seen;
 } mark;
@@ -178,8 +178,8 @@ int main(int argc, char **argv)
     opt.on_batch = on_batch;
     opt.on_epoch = on_epoch;
     opt.user = &mk;
-    mk.batch_size = batch;
-    mk.captb = (epochs > 1 ? epochs - 1 : 0) * ((train.n + batch - 1) / batch);
+    int nb = (train.n + batch - 1) / batch; /* batches per epoch; the last is partial unless batch divides n */
+    mk.captb = (epochs > 1 ? epochs - 1 : 0) * nb;
     mk.tb = malloc((size_t)(mk.captb > 0 ? mk.captb : 1) * sizeof *mk.tb);
 
     long rss_loaded = status_kb("VmRSS");
@@ -224,7 +224,7 @@ int main(int argc, char **argv)
     double wbest = 0; /* the fastest WINDOW consecutive batches after epoch 1 (full batches only) */
     for (int i = 0; i + WINDOW < mk.ntb; i++) {
         double r = (double)WINDOW * batch / (mk.tb[i + WINDOW] - mk.tb[i]);
-        int nb = (train.n + batch - 1) / batch, full = 1;
+        int full = 1;
         for (int j = i + 1; j <= i + WINDOW; j++) full &= (j % nb) != nb - 1 || train.n % batch == 0;
         if (full && r > wbest) wbest = r;
     }
