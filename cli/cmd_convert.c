@@ -2,7 +2,7 @@
  * safetensors model files. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "safetensors.h"
+#include "core/safetensors.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "data_opts.h"
 #include "model_opts.h"
+#include "core/numfmt.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -53,12 +54,6 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.12g", v);
-    else fputs("null", f);
-}
-
 static void print_json(const char *model, const char *data, const bp_metrics *m, const bp_dataset *d)
 {
     int k = m->nclasses;
@@ -67,14 +62,14 @@ static void print_json(const char *model, const char *data, const bp_metrics *m,
     printf(", \"data\": ");
     json_str(stdout, data);
     printf(", \"n\": %d, \"loss\": ", m->n);
-    json_num(stdout, m->loss);
+    bp_json_num(stdout, m->loss);
     if (k) {
         printf(", \"accuracy\": ");
-        json_num(stdout, m->accuracy);
+        bp_json_num(stdout, m->accuracy);
         printf(", \"class_accuracy\": [");
         for (int c = 0; c < k; c++) {
             if (c) printf(", ");
-            json_num(stdout, m->class_acc[c]);
+            bp_json_num(stdout, m->class_acc[c]);
         }
         printf("], \"class_names\": ");
         if (d->class_names) {
@@ -97,9 +92,9 @@ static void print_json(const char *model, const char *data, const bp_metrics *m,
         printf("]");
     } else {
         printf(", \"mse\": ");
-        json_num(stdout, m->mse);
+        bp_json_num(stdout, m->mse);
         printf(", \"mae\": ");
-        json_num(stdout, m->mae);
+        bp_json_num(stdout, m->mae);
     }
     printf("}\n");
 }
@@ -113,11 +108,12 @@ static void print_text(const char *model, const char *data, const bp_metrics *m,
     printf("model     %s (%d input%s, %d output%s)\n", model, s->inputs, s->inputs == 1 ? "" : "s", k_out,
            k_out == 1 ? "" : "s");
     printf("data      %s (%d samples)\n", data, m->n);
+    char b1[BP_NUM_MAX], b2[BP_NUM_MAX];
     if (isnan(m->loss)) printf("loss      none (the model has no loss)\n");
-    else printf("loss      %.6g (%s, %s)\n", m->loss, bp_loss_name(s->loss),
+    else printf("loss      %s (%s, %s)\n", bp_num_short(b1, m->loss, 6), bp_loss_name(s->loss),
                 s->reduction == BP_MEAN ? "mean per sample" : "sum over samples");
     if (!k) {
-        printf("mse       %.6g\nmae       %.6g\n", m->mse, m->mae);
+        printf("mse       %s\nmae       %s\n", bp_num_short(b1, m->mse, 6), bp_num_short(b2, m->mae, 6));
         return;
     }
     long correct = 0;

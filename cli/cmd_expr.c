@@ -2,7 +2,7 @@
  * expression, the passes node by node, the chain rule, the graph. */
 #define _GNU_SOURCE
 #include "cli.h"
-#include "util.h"
+#include "core/file.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -4,7 +4,8 @@
 #include "cli.h"
 #include "data_opts.h"
 #include "model_opts.h"
-#include "util.h"
+#include "core/file.h"
+#include "core/numfmt.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -40,13 +41,14 @@ static const char HELP[] =
 
 static void write_preds(FILE *f, const float *out, int n, int k, int classes)
 {
+    char b[BP_NUM_MAX];
     if (classes) fputs("class,probability\n", f);
     else
         for (int j = 0; j < k; j++) fprintf(f, "output_%d%s", j + 1, j + 1 < k ? "," : "\n");
     for (int i = 0; i < n; i++) {
         const float *o = out + (size_t)i * k;
         if (!classes) {
-            for (int j = 0; j < k; j++) fprintf(f, "%.9g%s", o[j], j + 1 < k ? "," : "\n");
+            for (int j = 0; j < k; j++) fprintf(f, "%s%s", bp_num_exact_f32(b, o[j]), j + 1 < k ? "," : "\n");
             continue;
         }
         int c = 0;
@@ -59,7 +61,7 @@ static void write_preds(FILE *f, const float *out, int n, int k, int classes)
                 if (o[j] > o[c]) c = j;
             p = o[c];
         }
-        fprintf(f, "%d,%.9g\n", c, p);
+        fprintf(f, "%d,%s\n", c, bp_num_exact_f32(b, p));
     }
 }
 

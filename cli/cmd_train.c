@@ -70,7 +70,9 @@ static const char HELP2[] =
     "\n" DATA_OPTIONS_HELP
     "\n"
     "Progress: on a terminal, a live bar per epoch (batch, loss, accuracy, samples/s, ETA);\n"
-    "otherwise one line per epoch. Ctrl-C stops after the current batch and saves a checkpoint.\n"
+    "otherwise one line per epoch. Accuracy is shown when the targets are class labels (a\n"
+    "single output unit predicts class 1 iff its output is >= 0.5), never with --regression.\n"
+    "Ctrl-C stops after the current batch and saves a checkpoint.\n"
     "Exit status: 0 trained, 1 diverged (the last good model is saved), 2 bad input,\n"
     "130 interrupted (checkpoint saved).\n";
 
@@ -381,7 +383,7 @@ int cmd_train(int argc, char **argv)
     }
     const bp_epoch_stats *h;
     int nh = bp_trainer_history(t, &h);
-    int classifier = train.nclasses > 0 || bp_net_get_spec(net)->loss == BP_LOSS_BCE;
+    int classifier = train.nclasses > 0 && train.labels;   /* the library's rule: accuracy needs class labels */
     if (log_path && nh && bp_log_csv(h, nh, classifier, log_path, &err)) { rc = cli_fail(&err); goto out_t; }
     if (plot_path && nh && bp_plot_svg(h, nh, plot_path, &err)) { rc = cli_fail(&err); goto out_t; }
     if (bp_net_save(net, scaler.features ? &scaler : NULL, save, &err)) { rc = cli_fail(&err); goto out_t; }

@@ -661,8 +661,9 @@ const char *bp_schedule_name(bp_schedule s);
 int bp_schedule_parse(const char *s, bp_schedule *out);
 
 /* Numbers of one epoch, passed to the on_epoch callback and kept in the
- * history. Accuracies and validation numbers are NaN where they do not apply
- * (regression, no validation split). */
+ * history. Accuracies and validation numbers are NaN where they do not apply:
+ * no validation split, or data without class labels (the rule of
+ * bp_evaluate, which also computes the validation numbers). */
 typedef struct bp_epoch_stats {
     int epoch;             /* 1-based                                         */
     double train_loss;     /* the epoch's loss, reduced like the net's: mean per sample, or sum */
@@ -750,9 +751,11 @@ void bp_metrics_free(bp_metrics *m);
 bp_status bp_predict(bp_net *net, const bp_dataset *d, int batch, float *out, bp_error *err);
 /* Details of the two above: `batch` <= 0 means 256.  The loss is reduced over
  * the whole set like the net's reduction (mean: total / n; sum: total); NaN
- * when the net has no loss.  Classifying (d->nclasses > 0): the net's classes
- * are its outputs, or 2 for one output unit (class 1 iff output >= 0.5), so
- * m->nclasses may exceed d->nclasses; the predicted class is the argmax.
+ * when the net has no loss.  Classifying (d->nclasses > 0 and d->labels, the
+ * one rule of evaluation and of training's accuracy): the net's classes are
+ * its outputs, or 2 for one output unit (class 1 iff output >= 0.5, whatever
+ * the loss), so m->nclasses may exceed d->nclasses; the predicted class is the
+ * first largest output.  Without labels there is no accuracy, only MSE/MAE.
  * Fields that do not apply (accuracy for regression, MSE/MAE for classifiers,
  * the accuracy of a class without samples) are NaN.  MSE and MAE are means
  * over samples and outputs.  Errors: feature or output counts that differ
@@ -764,8 +767,8 @@ bp_status bp_predict(bp_net *net, const bp_dataset *d, int batch, float *out, bp
 bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, bp_error *err);
 /* The same numbers as CSV (written atomically), header
  * "epoch,train_loss,train_acc,val_loss,val_acc,seconds", one row per epoch,
- * numbers in %.9g; a NaN value, and the accuracies when classifier == 0, are
- * empty fields. */
+ * each number in the shortest form that reads back as the same double; a NaN
+ * value, and the accuracies when classifier == 0, are empty fields. */
 bp_status bp_log_csv(const bp_epoch_stats *s, int n, int classifier, const char *path, bp_error *err);
 
 

@@ -77,7 +77,7 @@ run_ok pouts predict "$T/cls.safetensors" --data "$T/cls.csv" --outputs
 run_ok preg predict "$T/reg.safetensors" --data "$T/reg.csv" --regression --targets 2
 [ "$(tr '\n' ' ' <"$T/preg.out")" = "output_1,output_2 1,0 3,0 5,0 " ] && ok || bad "predict reg: $(cat "$T/preg.out")"
 run_ok pbin predict "$T/bin.safetensors" --data "$T/bin.csv"
-[ "$(tail -n +2 "$T/pbin.out" | tr '\n' ' ')" = "1,0.731058598 0,0.731058598 1,0.5 " ] && ok ||
+[ "$(tail -n +2 "$T/pbin.out" | tr '\n' ' ')" = "1,0.7310586 0,0.7310586 1,0.5 " ] && ok ||
     bad "predict bin: $(cat "$T/pbin.out")"
 
 # --- bad input ---------------------------------------------------------------

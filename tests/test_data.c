@@ -3,7 +3,7 @@
  * temporary directory.  The last line printed is "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
-#include "data.h"
+#include "backprop.h"
 
 #include <math.h>
 #include <stdio.h>

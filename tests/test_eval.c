@@ -204,7 +204,7 @@ static void test_log_and_plot(void)
     const char *want_cls = "epoch,train_loss,train_acc,val_loss,val_acc,seconds\n"
                            "1,1.25,0.5,1.5,0.25,0.125\n"
                            "2,0.75,0.625,,,2\n"
-                           "3,0.333333333,0.875,0.5,0.75,0.25\n";
+                           "3,0.3333333333333333,0.875,0.5,0.75,0.25\n";
     char *got = slurp(path);
     CHECK(got && !strcmp(got, want_cls), "classifier CSV:\n%s", got ? got : "(none)");
     CHECK(bp_log_csv(reg, 2, 0, path, &err) == BP_OK, "log_csv: %s", err.msg);

@@ -1,4 +1,4 @@
-/* test_fused.c - the fused training step (src/fused.c) against the graph
+/* test_fused.c - the fused training step (src/nn/fused.c) against the graph
  * path (the reference) on every golden network and example: the same loss,
  * the same gradients (1e-12 relative in f64, 1e-4 in f32), the same outputs.
  * And a batch given by row numbers into a larger dataset (the trainer's
@@ -7,7 +7,7 @@
 #define _DEFAULT_SOURCE
 #include "backprop.h"
 #include "check.h"
-#include "net_internal.h"
+#include "nn/fused.h"
 
 #include <dirent.h>
 #include <math.h>

@@ -1,9 +1,9 @@
-/* test_modelio.c - tests of src/modelio.c: safetensors model files (bit-exact
+/* test_modelio.c - tests of src/io/model_st.c and src/io/model_json.c: safetensors model files (bit-exact
  * round trips, strict rejection of damaged and foreign files, atomic writes)
  * and JSON model export. Exit status 0 iff all pass. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
-#include "safetensors.h"
+#include "core/safetensors.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
-/* test_safetensors.c - tests of src/safetensors.c: round trips, a hand-made
+/* test_safetensors.c - tests of src/core/safetensors.c: round trips, a hand-made
  * file, every rejection case, atomic writes. Exit status 0 iff all pass. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
-#include "safetensors.h"
+#include "core/safetensors.h"
 
 #include <signal.h>
 #include <stdint.h>

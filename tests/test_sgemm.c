@@ -1,4 +1,4 @@
-/* test_sgemm.c - the own f32 matrix product (src/sgemm.c) against a naive
+/* test_sgemm.c - the own f32 matrix product (src/core/sgemm.c) against a naive
  * loop. Every element of the product is one chain of fused multiply-adds in
  * k order, so the naive loop with fmaf, the reference kernel and the AVX-512
  * kernel must give the same bits: the comparisons are exact. Shapes cover
@@ -8,7 +8,7 @@
  * checks the naive loop itself to float32 rounding. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
-#include "sgemm.h"
+#include "core/sgemm.h"
 
 #include <math.h>
 #include <stdint.h>

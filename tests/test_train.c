@@ -4,7 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "backprop.h"
 #include "check.h"
-#include "net_internal.h"
+#include "nn/fused.h"
 
 #include <math.h>
 #include <signal.h>
@@ -51,7 +51,10 @@ static bp_dataset wrap(float *x, float *y, int n, int f, int k)
 static void test_xor(void)
 {
     float x[] = {0, 0, 0, 1, 1, 0, 1, 1}, y[] = {0, 1, 1, 0};
+    int labels[] = {0, 1, 1, 0};
     bp_dataset d = wrap(x, y, 4, 2, 1);
+    d.labels = labels;   /* two classes, one output unit: the target is the label */
+    d.nclasses = 2;
     int units[] = {2, 1};
     bp_act acts[] = {BP_ACT_SIGMOID, BP_ACT_SIGMOID};
     bp_net *net = make_net(2, units, acts, 2, BP_LOSS_BCE, BP_F64, BP_INIT_XAVIER, 3);
@@ -324,6 +327,57 @@ static void test_textbook(bp_optimizer opt, double wd)
     free(x); free(y); free(v);
 }
 
+/* One scoring rule for training and evaluation (src/nn/eval.h): accuracy
+ * exactly when the data has class labels, a single output unit predicting
+ * class 1 iff its output is >= 0.5, whatever the loss; and the validation
+ * numbers are bp_evaluate's. */
+static void test_scoring_rule(void)
+{
+    float x[] = {0, 0, 0, 1, 1, 0, 1, 1, 0.2f, 0.9f, 0.8f, 0.1f}, y[] = {0, 1, 1, 1, 1, 1};
+    int labels[] = {0, 1, 1, 1, 1, 1};
+    int units[] = {3, 1};
+    bp_error err;
+    for (int c = 0; c < 2; c++) {
+        /* c = 0: bce on --regression targets (no labels): no accuracy anywhere;
+         * c = 1: a linear output with a squared loss on 0/1 labels: an accuracy */
+        bp_act acts[] = {BP_ACT_TANH, c ? BP_ACT_LINEAR : BP_ACT_SIGMOID};
+        bp_net *net = make_net(2, units, acts, 2, c ? BP_LOSS_SQUARED : BP_LOSS_BCE, BP_F64, BP_INIT_XAVIER, 7);
+        bp_dataset d = wrap(x, y, 6, 2, 1);
+        if (c) { d.labels = labels; d.nclasses = 2; }
+        bp_train_options o;
+        bp_train_options_init(&o);
+        o.epochs = 3;
+        o.batch = 4;
+        o.lr = 0.1;
+        bp_trainer *t;
+        CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+        CHECK(bp_trainer_run(t, &d, &d, &err) == BP_OK, "%s", err.msg);
+        const bp_epoch_stats *h;
+        int n = bp_trainer_history(t, &h);
+        bp_metrics m;
+        CHECK(n == 3 && bp_evaluate(net, &d, 0, &m, &err) == BP_OK, "%s", err.msg);
+        if (c) {
+            CHECK(!isnan(h[2].train_acc) && h[2].val_acc == m.accuracy, "labels, linear output: train_acc %g, val_acc %g, "
+                  "eval %g", h[2].train_acc, h[2].val_acc, m.accuracy);
+            /* the accuracy by hand: class 1 iff the output is >= 0.5 */
+            bp_mat xm = {6, 2, BP_F32, x};
+            CHECK(bp_net_forward(net, &xm, &err) == BP_OK, "%s", err.msg);
+            bp_mat a = bp_net_a(net, 1);
+            int right = 0;
+            for (int i = 0; i < 6; i++) right += (bp_mat_get(&a, i, 0) >= 0.5) == labels[i];
+            CHECK(m.accuracy == right / 6.0, "eval accuracy %g, by hand %g", m.accuracy, right / 6.0);
+        } else {
+            CHECK(isnan(h[2].train_acc) && isnan(h[2].val_acc) && isnan(m.accuracy),
+                  "bce on unlabeled targets: train_acc %g, val_acc %g, eval accuracy %g", h[2].train_acc, h[2].val_acc,
+                  m.accuracy);
+        }
+        CHECK(h[2].val_loss == m.loss, "validation loss %.17g, bp_evaluate %.17g", h[2].val_loss, m.loss);
+        bp_metrics_free(&m);
+        bp_trainer_free(t);
+        bp_net_free(net);
+    }
+}
+
 int main(void)
 {
     bp_set_threads(1);
@@ -333,6 +387,7 @@ int main(void)
         test_textbook(BP_OPT_NESTEROV, wd * 1e-3);
     }
     test_xor();
+    test_scoring_rule();
     test_regression();
     test_determinism_and_resume();
     test_divergence();

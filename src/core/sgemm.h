@@ -1,0 +1,45 @@
+/* core/sgemm.h - backprop's own single-precision matrix product, used by the
+ * fused training step (fused_kernels.h) for its large f32 products on CPUs
+ * with AVX-512; everything else goes through OpenBLAS (bp_gemm_f32, gemm.c).
+ *
+ *   C (m x n) = op(A) op(B)  [+ C]          row-major C with row stride ldc
+ *
+ * Each element is one chain of fused multiply-adds in k order,
+ *   c = acc ? C_ij : 0;  for p = 0..k-1: c = fma(A_ip, B_pj, c)
+ * so the optimised kernel, the reference kernel and a naive loop with fmaf
+ * give the same bits (tests/test_sgemm.c checks this). Operands are views
+ * (bp_sview) that can name a scattered set of rows, so a mini-batch is read
+ * straight from the dataset (by the kernel, or while it is packed), with no
+ * gather copy.
+ * Not part of the public API. */
+#ifndef BP_SGEMM_H
+#define BP_SGEMM_H
+
+#include <stddef.h>
+
+/* A stored row-major matrix S seen as S or S^T. Row r of S starts at
+ * p + (rows ? rows[r] : r) * ld. */
+typedef struct {
+    const float *p;
+    size_t ld;
+    const int *rows; /* NULL, or the row of p each row of S is (a batch)  */
+    int trans;       /* the operand is S^T                                */
+} bp_sview;
+
+typedef enum { BP_SGEMM_AUTO, BP_SGEMM_REF, BP_SGEMM_AVX512 } bp_sgemm_kernel;
+
+/* Does this CPU run the optimised kernel (AVX-512F)? */
+int bp_sgemm_available(void);
+
+/* Floats of packing workspace a product of these sizes needs (64-byte
+ * aligned, owned by the caller, reused across calls). */
+size_t bp_sgemm_ws_floats(int m, int n, int k);
+
+/* C = op(A) op(B) (+ C when acc): A is m x k, B is k x n as views. ws holds
+ * bp_sgemm_ws_floats(m, n, k) floats, 64-byte aligned.
+ * BP_SGEMM_AUTO picks the AVX-512 kernel (callers check
+ * bp_sgemm_available() first); BP_SGEMM_REF is the portable C kernel. */
+void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
+              bp_sgemm_kernel kern);
+
+#endif

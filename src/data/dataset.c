@@ -1,0 +1,201 @@
+/* data/dataset.c - the dataset container: row views, one-hot targets,
+ * standardisation, shuffling, splitting, subsets. The readers are csv.c and
+ * idx.c; the contracts are in the Datasets section of backprop.h. */
+#include "data/dataset.h"
+#include "core/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Datasets                                                                  */
+/* ------------------------------------------------------------------------ */
+
+void bp_dataset_free(bp_dataset *d)
+{
+    if (!d) return;
+    free(d->x);
+    free(d->y);
+    free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+bp_mat bp_dataset_x(const bp_dataset *d, int start, int count)
+{
+    bp_mat m = {count, d->features, BP_F32, NULL};
+    if (d->x) m.data = d->x + (size_t)start * d->features;
+    return m;
+}
+
+bp_mat bp_dataset_y(const bp_dataset *d, int start, int count)
+{
+    bp_mat m = {0, d->outputs, BP_F32, NULL};
+    if (d->y) {
+        m.rows = count;
+        m.data = d->y + (size_t)start * d->outputs;
+    }
+    return m;
+}
+
+/* Allocate the arrays of an n-sample dataset with the shape of `like`
+ * (features, outputs, nclasses, labels present or not). */
+static bp_status dataset_alloc(bp_dataset *out, const bp_dataset *like, int n, bp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->features = like->features;
+    out->outputs = like->outputs;
+    out->nclasses = like->nclasses;
+    out->class_names = like->class_names;
+    out->x = bp_malloc((size_t)n * like->features * sizeof(float), err);
+    if (!out->x) goto fail;
+    if (like->y && !(out->y = bp_malloc((size_t)n * like->outputs * sizeof(float), err)))
+        goto fail;
+    if (like->labels && !(out->labels = bp_malloc((size_t)n * sizeof(int), err)))
+        goto fail;
+    return BP_OK;
+fail:
+    bp_dataset_free(out);
+    return BP_E_NOMEM;
+}
+
+bp_status bp_dataset_one_hot(bp_dataset *d, int k, bp_error *err)
+{
+    d->nclasses = d->outputs = k;
+    d->y = bp_calloc((size_t)d->n * k, sizeof(float), err);
+    if (!d->y) return BP_E_NOMEM;
+    for (int i = 0; i < d->n; i++) d->y[(size_t)i * k + d->labels[i]] = 1.0f;
+    return BP_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Standardisation                                                           */
+/* ------------------------------------------------------------------------ */
+
+bp_status bp_scaler_fit(bp_scaler *s, const bp_dataset *d, bp_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (d->n < 1 || d->features < 1)
+        return bp_err(err, BP_E_ARG, "cannot fit a scaler to an empty dataset");
+    int f = d->features;
+    double *sum = bp_calloc((size_t)f * 2, sizeof(double), err);
+    s->mean = bp_malloc((size_t)f * sizeof(float), err);
+    s->std = bp_malloc((size_t)f * sizeof(float), err);
+    if (!sum || !s->mean || !s->std) {
+        free(sum);
+        bp_scaler_free(s);
+        return BP_E_NOMEM;
+    }
+    double *mean = sum, *var = sum + f;
+    /* two passes (mean, then squared deviations): exact 0 for a constant column */
+    for (int i = 0; i < d->n; i++)
+        for (int j = 0; j < f; j++) mean[j] += d->x[(size_t)i * f + j];
+    for (int j = 0; j < f; j++) mean[j] /= d->n;
+    for (int i = 0; i < d->n; i++)
+        for (int j = 0; j < f; j++) {
+            double dv = d->x[(size_t)i * f + j] - mean[j];
+            var[j] += dv * dv;
+        }
+    for (int j = 0; j < f; j++) {
+        double sd = sqrt(var[j] / d->n);
+        s->mean[j] = (float)mean[j];
+        s->std[j] = sd > 1e-12 ? (float)sd : 1.0f;   /* constant column: leave it centred */
+    }
+    s->features = f;
+    free(sum);
+    return BP_OK;
+}
+
+bp_status bp_scaler_apply(const bp_scaler *s, bp_dataset *d, bp_error *err)
+{
+    if (s->features != d->features)
+        return bp_err(err, BP_E_SHAPE, "scaler was fitted to %d features, dataset has %d",
+                      s->features, d->features);
+    for (int i = 0; i < d->n; i++) {
+        float *row = d->x + (size_t)i * d->features;
+        for (int j = 0; j < d->features; j++) row[j] = (row[j] - s->mean[j]) / s->std[j];
+    }
+    return BP_OK;
+}
+
+void bp_scaler_free(bp_scaler *s)
+{
+    if (!s) return;
+    free(s->mean);
+    free(s->std);
+    memset(s, 0, sizeof *s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shuffling, splitting, subsets                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Uniform integer in 0..bound-1 (bound >= 1). */
+static int rng_below(bp_rng *r, int bound)
+{
+    int k = (int)(bp_rng_uniform(r) * bound);
+    return k < bound ? k : bound - 1;
+}
+
+static void swap_floats(float *a, float *b, int n)
+{
+    for (int k = 0; k < n; k++) { float t = a[k]; a[k] = b[k]; b[k] = t; }
+}
+
+void bp_permutation(int *perm, int n, uint64_t seed)
+{
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {   /* the same swaps as bp_dataset_shuffle */
+        int j = rng_below(&r, i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+void bp_dataset_shuffle(bp_dataset *d, uint64_t seed)
+{
+    bp_rng r;
+    bp_rng_seed(&r, seed);
+    for (int i = d->n - 1; i > 0; i--) {
+        int j = rng_below(&r, i + 1);
+        if (j == i) continue;
+        swap_floats(d->x + (size_t)i * d->features, d->x + (size_t)j * d->features, d->features);
+        if (d->y) swap_floats(d->y + (size_t)i * d->outputs, d->y + (size_t)j * d->outputs, d->outputs);
+        if (d->labels) { int t = d->labels[i]; d->labels[i] = d->labels[j]; d->labels[j] = t; }
+    }
+}
+
+bp_status bp_dataset_subset(const bp_dataset *d, int start, int count, bp_dataset *out,
+                            bp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (start < 0 || count < 0 || start > d->n || count > d->n - start)
+        return bp_err(err, BP_E_ARG, "subset [%d, %d + %d) is outside the %d samples",
+                      start, start, count, d->n);
+    bp_status st = dataset_alloc(out, d, count, err);
+    if (st) return st;
+    if (count == 0) return BP_OK;
+    memcpy(out->x, d->x + (size_t)start * d->features, (size_t)count * d->features * sizeof(float));
+    if (d->y) memcpy(out->y, d->y + (size_t)start * d->outputs, (size_t)count * d->outputs * sizeof(float));
+    if (d->labels) memcpy(out->labels, d->labels + start, (size_t)count * sizeof(int));
+    return BP_OK;
+}
+
+bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp_dataset *train,
+                           bp_dataset *val, bp_error *err)
+{
+    memset(train, 0, sizeof *train);
+    memset(val, 0, sizeof *val);
+    if (!(val_fraction >= 0 && val_fraction < 1))
+        return bp_err(err, BP_E_ARG, "validation fraction %g is outside [0, 1)", val_fraction);
+    int nval = (int)floor(all->n * val_fraction + 0.5);
+    if (all->n - nval < 1)
+        return bp_err(err, BP_E_ARG, "validation fraction %g of %d samples leaves no training samples",
+                      val_fraction, all->n);
+    bp_status st = bp_dataset_subset(all, 0, all->n - nval, train, err);
+    if (!st && (st = bp_dataset_subset(all, all->n - nval, nval, val, err))) bp_dataset_free(train);
+    return st;
+}

@@ -1,0 +1,408 @@
+/* io/model_st.c - a network on disk as a safetensors model file (bp_net_save
+ * / bp_net_load); the format itself is core/safetensors.c.
+ *
+ * A safetensors model holds "layers.L.weight" (units x fan_in, whatever the
+ * net's layout), "layers.L.bias" when layer L has one, and optionally
+ * "scaler.mean" / "scaler.std" (F32, [inputs]); __metadata__ has format =
+ * "backprop", version = "1" and architecture = the compact JSON
+ * {"inputs", "weight_layout", "layers": [{"units", "activation", "bias"}],
+ * "loss", "reduction"}.  Loading trusts nothing: every problem with the file
+ * is BP_E_FORMAT with a message naming the file and the place. */
+#include "core/error.h"
+#include "core/mat.h"
+#include "core/safetensors.h"
+#include "nn/net.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MODEL_VERSION "1"
+#define SCALING_STANDARDIZE "standardize: x' = (x - scaler.mean) / scaler.std"
+#define MAX_UNITS 100000000
+
+
+/* ---- save ----------------------------------------------------------------- */
+
+static char *architecture_json(const bp_net_spec *s, bp_error *err)
+{
+    json_t *root = json_object(), *layers = json_array();
+    int bad = !root || !layers;
+    bad |= json_object_set_new(root, "inputs", json_integer(s->inputs));
+    bad |= json_object_set_new(root, "weight_layout", json_string(bp_layout_name(s->layout)));
+    for (int l = 0; !bad && l < s->nlayers; l++) {
+        json_t *L = json_object();
+        bad |= !L;
+        bad |= json_object_set_new(L, "units", json_integer(s->layers[l].units));
+        bad |= json_object_set_new(L, "activation", json_string(bp_act_name(s->layers[l].act)));
+        bad |= json_object_set_new(L, "bias", json_boolean(s->layers[l].bias));
+        bad |= json_array_append_new(layers, L);
+    }
+    bad |= json_object_set(root, "layers", layers);
+    bad |= json_object_set_new(root, "loss", json_string(bp_loss_name(s->loss)));
+    bad |= json_object_set_new(root, "reduction", json_string(bp_reduction_name(s->reduction)));
+    char *text = bad ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(layers);
+    json_decref(root);
+    if (!text) bp_err(err, BP_E_NOMEM, "out of memory");
+    return text;
+}
+
+bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *path, bp_error *err)
+{
+    if (!cnet || !path) return bp_err(err, BP_E_ARG, "bp_net_save: %s is NULL", cnet ? "path" : "net");
+    bp_net *net = (bp_net *)cnet; /* the accessors only read */
+    const bp_net_spec *s = bp_net_get_spec(net);
+    bp_dtype dt = bp_net_dtype(net);
+    size_t es = bp_dtype_size(dt);
+    int with_scaler = scaler && scaler->features > 0;
+    if (with_scaler && scaler->features != s->inputs)
+        return bp_err(err, BP_E_ARG, "%s: the scaler has %d features but the network has %d inputs", path,
+                      scaler->features, s->inputs);
+    for (int j = 0; with_scaler && j < scaler->features; j++)
+        if (!isfinite(scaler->mean[j]) || !(scaler->std[j] > 0) || !isfinite(scaler->std[j]))
+            return bp_err(err, BP_E_ARG, "%s: scaler feature %d: mean %g, std %g (need a finite mean and std > 0)",
+                          path, j, scaler->mean[j], scaler->std[j]);
+
+    bp_st_tensor t[2 * BP_MAX_LAYERS + 2];
+    char names[2 * BP_MAX_LAYERS][32];
+    void *copies[BP_MAX_LAYERS] = {0};
+    int n = 0;
+    bp_status st = BP_OK;
+    char *arch = NULL;
+    memset(t, 0, sizeof t);
+    for (int l = 0; l < s->nlayers; l++) {
+        bp_mat W = bp_net_weight(net, l), B = bp_net_bias(net, l);
+        int u = s->layers[l].units, fi = bp_fan_in(s, l);
+        for (size_t i = 0; i < (size_t)W.rows * W.cols; i++) {
+            int r = (int)(i / (size_t)W.cols), c = (int)(i % (size_t)W.cols);
+            double v = bp_mat_get(&W, r, c);
+            if (!isfinite(v)) {
+                st = bp_err(err, BP_E_VALUE, "%s: layer %d: weight W[%d][%d] is %g; refusing to save a non-finite weight",
+                            path, l, r, c, v);
+                goto done;
+            }
+        }
+        for (int j = 0; j < B.rows * B.cols; j++)
+            if (!isfinite(bp_mat_get(&B, 0, j))) {
+                st = bp_err(err, BP_E_VALUE, "%s: layer %d: bias b[%d] is %g; refusing to save a non-finite bias",
+                            path, l, j, bp_mat_get(&B, 0, j));
+                goto done;
+            }
+        const void *wdata = W.data;
+        if (s->layout == BP_IN_OUT) { /* fan_in x units -> units x fan_in */
+            if (!(copies[l] = bp_malloc((size_t)u * fi * es, err))) { st = BP_E_NOMEM; goto done; }
+            bp_mat T = {u, fi, dt, copies[l]};
+            for (int r = 0; r < u; r++)
+                for (int c = 0; c < fi; c++) bp_mat_set(&T, r, c, bp_mat_get(&W, c, r));
+            wdata = copies[l];
+        }
+        snprintf(names[n], sizeof names[n], "layers.%d.weight", l);
+        t[n] = (bp_st_tensor){names[n], dt, 2, {u, fi}, wdata, (size_t)u * fi * es};
+        n++;
+        if (B.rows > 0) {
+            snprintf(names[n], sizeof names[n], "layers.%d.bias", l);
+            t[n] = (bp_st_tensor){names[n], dt, 1, {u}, B.data, (size_t)u * es};
+            n++;
+        }
+    }
+    if (with_scaler) {
+        size_t nb = (size_t)scaler->features * sizeof(float);
+        t[n++] = (bp_st_tensor){"scaler.mean", BP_F32, 1, {scaler->features}, scaler->mean, nb};
+        t[n++] = (bp_st_tensor){"scaler.std", BP_F32, 1, {scaler->features}, scaler->std, nb};
+    }
+    if (!(arch = architecture_json(s, err))) { st = BP_E_NOMEM; goto done; }
+    /* how inputs are scaled before the first layer, for readers other than us */
+    const char *scaling = with_scaler ? SCALING_STANDARDIZE : "none";
+    const char *keys[] = {"format", "version", "architecture", "input_scaling"};
+    const char *values[] = {"backprop", MODEL_VERSION, arch, scaling};
+    st = bp_st_write(path, t, n, keys, values, 4, err);
+done:
+    for (int l = 0; l < BP_MAX_LAYERS; l++) free(copies[l]);
+    free(arch);
+    return st;
+}
+
+/* ---- load ----------------------------------------------------------------- */
+
+#define F BP_E_FORMAT
+
+static bp_status arch_fail(const char *file, bp_error *err, const char *where, const char *fmt, ...) BP_PRINTF(4, 5);
+static bp_status arch_fail(const char *file, bp_error *err, const char *where, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return bp_err(err, F, "%s: __metadata__.architecture: %s: %s", file, where, msg);
+}
+
+/* Every key of `obj` must be in `keys` and every one of `keys` present. */
+static bp_status exact_keys(const char *file, bp_error *err, json_t *obj, const char *where, const char *const *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        int ok = 0;
+        for (const char *const *a = keys; *a; a++) ok |= !strcmp(*a, k);
+        if (!ok) return arch_fail(file, err, where, "unknown key \"%s\"", k);
+    }
+    for (const char *const *a = keys; *a; a++)
+        if (!json_object_get(obj, *a)) return arch_fail(file, err, where, "missing key \"%s\"", *a);
+    return BP_OK;
+}
+
+static bp_status arch_int(const char *file, bp_error *err, json_t *v, const char *where, int *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_UNITS)
+        return arch_fail(file, err, where, "expected an integer from 1 to %d", MAX_UNITS);
+    *out = (int)json_integer_value(v);
+    return BP_OK;
+}
+
+static bp_status arch_name(const char *file, bp_error *err, json_t *v, const char *where,
+                           int (*parse)(const char *, void *), int *out)
+{
+    int tmp;
+    if (!json_is_string(v)) return arch_fail(file, err, where, "expected a string");
+    if (parse(json_string_value(v), &tmp)) return arch_fail(file, err, where, "unknown name \"%s\"", json_string_value(v));
+    *out = tmp;
+    return BP_OK;
+}
+#define PARSER(p) ((int (*)(const char *, void *))(p))
+
+static bp_status parse_architecture(const char *file, const char *text, bp_net_spec *s, bp_error *err)
+{
+    static const char *const ROOT[] = {"inputs", "weight_layout", "layers", "loss", "reduction", NULL};
+    static const char *const LAYER[] = {"units", "activation", "bias", NULL};
+    json_error_t je;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!root) return bp_err(err, F, "%s: __metadata__.architecture: invalid JSON at column %d: %s", file, je.column, je.text);
+    bp_status st;
+    int tmp = 0;
+    char where[64];
+    memset(s, 0, sizeof *s);
+    json_t *layers = json_object_get(root, "layers");
+    if (!json_is_object(root)) { st = arch_fail(file, err, "$", "expected an object"); goto done; }
+    if ((st = exact_keys(file, err, root, "$", ROOT)) || (st = arch_int(file, err, json_object_get(root, "inputs"), "inputs", &s->inputs)))
+        goto done;
+    if ((st = arch_name(file, err, json_object_get(root, "weight_layout"), "weight_layout", PARSER(bp_layout_parse), &tmp))) goto done;
+    s->layout = (bp_layout)tmp;
+    if ((st = arch_name(file, err, json_object_get(root, "loss"), "loss", PARSER(bp_loss_parse), &tmp))) goto done;
+    s->loss = (bp_loss)tmp;
+    if ((st = arch_name(file, err, json_object_get(root, "reduction"), "reduction", PARSER(bp_reduction_parse), &tmp))) goto done;
+    s->reduction = (bp_reduction)tmp;
+    if (!json_is_array(layers) || json_array_size(layers) < 1 || json_array_size(layers) > BP_MAX_LAYERS) {
+        st = arch_fail(file, err, "layers", "expected an array of 1 to %d layers", BP_MAX_LAYERS);
+        goto done;
+    }
+    s->nlayers = (int)json_array_size(layers);
+    for (int l = 0; l < s->nlayers; l++) {
+        json_t *L = json_array_get(layers, l);
+        snprintf(where, sizeof where, "layers[%d]", l);
+        if (!json_is_object(L)) { st = arch_fail(file, err, where, "expected an object"); goto done; }
+        if ((st = exact_keys(file, err, L, where, LAYER))) goto done;
+        snprintf(where, sizeof where, "layers[%d].units", l);
+        if ((st = arch_int(file, err, json_object_get(L, "units"), where, &s->layers[l].units))) goto done;
+        snprintf(where, sizeof where, "layers[%d].activation", l);
+        if ((st = arch_name(file, err, json_object_get(L, "activation"), where, PARSER(bp_act_parse), &tmp))) goto done;
+        s->layers[l].act = (bp_act)tmp;
+        snprintf(where, sizeof where, "layers[%d].bias", l);
+        if (!json_is_boolean(json_object_get(L, "bias"))) { st = arch_fail(file, err, where, "expected true or false"); goto done; }
+        s->layers[l].bias = json_is_true(json_object_get(L, "bias"));
+    }
+    bp_error e2;
+    if (bp_net_spec_check(s, &e2)) st = bp_err(err, F, "%s: __metadata__.architecture: %s", file, e2.msg);
+done:
+    json_decref(root);
+    return st;
+}
+
+/* Check tensor `name`: present (unless optional), F32/F64 (bp_st_read allows
+ * nothing else), of shape [d0] or [d0, d1] (d1 < 0: one dimension). */
+static bp_status want_tensor(const char *file, const bp_st_file *f, const char *name, int d0, int d1,
+                             const char *what, const bp_st_tensor **out, bp_error *err)
+{
+    const bp_st_tensor *t = *out = bp_st_find(f, name);
+    if (!t) return bp_err(err, F, "%s: tensor '%s' is missing (%s)", file, name, what);
+    int nd = d1 < 0 ? 1 : 2;
+    if (t->ndim != nd || t->shape[0] != d0 || (nd == 2 && t->shape[1] != d1)) {
+        char got[96] = "[";
+        for (int d = 0; d < t->ndim; d++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+        strcat(got, "]");
+        if (nd == 1) return bp_err(err, F, "%s: tensor '%s' has shape %s; the architecture needs [%d] (%s)", file, name, got, d0, what);
+        return bp_err(err, F, "%s: tensor '%s' has shape %s; the architecture needs [%d, %d] (%s)", file, name, got, d0, d1, what);
+    }
+    return BP_OK;
+}
+
+static double tensor_at(const bp_st_tensor *t, size_t i)
+{
+    return t->dtype == BP_F64 ? ((const double *)t->data)[i] : ((const float *)t->data)[i];
+}
+
+/* The first non-finite element of t, or -1. */
+static long long first_nonfinite(const bp_st_tensor *t)
+{
+    size_t n = t->nbytes / bp_dtype_size(t->dtype);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(tensor_at(t, i))) return (long long)i;
+    return -1;
+}
+
+static bp_status not_ours(const char *path, const bp_st_file *f, const char *format, bp_error *err)
+{
+    char list[400] = "";
+    int n = bp_st_count(f);
+    for (int i = 0; i < n && i < 5; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%.60s", i ? ", " : "", bp_st_get(f, i)->name);
+    if (n > 5) snprintf(list + strlen(list), sizeof list - strlen(list), ", ... (%d in all)", n);
+    char why[96];
+    if (format) snprintf(why, sizeof why, "__metadata__.format is \"%.40s\", not backprop", format);
+    else snprintf(why, sizeof why, "no __metadata__.format = backprop");
+    return bp_err(err, F, "%s: not a backprop model (%s); it holds %s%s", path, why,
+                  n ? "tensors: " : "no tensors", list);
+}
+
+/* bp_st_read's message, with a hint when the file looks like JSON text. */
+static bp_status read_failed(const char *path, bp_status st, bp_error *err)
+{
+    if (st != F || !err) return st;
+    FILE *fp = fopen(path, "rb");
+    int c = ' ';
+    while (fp && (c = fgetc(fp)) != EOF && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) {}
+    if (fp) fclose(fp);
+    if (c == '{') {
+        bp_err(err, st, "%s: not a safetensors file: it looks like a JSON model file (`backprop convert` turns "
+               "one into a safetensors model)", path);
+    }
+    return st;
+}
+
+bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler *scaler, bp_error *err)
+{
+    if (out) *out = NULL;
+    if (scaler) memset(scaler, 0, sizeof *scaler);
+    if (!out || !path) return bp_err(err, BP_E_ARG, "bp_net_load: %s is NULL", out ? "path" : "out");
+    bp_st_file *f = NULL;
+    bp_status st = bp_st_read(path, &f, err);
+    if (st) return read_failed(path, st, err);
+
+    bp_net_spec s;
+    bp_net *net = NULL;
+    const char *format = bp_st_meta(f, "format"), *version = bp_st_meta(f, "version");
+    const char *arch = bp_st_meta(f, "architecture");
+    if (!format || strcmp(format, "backprop")) { st = not_ours(path, f, format, err); goto done; }
+    if (!version || strcmp(version, MODEL_VERSION)) {
+        st = version ? bp_err(err, F, "%s: __metadata__.version is \"%.40s\"; this backprop reads version %s (a newer program wrote it?)",
+                              path, version, MODEL_VERSION)
+                     : bp_err(err, F, "%s: __metadata__.version is missing", path);
+        goto done;
+    }
+    if (!arch) { st = bp_err(err, F, "%s: __metadata__.architecture is missing", path); goto done; }
+    if ((st = parse_architecture(path, arch, &s, err))) goto done;
+
+    /* every tensor present, of the right shape, finite; nothing else */
+    const bp_st_tensor *W[BP_MAX_LAYERS], *B[BP_MAX_LAYERS] = {0}, *mean = NULL, *sd = NULL;
+    int expected = 0;
+    char name[32], what[96];
+    for (int l = 0; l < s.nlayers; l++) {
+        int u = s.layers[l].units, fi = bp_fan_in(&s, l);
+        snprintf(name, sizeof name, "layers.%d.weight", l);
+        snprintf(what, sizeof what, "units x fan_in of layer %d", l);
+        if ((st = want_tensor(path, f, name, u, fi, what, &W[l], err))) goto done;
+        snprintf(name, sizeof name, "layers.%d.bias", l);
+        if (s.layers[l].bias) {
+            snprintf(what, sizeof what, "one per unit of layer %d", l);
+            if ((st = want_tensor(path, f, name, u, -1, what, &B[l], err))) goto done;
+        } else if (bp_st_find(f, name)) {
+            st = bp_err(err, F, "%s: tensor '%s' is present but the architecture says layer %d has no bias", path, name, l);
+            goto done;
+        }
+        expected += 1 + s.layers[l].bias;
+    }
+    if (bp_st_find(f, "scaler.mean") || bp_st_find(f, "scaler.std")) {
+        if ((st = want_tensor(path, f, "scaler.mean", s.inputs, -1, "one per input", &mean, err)) ||
+            (st = want_tensor(path, f, "scaler.std", s.inputs, -1, "one per input", &sd, err)))
+            goto done;
+        expected += 2;
+    }
+    if (bp_st_count(f) != expected) { /* some tensor is not ours: name it */
+        for (int i = 0; i < bp_st_count(f); i++) {
+            const char *nm = bp_st_get(f, i)->name;
+            int ok = !strcmp(nm, "scaler.mean") || !strcmp(nm, "scaler.std");
+            for (int l = 0; !ok && l < s.nlayers; l++) ok = bp_st_get(f, i) == W[l] || bp_st_get(f, i) == B[l];
+            if (!ok) {
+                st = bp_err(err, F, "%s: unexpected tensor '%.100s' (a backprop model of this architecture has "
+                            "only layers.L.weight, layers.L.bias and scaler.mean/std)", path, nm);
+                goto done;
+            }
+        }
+    }
+    const char *scaling = bp_st_meta(f, "input_scaling"), *want = mean ? SCALING_STANDARDIZE : "none";
+    if (!scaling || strcmp(scaling, want)) {
+        st = scaling ? bp_err(err, F, "%s: __metadata__.input_scaling is \"%.60s\", but the file %s scaler tensors (expected \"%s\")",
+                              path, scaling, mean ? "has" : "has no", want)
+                     : bp_err(err, F, "%s: __metadata__.input_scaling is missing", path);
+        goto done;
+    }
+    const bp_st_tensor *all[2 * BP_MAX_LAYERS + 2];
+    int nall = 0;
+    for (int l = 0; l < s.nlayers; l++) {
+        all[nall++] = W[l];
+        if (B[l]) all[nall++] = B[l];
+    }
+    if (mean) { all[nall++] = mean; all[nall++] = sd; }
+    for (int k = 0; k < nall; k++) {
+        long long bad = first_nonfinite(all[k]);
+        if (bad >= 0) {
+            const bp_st_tensor *t = all[k];
+            if (t->ndim == 2)
+                st = bp_err(err, F, "%s: tensor '%s' element [%lld, %lld] is %g; a model must be finite", path, t->name,
+                            bad / t->shape[1], bad % t->shape[1], tensor_at(t, (size_t)bad));
+            else
+                st = bp_err(err, F, "%s: tensor '%s' element [%lld] is %g; a model must be finite", path, t->name, bad,
+                            tensor_at(t, (size_t)bad));
+            goto done;
+        }
+    }
+    for (int j = 0; sd && j < s.inputs; j++)
+        if (!(tensor_at(sd, j) > 0)) {
+            st = bp_err(err, F, "%s: tensor 'scaler.std' element [%d] is %g; standard deviations must be positive", path, j,
+                        tensor_at(sd, j));
+            goto done;
+        }
+
+    if ((st = bp_net_new(&s, dtype, &net, err))) goto done;
+    for (int l = 0; l < s.nlayers; l++) {
+        bp_mat Wm = bp_net_weight(net, l), Bm = bp_net_bias(net, l);
+        int u = s.layers[l].units, fi = bp_fan_in(&s, l);
+        for (int r = 0; r < u; r++)
+            for (int c = 0; c < fi; c++) {
+                double v = tensor_at(W[l], (size_t)r * fi + c);
+                if (s.layout == BP_OUT_IN) bp_mat_set(&Wm, r, c, v);
+                else bp_mat_set(&Wm, c, r, v);
+            }
+        for (int j = 0; B[l] && j < u; j++) bp_mat_set(&Bm, 0, j, tensor_at(B[l], j));
+    }
+    if (mean && scaler) {
+        scaler->mean = bp_malloc((size_t)s.inputs * sizeof(float), err);
+        scaler->std = bp_malloc((size_t)s.inputs * sizeof(float), err);
+        if (!scaler->mean || !scaler->std) { bp_scaler_free(scaler); st = BP_E_NOMEM; goto done; }
+        for (int j = 0; j < s.inputs; j++) {
+            scaler->mean[j] = (float)tensor_at(mean, j);
+            scaler->std[j] = (float)tensor_at(sd, j);
+        }
+        scaler->features = s.inputs;
+    }
+done:
+    bp_st_free(f);
+    if (st) bp_net_free(net);
+    else *out = net;
+    return st;
+}
+#undef F

@@ -1,0 +1,50 @@
+/* nn/net.h - the layout of bp_net, shared by the files of the network:
+ * spec.c (its shape), net.c (construction and the graph path) and fused.c
+ * (the fused training step), and the network's interface to the trainer.
+ * Users see only the opaque bp_net. Not part of the public API. */
+#ifndef BP_NN_NET_H
+#define BP_NN_NET_H
+
+#include "autodiff/graph.h"
+
+#define BP_GRAPH_CACHE 4
+
+struct bp_fused;
+
+struct bp_net {
+    bp_net_spec spec;
+    bp_dtype dtype;
+    size_t nparams;
+    void *params, *grads;          /* owned, nparams elements each        */
+    size_t w_off[BP_MAX_LAYERS], b_off[BP_MAX_LAYERS];
+    /* graph state of the last pass; graphs for other batch sizes are kept
+     * in a small cache so that alternating sizes (the last partial batch of
+     * an epoch, a validation pass) do not allocate. Node ids depend only on
+     * the network's structure, so they are the same in every graph. */
+    bp_graph *g;
+    int m, want_dx;
+    struct { bp_graph *g; int m, want_dx; } cache[BP_GRAPH_CACHE];
+    bp_node x, y, loss;
+    bp_node W[BP_MAX_LAYERS], b[BP_MAX_LAYERS], z[BP_MAX_LAYERS], a[BP_MAX_LAYERS];
+    struct bp_fused *fused;        /* buffers of the fused step (fused.c)  */
+};
+
+/* Fan-in of layer l, and the number of outputs. */
+static inline int bp_fan_in(const bp_net_spec *s, int l) { return l == 0 ? s->inputs : s->layers[l - 1].units; }
+static inline int bp_spec_outputs(const bp_net_spec *s) { return s->layers[s->nlayers - 1].units; }
+
+/* x (m x inputs, m >= 1) and y (m x outputs, may be NULL) fit the network?
+ * (spec.c) */
+bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, bp_error *err);
+
+/* The trainer's step (net.c, by the fused step of fused.c): forward, loss and
+ * backward for the batch of rows `rows` (m of them) of a dataset's f32 inputs
+ * X (row r at X + r * features), gradients into the net's gradient block;
+ * *loss (may be NULL) the batch's reduced loss. The rows are read in place
+ * where the products allow it. bp_net_step_output: the output activations
+ * (m x outputs) of that pass, a view owned by the net. */
+bp_status bp_net_step_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
+                           double *loss, bp_error *err);
+bp_mat bp_net_step_output(const bp_net *net);
+
+#endif

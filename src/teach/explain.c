@@ -1,0 +1,514 @@
+/* teach/explain.c - `backprop explain`: one forward and backward pass written out
+ * step by step in the notation of the seed notes ("Back Propagation"):
+ * z^[l], a^[l] = g(z^[l]), g^[la] = dL/da^[l], g^[lz] = dL/dz^[l], g^[lW],
+ * g^[lb], the Hadamard product, the batch as rows with 1/m for a mean.
+ *
+ * Every number shown comes from the library's own pass (the values of the
+ * graph); the helper matrices (g'(z), the per-sample losses, dL/dyhat) are
+ * computed here from those values.  Three renderings share one walk through
+ * the derivation: plain text (UTF-8), Markdown (GitHub math: $...$, $$...$$)
+ * and a complete LaTeX document (amsmath, bmatrix).  Markdown and LaTeX use
+ * the same math source, so each piece is written twice: text and TeX. */
+#include "core/error.h"
+#include "core/numfmt.h"
+#include "core/stable.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBUF 16
+#define CHUNK_COLS 8    /* text: matrices wider than this are shown in column blocks */
+#define TEX_WIDTH 70    /* Markdown and LaTeX: matrix blocks at most this many digits wide */
+#define CHUNK_ROWS 20   /* TeX: longer matrices in row blocks (page breaks)          */
+
+typedef struct ex {
+    FILE *o;
+    bp_format f;
+    int slot;
+    char buf[NBUF][768];
+} ex;
+
+/* The text or the TeX form of a piece, formatted into a rotating buffer. Both
+ * forms take the same arguments; Markdown and LaTeX share the TeX form. */
+static const char *S(ex *E, const char *txt, const char *tex, ...)
+{
+    char *b = E->buf[E->slot++ % NBUF];
+    va_list ap;
+    va_start(ap, tex);
+    vsnprintf(b, sizeof E->buf[0], E->f == BP_FMT_TEXT ? txt : tex, ap);
+    va_end(ap);
+    return b;
+}
+
+static const char *shape(ex *E, int r, int c) { return S(E, "(%d x %d)", "(%d\\times %d)", r, c); }
+
+/* ---- blocks ------------------------------------------------------------------- */
+static void head(ex *E, int level, const char *title)
+{
+    static const char *const tex[] = {"section", "subsection", "subsubsection"};
+    if (E->f == BP_FMT_LATEX) { fprintf(E->o, "\\%s*{%s}\n\n", tex[level - 1], title); return; }
+    if (E->f == BP_FMT_MARKDOWN) { fprintf(E->o, "%.*s %s\n\n", level, "###", title); return; }
+    fprintf(E->o, "%s\n", title);
+    if (level < 3) {
+        size_t n = 0;   /* UTF-8 characters */
+        for (const char *p = title; *p; p++) n += ((unsigned char)*p & 0xC0) != 0x80;
+        while (n--) fputc(level == 1 ? '=' : '-', E->o);
+        fputc('\n', E->o);
+    }
+    fputc('\n', E->o);
+}
+
+/* A paragraph; text is wrapped at 88 columns. */
+static void para(ex *E, const char *s)
+{
+    if (E->f != BP_FMT_TEXT) { fprintf(E->o, "%s\n\n", s); return; }
+    while (*s) {
+        const char *p = s, *cut = NULL;
+        for (int col = 0; *p && col < 88; p++) {
+            if (*p == ' ') cut = p;
+            col += ((unsigned char)*p & 0xC0) != 0x80;
+        }
+        if (!*p || !cut) cut = p + strcspn(p, " ");
+        fprintf(E->o, "%.*s\n", (int)(cut - s), s);
+        s = *cut ? cut + 1 : cut;
+    }
+    fputc('\n', E->o);
+}
+
+static void eq(ex *E, const char *s)
+{
+    if (E->f == BP_FMT_TEXT) fprintf(E->o, "    %s\n\n", s);
+    else if (E->f == BP_FMT_MARKDOWN) fprintf(E->o, "$$\n%s\n$$\n\n", s);
+    else fprintf(E->o, "\\[\n%s\n\\]\n", s);
+}
+
+/* ---- numbers and matrices ---------------------------------------------------------- */
+static void num(ex *E, double v)
+{
+    char b[BP_NUM_MAX], *e;
+    bp_num_short(b, v, 8);
+    if (E->f == BP_FMT_TEXT) { fprintf(E->o, " %14s", b); return; }
+    if (isnan(v)) { fputs("\\mathrm{NaN}", E->o); return; }
+    if (isinf(v)) { fputs(v < 0 ? "-\\infty" : "\\infty", E->o); return; }
+    if ((e = strchr(b, 'e'))) { *e = 0; fprintf(E->o, "%s\\times 10^{%d}", b, atoi(e + 1)); }
+    else fputs(b, E->o);
+}
+
+/* Visual width, in digits, of column j of M and of columns [c0, c1) as TeX
+ * numbers (an exponent takes "x 10^" of room); the end of the column block
+ * starting at c0 that fits TEX_WIDTH. */
+static int tex_colw(const bp_mat *M, int j)
+{
+    int w = 1;
+    char b[BP_NUM_MAX];
+    for (int i = 0; i < M->rows; i++) {
+        int n = (int)strlen(bp_num_short(b, bp_mat_get(M, i, j), 8));
+        if (strchr(b, 'e')) n += 4;
+        if (n > w) w = n;
+    }
+    return w + 2;   /* column separation */
+}
+static int tex_width(const bp_mat *M, int c0, int c1)
+{
+    int w = 0;
+    while (c0 < c1) w += tex_colw(M, c0++);
+    return w;
+}
+static int tex_block(const bp_mat *M, int c0)
+{
+    int c1 = c0 + 1, w = tex_colw(M, c0);
+    while (c1 < M->cols && (w += tex_colw(M, c1)) <= TEX_WIDTH) c1++;
+    return c1;
+}
+
+/* "lhs = M  shapes": `what` is the formula, `shapes` (may be NULL) the shape
+ * bookkeeping; the result's shape is appended. */
+static void show(ex *E, const char *what, const char *shapes, const bp_mat *M)
+{
+    const char *res = shape(E, M->rows, M->cols);
+    if (E->f == BP_FMT_TEXT) {
+        fprintf(E->o, "    %s    %s%s%s\n", what, shapes ? shapes : "", shapes ? " -> " : "", res);
+        for (int c0 = 0; c0 < M->cols; c0 += CHUNK_COLS) {
+            int c1 = c0 + CHUNK_COLS < M->cols ? c0 + CHUNK_COLS : M->cols;
+            if (M->cols > CHUNK_COLS) fprintf(E->o, "      columns %d to %d:\n", c0 + 1, c1);
+            for (int i = 0; i < M->rows; i++) {
+                fputs("     ", E->o);
+                for (int j = c0; j < c1; j++) num(E, bp_mat_get(M, i, j));
+                fputc('\n', E->o);
+            }
+        }
+        fputc('\n', E->o);
+        return;
+    }
+    /* TeX: as many columns per bmatrix as fit a line (a page in LaTeX is ~95 digits
+     * wide); a wide matrix gets its formula on a line of its own. */
+    int cend = tex_block(M, 0), ccols = cend < M->cols, crows = M->rows > CHUNK_ROWS;
+    int wide = ccols || crows || strlen(what) / 2 + tex_width(M, 0, cend) > 80;
+    for (int r0 = 0; r0 < M->rows; r0 += CHUNK_ROWS)
+        for (int c0 = 0, c1; c0 < M->cols; c0 = c1) {
+            int r1 = r0 + CHUNK_ROWS < M->rows ? r0 + CHUNK_ROWS : M->rows, first = r0 == 0 && c0 == 0;
+            c1 = tex_block(M, c0);
+            fputs(E->f == BP_FMT_MARKDOWN ? "$$\n" : "\\[\n", E->o);
+            if (first) fprintf(E->o, wide ? "\\begin{aligned}&%s\\\\\n&= " : "%s = ", what);
+            if (crows) fprintf(E->o, "\\text{rows %d--%d%s}", r0 + 1, r1, ccols ? ", " : ": ");
+            if (ccols) fprintf(E->o, "\\text{columns %d--%d: }", c0 + 1, c1);
+            fputs("\\begin{bmatrix}\n", E->o);
+            for (int i = r0; i < r1; i++) {
+                for (int j = c0; j < c1; j++) {
+                    if (j > c0) fputs(" & ", E->o);
+                    num(E, bp_mat_get(M, i, j));
+                }
+                fputs(i + 1 < r1 ? " \\\\\n" : "\n", E->o);
+            }
+            fputs("\\end{bmatrix}", E->o);
+            if (first && wide) fputs("\n\\end{aligned}", E->o);
+            if (r1 == M->rows && c1 == M->cols) /* LaTeX moves a \tag* below when the line is full */
+                fprintf(E->o, E->f == BP_FMT_LATEX ? "\\tag*{$%s%s%s$}" : "\\qquad %s%s%s", shapes ? shapes : "",
+                        shapes ? " \\to " : "", res);
+            fputs(E->f == BP_FMT_MARKDOWN ? "\n$$\n\n" : "\n\\]\n", E->o);
+        }
+}
+
+/* A caller-owned f64 matrix. */
+static bp_mat newmat(int r, int c, bp_error *err)
+{
+    bp_mat m = {r, c, BP_F64, bp_calloc((size_t)r * c + 1, sizeof(double), err)};
+    return m;
+}
+
+/* ---- the pieces of notation ------------------------------------------------------ */
+#define SC(E) ((E)->mean ? S(&(E)->e, "(1/m) ", "\\frac{1}{m}") : "")
+
+typedef struct ctx {
+    ex e;
+    bp_net *net;
+    const bp_net_spec *s;
+    bp_mat x, y;
+    int m, mean;
+} ctx;
+
+static const char *act_formula(ex *E, bp_act a, int l)
+{
+    switch (a) {
+    case BP_ACT_SIGMOID:
+        return S(E, "a^[%d] = σ(z^[%d]) = 1 / (1 + e^(-z^[%d]))", "a^{[%d]} = \\sigma(z^{[%d]}) = \\frac{1}{1+e^{-z^{[%d]}}}", l, l, l);
+    case BP_ACT_RELU: return S(E, "a^[%d] = max(0, z^[%d])", "a^{[%d]} = \\max(0, z^{[%d]})", l, l);
+    case BP_ACT_TANH: return S(E, "a^[%d] = tanh(z^[%d])", "a^{[%d]} = \\tanh(z^{[%d]})", l, l);
+    case BP_ACT_SOFTMAX:
+        return S(E, "a^[%d]_j = e^(z^[%d]_j) / Σ_k e^(z^[%d]_k)   (each row)",
+                 "a^{[%d]}_j = \\frac{e^{z^{[%d]}_j}}{\\sum_k e^{z^{[%d]}_k}}", l, l, l);
+    default: return S(E, "a^[%d] = z^[%d]   (linear)", "a^{[%d]} = z^{[%d]}", l, l);
+    }
+}
+
+static void forward(ctx *C)
+{
+    ex *E = &C->e;
+    const bp_net_spec *s = C->s;
+    int nl = s->nlayers, oi = s->layout == BP_OUT_IN;
+    head(E, 2, "Forward pass");
+    show(E, S(E, "a^[0] = x", "a^{[0]} = x"), NULL, &C->x);
+    for (int k = 0; k < nl; k++) {
+        int l = k + 1, fi = k ? s->layers[k - 1].units : s->inputs, u = s->layers[k].units;
+        const bp_layer_spec *L = &s->layers[k];
+        bp_mat W = bp_net_weight(C->net, k), b = bp_net_bias(C->net, k), z = bp_net_z(C->net, k),
+               a = bp_net_a(C->net, k);
+        char t[96];
+        snprintf(t, sizeof t, "Layer %d: %d unit%s, %s%s%s", l, u, u == 1 ? "" : "s", bp_act_name(L->act),
+                 L->bias ? "" : ", no bias", l == nl ? " (output)" : "");
+        head(E, 3, t);
+        show(E, S(E, "W^[%d]", "W^{[%d]}", l), NULL, &W);
+        if (L->bias) show(E, S(E, "b^[%d]", "b^{[%d]}", l), NULL, &b);
+        const char *bias = L->bias ? S(E, " + b^[%d]", " + b^{[%d]}", l) : "";
+        const char *bs = L->bias ? S(E, " + (1 x %d)", " + (1\\times %d)", u) : "";
+        const char *f = oi ? S(E, "z^[%d] = a^[%d] (W^[%d])^T%s", "z^{[%d]} = a^{[%d]} W^{[%d]\\top}%s", l, k, l, bias)
+                           : S(E, "z^[%d] = a^[%d] W^[%d]%s", "z^{[%d]} = a^{[%d]} W^{[%d]}%s", l, k, l, bias);
+        show(E, f, S(E, "%s%s%s", "%s%s%s", shape(E, C->m, fi), shape(E, fi, u), bs), &z);
+        show(E, act_formula(E, L->act, l), NULL, &a);
+    }
+}
+
+static bp_status loss_section(ctx *C, double loss, bp_error *err)
+{
+    ex *E = &C->e;
+    const bp_net_spec *s = C->s;
+    int nl = s->nlayers, n = bp_net_outputs(C->net);
+    bp_mat a = bp_net_a(C->net, nl - 1), z = bp_net_z(C->net, nl - 1);
+    bp_mat Li = newmat(C->m, 1, err);
+    if (!Li.data) return BP_E_NOMEM;
+    for (int i = 0; i < C->m; i++) {
+        double acc = 0, mx = -INFINITY, se = 0;
+        if (s->loss == BP_LOSS_CE) {
+            for (int k = 0; k < n; k++) mx = fmax(mx, bp_mat_get(&z, i, k));
+            for (int k = 0; k < n; k++) se += exp(bp_mat_get(&z, i, k) - mx);
+        }
+        for (int k = 0; k < n; k++) {
+            double p = bp_mat_get(&a, i, k), t = bp_mat_get(&C->y, i, k), zz = bp_mat_get(&z, i, k);
+            switch (s->loss) {
+            case BP_LOSS_SQUARED: acc += (p - t) * (p - t); break;
+            case BP_LOSS_HALF_SQUARED: acc += 0.5 * (p - t) * (p - t); break;
+            case BP_LOSS_BCE: acc += bp_bce_logit(zz, t); break;
+            case BP_LOSS_CE: if (t != 0) acc -= t * (zz - mx - log(se)); break;
+            default: break;
+            }
+        }
+        ((double *)Li.data)[i] = acc;
+    }
+    head(E, 2, "Loss");
+    const char *per;
+    switch (s->loss) {
+    case BP_LOSS_SQUARED: per = S(E, "L_i = Σ_k (ŷ_ik - y_ik)^2", "L_i = \\sum_k (\\hat{y}_{ik} - y_{ik})^2"); break;
+    case BP_LOSS_HALF_SQUARED:
+        per = S(E, "L_i = 1/2 Σ_k (ŷ_ik - y_ik)^2", "L_i = \\frac{1}{2}\\sum_k (\\hat{y}_{ik} - y_{ik})^2");
+        break;
+    case BP_LOSS_BCE:
+        per = S(E, "L_i = -Σ_k [ y_ik log ŷ_ik + (1 - y_ik) log(1 - ŷ_ik) ]",
+                "L_i = -\\sum_k \\left[ y_{ik}\\log\\hat{y}_{ik} + (1-y_{ik})\\log(1-\\hat{y}_{ik}) \\right]");
+        break;
+    default: per = S(E, "L_i = -Σ_k y_ik log ŷ_ik", "L_i = -\\sum_k y_{ik}\\log\\hat{y}_{ik}"); break;
+    }
+    para(E, S(E, "The prediction is ŷ = a^[%d]; the loss of sample i is", "The prediction is $\\hat{y} = a^{[%d]}$; the loss of sample $i$ is", nl));
+    eq(E, per);
+    show(E, "y", NULL, &C->y);
+    show(E, "L_i", NULL, &Li);
+    char v[BP_NUM_MAX];
+    bp_num_short(v, loss, 8);
+    if (C->mean)
+        eq(E, S(E, "L = (1/m) Σ_i L_i = %s   (reduction mean, m = %d)",
+                "L = \\frac{1}{m}\\sum_{i=1}^{m} L_i = %s \\qquad (\\text{reduction mean}, m = %d)", v, C->m));
+    else
+        eq(E, S(E, "L = Σ_i L_i = %s   (reduction sum, m = %d)",
+                "L = \\sum_{i=1}^{m} L_i = %s \\qquad (\\text{reduction sum}, m = %d)", v, C->m));
+    free(Li.data);
+    return BP_OK;
+}
+
+/* g^[Lz] for a fused loss: the short derivation of yhat - y. */
+static void fused(ctx *C, const bp_mat *dyh, bp_mat *gp)
+{
+    ex *E = &C->e;
+    int l = C->s->nlayers;
+    const char *sc = SC(C);
+    bp_mat dz = bp_net_dz(C->net, l - 1);
+    if (C->s->loss == BP_LOSS_CE) {
+        para(E, S(E, "Softmax and cross-entropy meet here. Written out, the loss gives",
+                  "Softmax and cross-entropy meet here. Written out, the loss gives"));
+        show(E, S(E, "g^[%da] = ∂L/∂ŷ = -%sy / ŷ   (elementwise)", "g^{[%da]} = \\frac{\\partial L}{\\partial\\hat{y}} = -%s\\frac{y}{\\hat{y}}", l, sc), NULL, dyh);
+        para(E, S(E, "and the softmax couples every output to every input: its Jacobian is a full matrix, not only its diagonal,",
+                  "and the softmax couples every output to every input: its Jacobian is a full matrix, not only its diagonal,"));
+        eq(E, S(E, "∂ŷ_j/∂z_k = ŷ_j (δ_jk - ŷ_k)", "\\frac{\\partial\\hat{y}_j}{\\partial z^{[%d]}_k} = \\hat{y}_j(\\delta_{jk} - \\hat{y}_k)", l));
+        para(E, "so, row by row, the product collapses:");
+        eq(E, S(E, "g^[%dz]_k = Σ_j g^[%da]_j ŷ_j (δ_jk - ŷ_k) = %sΣ_j (-y_j)(δ_jk - ŷ_k) = %s(ŷ_k Σ_j y_j - y_k) = %s(ŷ_k - y_k)",
+                "g^{[%dz]}_k = \\sum_j g^{[%da]}_j\\,\\hat{y}_j(\\delta_{jk} - \\hat{y}_k) = %s\\sum_j (-y_j)(\\delta_{jk} - \\hat{y}_k) = %s\\Big(\\hat{y}_k\\sum_j y_j - y_k\\Big) = %s(\\hat{y}_k - y_k)",
+                l, l, sc, sc, sc));
+        int sum1 = 1;
+        for (int i = 0; i < C->y.rows; i++) {
+            double t = 0;
+            for (int j = 0; j < C->y.cols; j++) t += bp_mat_get(&C->y, i, j);
+            sum1 &= fabs(t - 1) < 1e-9;
+        }
+        para(E, sum1 ? S(E, "using Σ_j y_j = 1 (each row of y is one-hot, or a probability vector).",
+                          "using $\\sum_j y_j = 1$ (each row of $y$ is one-hot, or a probability vector).")
+                     : S(E, "if Σ_j y_j = 1. Here some rows of y do not sum to 1, so the values below are %s(ŷ Σ_j y_j - y).",
+                          "if $\\sum_j y_j = 1$. Here some rows of $y$ do not sum to 1, so the values below are $%s(\\hat{y}\\sum_j y_j - y)$.", sc));
+    } else {
+        para(E, "Sigmoid and binary cross-entropy meet here. Written out, the loss gives");
+        show(E, S(E, "g^[%da] = ∂L/∂ŷ = %s(-y/ŷ + (1 - y)/(1 - ŷ)) = %s(ŷ - y) / (ŷ (1 - ŷ))",
+                  "g^{[%da]} = \\frac{\\partial L}{\\partial\\hat{y}} = %s\\Big(-\\frac{y}{\\hat{y}} + \\frac{1-y}{1-\\hat{y}}\\Big) = %s\\frac{\\hat{y} - y}{\\hat{y}(1-\\hat{y})}", l, sc, sc),
+             NULL, dyh);
+        show(E, S(E, "σ'(z^[%d]) = ŷ ⊙ (1 - ŷ)", "\\sigma'(z^{[%d]}) = \\hat{y}\\odot(1-\\hat{y})", l), NULL, gp);
+        para(E, S(E, "and in the Hadamard product the factor ŷ(1 - ŷ) cancels:",
+                  "and in the Hadamard product the factor $\\hat{y}(1-\\hat{y})$ cancels:"));
+        eq(E, S(E, "g^[%dz] = g^[%da] ⊙ σ'(z^[%d]) = %s(ŷ - y)/(ŷ(1 - ŷ)) ⊙ ŷ(1 - ŷ) = %s(ŷ - y)",
+                "g^{[%dz]} = g^{[%da]}\\odot\\sigma'(z^{[%d]}) = %s\\frac{\\hat{y} - y}{\\hat{y}(1-\\hat{y})}\\odot\\hat{y}(1-\\hat{y}) = %s(\\hat{y} - y)",
+                l, l, l, sc, sc));
+    }
+    para(E, S(E, "(The library computes this step fused, directly from z^[%d]: stable even where ŷ rounds to 0 or 1 and ∂L/∂ŷ above is infinite.)",
+              "(The library computes this step fused, directly from $z^{[%d]}$: stable even where $\\hat{y}$ rounds to 0 or 1 and $\\partial L/\\partial\\hat{y}$ above is infinite.)", l));
+    show(E, S(E, "g^[%dz] = %s(ŷ - y)", "g^{[%dz]} = %s(\\hat{y} - y)", l, sc), NULL, &dz);
+}
+
+/* g^[lz] from g^[la] through the activation. */
+static void through_act(ctx *C, int k, bp_mat *gp)
+{
+    ex *E = &C->e;
+    int l = k + 1;
+    bp_act act = C->s->layers[k].act;
+    bp_mat dz = bp_net_dz(C->net, k);
+    if (act == BP_ACT_LINEAR) {
+        show(E, S(E, "g^[%dz] = g^[%da] ⊙ g'(z^[%d]) = g^[%da]   (linear: g' = 1)",
+                  "g^{[%dz]} = g^{[%da]}\\odot g'(z^{[%d]}) = g^{[%da]} \\quad (\\text{linear: } g' = 1)", l, l, l, l),
+             NULL, &dz);
+        return;
+    }
+    if (act == BP_ACT_SOFTMAX) {
+        para(E, S(E, "The softmax mixes the units of a row, so its full Jacobian ∂a_j/∂z_k = a_j (δ_jk - a_k) is used, not only its diagonal:",
+                  "The softmax mixes the units of a row, so its full Jacobian $\\partial a_j/\\partial z_k = a_j(\\delta_{jk} - a_k)$ is used, not only its diagonal:"));
+        show(E, S(E, "s = Σ_k g^[%da]_k a^[%d]_k   (one number per row)", "s = \\sum_k g^{[%da]}_k a^{[%d]}_k", l, l), NULL, gp);
+        show(E, S(E, "g^[%dz]_j = a^[%d]_j (g^[%da]_j - s)", "g^{[%dz]}_j = a^{[%d]}_j\\big(g^{[%da]}_j - s\\big)", l, l, l), NULL, &dz);
+        return;
+    }
+    const char *d = act == BP_ACT_SIGMOID ? S(E, "g'(z^[%d]) = σ(z)(1 - σ(z)) = a^[%d] ⊙ (1 - a^[%d])", "g'(z^{[%d]}) = \\sigma(z)(1-\\sigma(z)) = a^{[%d]}\\odot(1-a^{[%d]})", l, l, l)
+                  : act == BP_ACT_TANH ? S(E, "g'(z^[%d]) = 1 - tanh^2(z) = 1 - a^[%d] ⊙ a^[%d]", "g'(z^{[%d]}) = 1 - \\tanh^2(z) = 1 - a^{[%d]}\\odot a^{[%d]}", l, l, l)
+                  : S(E, "g'(z^[%d]) = 1[z^[%d] > 0]   (1 where z > 0, else 0)", "g'(z^{[%d]}) = \\mathbf{1}[z^{[%d]} > 0]", l, l);
+    show(E, d, NULL, gp);
+    show(E, S(E, "g^[%dz] = g^[%da] ⊙ g'(z^[%d])   (Hadamard product)", "g^{[%dz]} = g^{[%da]}\\odot g'(z^{[%d]})", l, l, l), NULL, &dz);
+}
+
+static bp_status backward(ctx *C, bp_error *err)
+{
+    ex *E = &C->e;
+    const bp_net_spec *s = C->s;
+    int nl = s->nlayers, n = bp_net_outputs(C->net), oi = s->layout == BP_OUT_IN;
+    int fusedl = s->loss == BP_LOSS_CE || s->loss == BP_LOSS_BCE;
+    bp_mat dyh = newmat(C->m, n, err);
+    if (!dyh.data) return BP_E_NOMEM;
+    bp_net_dloss_dyhat(C->net, &C->y, dyh.data);
+    head(E, 2, "Backward pass");
+    para(E, S(E, "From the loss down, layer by layer; each g has the shape of what it differentiates (rows are samples). %s",
+              "From the loss down, layer by layer; each $g$ has the shape of what it differentiates (rows are samples). %s",
+              C->mean ? S(E, "With the mean, the factor 1/m (m = %d) enters once, in g^[%da] = ∂L/∂ŷ; every gradient below carries it, and the sums over samples for g^[lW] and g^[lb] add no second 1/m.",
+                          "With the mean, the factor $\\frac{1}{m}$ ($m = %d$) enters once, in $g^{[%da]} = \\partial L/\\partial\\hat{y}$; every gradient below carries it, and the sums over samples for $g^{[lW]}$ and $g^{[lb]}$ add no second $\\frac{1}{m}$.", C->m, nl)
+                      : "With reduction sum there is no 1/m: the gradients are sums over the samples."));
+    for (int k = nl - 1; k >= 0; k--) {
+        int l = k + 1, fi = k ? s->layers[k - 1].units : s->inputs, u = s->layers[k].units;
+        bp_act act = s->layers[k].act;
+        bp_mat z = bp_net_z(C->net, k), a = bp_net_a(C->net, k);
+        bp_mat gp = newmat(C->m, act == BP_ACT_SOFTMAX ? 1 : u, err);
+        if (!gp.data) { free(dyh.data); return BP_E_NOMEM; }
+        for (int i = 0; i < C->m; i++)
+            for (int j = 0; j < u; j++) {
+                double av = bp_mat_get(&a, i, j), zv = bp_mat_get(&z, i, j);
+                if (act == BP_ACT_SOFTMAX) {   /* s_i = sum_k g_k a_k */
+                    bp_mat da = bp_net_da(C->net, k);
+                    double g = k == nl - 1 ? ((double *)dyh.data)[(size_t)i * n + j] : bp_mat_get(&da, i, j);
+                    ((double *)gp.data)[i] += g * av;
+                } else {
+                    ((double *)gp.data)[(size_t)i * u + j] = act == BP_ACT_SIGMOID ? av * (1 - av)
+                                                            : act == BP_ACT_TANH  ? 1 - av * av
+                                                            : act == BP_ACT_RELU  ? (zv > 0)
+                                                                                  : 1;
+                }
+            }
+        char t[64];
+        snprintf(t, sizeof t, "Layer %d%s", l, l == nl ? " (output)" : "");
+        head(E, 3, t);
+        if (k == nl - 1 && fusedl) {
+            fused(C, &dyh, &gp);
+        } else {
+            if (k == nl - 1) {
+                const char *sc = SC(C);
+                show(E, s->loss == BP_LOSS_SQUARED
+                            ? S(E, "g^[%da] = ∂L/∂ŷ = %s2 (ŷ - y)", "g^{[%da]} = \\frac{\\partial L}{\\partial\\hat{y}} = %s2(\\hat{y} - y)", l, sc)
+                            : S(E, "g^[%da] = ∂L/∂ŷ = %s(ŷ - y)", "g^{[%da]} = \\frac{\\partial L}{\\partial\\hat{y}} = %s(\\hat{y} - y)", l, sc),
+                     NULL, &dyh);
+            }
+            through_act(C, k, &gp);
+        }
+        bp_mat dW = bp_net_weight_grad(C->net, k), db = bp_net_bias_grad(C->net, k);
+        const char *mz = shape(E, C->m, u), *mzt = shape(E, u, C->m), *ma = shape(E, C->m, fi), *mat = shape(E, fi, C->m);
+        if (oi)
+            show(E, S(E, "g^[%dW] = (g^[%dz])^T a^[%d]", "g^{[%dW]} = \\big(g^{[%dz]}\\big)^{\\top} a^{[%d]}", l, l, k),
+                 S(E, "%s%s", "%s%s", mzt, ma), &dW);
+        else
+            show(E, S(E, "g^[%dW] = (a^[%d])^T g^[%dz]", "g^{[%dW]} = \\big(a^{[%d]}\\big)^{\\top} g^{[%dz]}", l, k, l),
+                 S(E, "%s%s", "%s%s", mat, mz), &dW);
+        if (db.rows)
+            show(E, C->m == 1 ? S(E, "g^[%db] = g^[%dz]   (one sample)", "g^{[%db]} = g^{[%dz]}", l, l)
+                              : S(E, "g^[%db] = Σ_i g^[%dz]_i   (the rows summed)", "g^{[%db]} = \\sum_{i=1}^{m} g^{[%dz]}_{i}", l, l),
+                 NULL, &db);
+        bp_mat next = k ? bp_net_da(C->net, k - 1) : bp_net_dx(C->net);
+        const char *lhs = k ? S(E, "g^[%da]", "g^{[%da]}", k) : S(E, "g^[0a] = ∂L/∂x", "g^{[0a]} = \\frac{\\partial L}{\\partial x}");
+        show(E, oi ? S(E, "%s = g^[%dz] W^[%d]", "%s = g^{[%dz]} W^{[%d]}", lhs, l, l)
+                   : S(E, "%s = g^[%dz] (W^[%d])^T", "%s = g^{[%dz]} W^{[%d]\\top}", lhs, l, l),
+             S(E, "%s%s", "%s%s", mz, shape(E, u, fi)), &next);
+        free(gp.data);
+    }
+    free(dyh.data);
+    return BP_OK;
+}
+
+static void intro(ctx *C, int sample, int total)
+{
+    ex *E = &C->e;
+    const bp_net_spec *s = C->s;
+    int oi = s->layout == BP_OUT_IN;
+    static const char *const lossn[] = {"no", "squared", "half squared", "binary cross-entropy", "cross-entropy"};
+    char arch[512];
+    int p = snprintf(arch, sizeof arch, "%d", s->inputs);
+    for (int k = 0; k < s->nlayers && p < (int)sizeof arch - 40; k++)
+        p += snprintf(arch + p, sizeof arch - p, "-%d", s->layers[k].units);
+    head(E, 1, "Backpropagation, step by step");
+    char what[160];
+    if (sample >= 0)
+        snprintf(what, sizeof what, E->f == BP_FMT_TEXT ? "sample %d of %d alone (counting from 1), so m = 1"
+                                                        : "sample %d of %d alone (counting from 1), so $m = 1$", sample + 1, total);
+    else snprintf(what, sizeof what, E->f == BP_FMT_TEXT ? "m = %d sample%s" : "$m = %d$ sample%s", C->m, C->m == 1 ? "" : "s");
+    para(E, S(E, "A %s network (%d layers), %s loss with reduction %s, over %s. Weight layout %s.",
+              "A %s network (%d layers), %s loss with reduction %s, over %s. Weight layout %s.", arch,
+              s->nlayers, lossn[s->loss], bp_reduction_name(s->reduction), what,
+              E->f == BP_FMT_LATEX ? (oi ? "\\texttt{out\\_in}" : "\\texttt{in\\_out}")
+              : E->f == BP_FMT_MARKDOWN ? (oi ? "`out_in`" : "`in_out`") : bp_layout_name(s->layout)));
+    para(E, S(E, "Notation: z^[l] is layer l's pre-activation, a^[l] = g(z^[l]) its activation, a^[0] = x; "
+                 "g^[la] = ∂L/∂a^[l], g^[lz] = ∂L/∂z^[l], g^[lW] = ∂L/∂W^[l], g^[lb] = ∂L/∂b^[l]; "
+                 "⊙ is the Hadamard (elementwise) product. The samples are the rows of every matrix.",
+              "Notation: $z^{[l]}$ is layer $l$'s pre-activation, $a^{[l]} = g(z^{[l]})$ its activation, $a^{[0]} = x$; "
+              "$g^{[la]} = \\partial L/\\partial a^{[l]}$, $g^{[lz]} = \\partial L/\\partial z^{[l]}$, "
+              "$g^{[lW]} = \\partial L/\\partial W^{[l]}$, $g^{[lb]} = \\partial L/\\partial b^{[l]}$; "
+              "$\\odot$ is the Hadamard (elementwise) product. The samples are the rows of every matrix."));
+    if (oi)
+        para(E, S(E, "Column convention: W^[l] is units x fan-in and, per sample as a column vector, z^[l] = W^[l] a^[l-1] + b^[l]. "
+                     "With the samples as rows that is z^[l] = a^[l-1] (W^[l])^T + b^[l] (b^[l] added to every row).",
+                  "Column convention: $W^{[l]}$ is units $\\times$ fan-in and, per sample as a column vector, $z^{[l]} = W^{[l]} a^{[l-1]} + b^{[l]}$. "
+                  "With the samples as rows that is $z^{[l]} = a^{[l-1]} W^{[l]\\top} + b^{[l]}$ ($b^{[l]}$ added to every row)."));
+    else
+        para(E, S(E, "Row convention: W^[l] is fan-in x units and z^[l] = a^[l-1] W^[l] + b^[l] (b^[l] added to every row).",
+                  "Row convention: $W^{[l]}$ is fan-in $\\times$ units and $z^{[l]} = a^{[l-1]} W^{[l]} + b^{[l]}$ ($b^{[l]}$ added to every row)."));
+}
+
+bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err)
+{
+    if (!m || !out || (unsigned)fmt > BP_FMT_LATEX) return bp_err(err, BP_E_ARG, "bp_explain: invalid argument");
+    ctx *C = bp_calloc(1, sizeof *C, err);
+    if (!C) return BP_E_NOMEM;
+    double loss;
+    bp_status st = bp_model_pass(m, &loss, err);   /* validates data, y and loss */
+    bp_mat x, y;
+    bp_model_data(m, &x, &y);
+    int total = x.rows;
+    if (!st && sample >= 0) {
+        if (sample >= x.rows) {
+            st = bp_err(err, BP_E_ARG, "sample %d is out of range: the data has %d sample%s (0 to %d)", sample, x.rows,
+                        x.rows == 1 ? "" : "s", x.rows - 1);
+        } else {
+            x.data = (double *)x.data + (size_t)sample * x.cols;
+            y.data = (double *)y.data + (size_t)sample * y.cols;
+            x.rows = y.rows = 1;
+            st = bp_net_backprop(bp_model_net(m), &x, &y, 1, &loss, err);
+        }
+    }
+    if (st) { free(C); return st; }
+    C->e.o = out;
+    C->e.f = fmt;
+    C->net = bp_model_net(m);
+    C->s = bp_net_get_spec(C->net);
+    C->x = x;
+    C->y = y;
+    C->m = x.rows;
+    C->mean = C->s->reduction == BP_MEAN;
+    if (fmt == BP_FMT_LATEX)
+        fputs("\\documentclass[10pt]{article}\n\\usepackage{amsmath}\n"
+              "\\setlength{\\oddsidemargin}{-0.4cm}\\setlength{\\evensidemargin}{-0.4cm}\\setlength{\\textwidth}{16.8cm}\n"
+              "\\setlength{\\topmargin}{-1.5cm}\\setlength{\\textheight}{24cm}\n"
+              "\\setlength{\\parindent}{0pt}\\setlength{\\parskip}{0.6ex}\n"
+              "\\setcounter{MaxMatrixCols}{20}\n\\allowdisplaybreaks\n\\begin{document}\n", out);
+    intro(C, sample, total);
+    forward(C);
+    if (!(st = loss_section(C, loss, err))) st = backward(C, err);
+    if (fmt == BP_FMT_LATEX) fputs("\\end{document}\n", out);
+    free(C);
+    if (!st && ferror(out)) st = bp_err(err, BP_E_IO, "write error on output");
+    return st;
+}
