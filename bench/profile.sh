@@ -60,7 +60,9 @@ for line in open(rep):
         c = "sgemm packing (copy)"
     elif re.match(r"(fwd|bwd)_", sym):
         c = "backprop elementwise ops (fwd_*/bwd_*)"
-    elif sym in ("bp_trainer_run", "count_correct", "all_finite", "update") or sym.startswith("update"):
+    elif (sym in ("bp_trainer_run", "bp_count_correct", "bp_predicted_class", "bp_optim_step", "bp_max_abs",
+                  "bp_optim_weight_decay", "bp_net_step_rows", "update")
+          or sym.startswith(("update", "max_abs"))):
         c = "trainer loop (update, finiteness checks, accuracy)"
     elif re.search(r"mem(move|cpy|set)", sym):
         c = "memcpy / memset"
