@@ -14,7 +14,7 @@ static const char HELP[] =
     "                             [--x X.csv] [--y Y.csv]\n"
     "\n"
     "Write out one forward and backward pass of the network in the model file FILE over its\n"
-    "data, step by step, in the notation of the course notes:\n"
+    "data, step by step, in the notation of the course notes \"Back Propagation\":\n"
     "\n"
     "  forward   a^[0] = x;  z^[l] = a^[l-1] W^[l] + b^[l]  (weight_layout in_out), or\n"
     "            z^[l] = W^[l] a^[l-1] + b^[l] per sample, i.e. a^[l-1] (W^[l])^T + b^[l] with the\n"

@@ -365,11 +365,12 @@ bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err)
 
 typedef enum bp_format { BP_FMT_TEXT = 0, BP_FMT_MARKDOWN, BP_FMT_LATEX } bp_format;
 
-/* The derivation, forward then backward, in the seeds' notation, as text,
- * Markdown or a complete LaTeX document. Runs its own pass over the model's
- * data (bp_model_pass need not come first). sample >= 0 explains that one
- * sample (0-based) alone: the net evaluated on that row only, so m = 1; the
- * net is then left holding that one-row pass. sample < 0: the whole batch. */
+/* The derivation, forward then backward, in the notation of the course notes
+ * "Back Propagation", as text, Markdown or a complete LaTeX document. Runs its
+ * own pass over the model's data (bp_model_pass need not come first). sample
+ * >= 0 explains that one sample (0-based) alone: the net evaluated on that
+ * row only, so m = 1; the net is then left holding that one-row pass.
+ * sample < 0: the whole batch. */
 bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err);
 
 /* Central finite differences against backprop for every weight, bias and
@@ -693,7 +694,7 @@ typedef struct bp_train_options {
     bp_schedule schedule;    /* default constant                                 */
     int step_size;           /* step schedule: multiply lr by gamma every step_size epochs */
     double gamma;            /* default 0.1                                      */
-    double tol;              /* > 0: stop when |loss(epoch) - loss(epoch-1)| < tol (the seeds' rule) */
+    double tol;              /* > 0: stop when |loss(epoch) - loss(epoch-1)| < tol (as in CS577 Assignment 2) */
     int patience;            /* > 0: early stopping on validation loss            */
     int keep_best;           /* with validation: end with the weights of the best validation loss */
     uint64_t seed;           /* shuffling (default 1)                             */

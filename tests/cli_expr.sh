@@ -1,7 +1,8 @@
 #!/bin/bash
-# cli_expr.sh - `backprop expr` end to end: the seed problems (values checked
-# in --json output), steps, chain rule, DOT/SVG, and bad input (exit 2, one
-# "backprop: ..." line first on stderr, nothing on stdout).
+# cli_expr.sh - `backprop expr` end to end: questions 10 and 13 of CS577
+# Assignment 2 (values checked in --json output), steps, chain rule, DOT/SVG,
+# and bad input (exit 2, one "backprop: ..." line first on stderr, nothing on
+# stdout).
 # Usage: bash tests/cli_expr.sh /path/to/backprop   (from the repository root)
 . "$(dirname "$0")/testlib.sh"
 
@@ -31,7 +32,7 @@ fails() {
     else bad "expr $*: rc $rc, stdout '$(<"$T/out")', stderr '$(<"$T/err")', wanted '$want'"; fi
 }
 
-# --- the seed problems, true values -------------------------------------------
+# --- CS577 Assignment 2, questions 13 and 10: true values ---------------------
 # 13a: f = (2x+3y)^2 at (1,2): 64, gradient [4(2x+3y), 6(2x+3y)] = [32, 48]
 json '{"variables": ["x", "y"], "value": 64, "gradient": [32, 48]}' "(2*x + 3*y)^2" --at x=1,y=2
 json '{"variables": ["y", "x"], "value": 64, "gradient": [48, 32]}' "(2*x + 3*y)^2" --at x=1,y=2 --wrt y,x

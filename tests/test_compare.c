@@ -1,6 +1,7 @@
 /* test_compare.c - `grad --compare` recognises the softmax derivative taken
- * as diagonal (the slip of the first seed): the student's dL/dz is
- * dL/dyhat * yhat (1 - yhat) instead of yhat - y. */
+ * as diagonal (the slip of the untitled course notes on a 3-layer softmax
+ * network): the student's dL/dz is dL/dyhat * yhat (1 - yhat) instead of
+ * yhat - y. */
 #define _GNU_SOURCE
 #include "backprop.h"
 #include "check.h"

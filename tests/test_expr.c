@@ -1,8 +1,8 @@
-/* test_expr.c - `backprop expr`: the seed problems with their true values
- * (derived by hand below, not copied from the seed, whose working has slips),
- * the gates, gradients of hundreds of random expressions against central
- * differences, and bad expressions.  The last line printed is
- * "N passed, M failed". */
+/* test_expr.c - `backprop expr`: questions 10 and 13 of CS577 Assignment 2 with
+ * their true values (derived by hand below, not copied from the assignment,
+ * whose working has slips), the gates, gradients of hundreds of random
+ * expressions against central differences, and bad expressions.  The last line
+ * printed is "N passed, M failed". */
 #define _POSIX_C_SOURCE 200809L
 #include "backprop.h"
 #include "check.h"
@@ -68,9 +68,9 @@ static char *report(bp_expr *e, int kind)
     return buf;
 }
 
-/* ---- the seed problems -------------------------------------------------------- */
+/* ---- CS577 Assignment 2, questions 13 and 10 --------------------------------- */
 
-static void test_seeds(void)
+static void test_cs577(void)
 {
     /* 13a: f(x,y) = (2x+3y)^2; grad = [4(2x+3y), 6(2x+3y)]; at (1,2): 64, [32, 48] */
     expect("(2*x + 3*y)^2", "x=1,y=2", 1, (double[]){64}, 2, (double[]){32, 48});
@@ -99,7 +99,7 @@ static void test_seeds(void)
     }
     /* 10: G(a,b) = [a-5b, ab, a-b], F(c,d,e) = [3cd, d-e].
      * F o G = [3a^2 b - 15ab^2, ab - a + b];
-     * J = [[6ab - 15b^2, 3a^2 - 30ab], [b - 1, a + 1]]   (the seed's 9ab-15b^2 and
+     * J = [[6ab - 15b^2, 3a^2 - 30ab], [b - 1, a + 1]]   (the assignment's 9ab-15b^2 and
      * -33ab+3a^2 come from a 3ab that belongs nowhere in the third column of J_F:
      * J_F = [[3d, 3c, 0], [0, 1, -1]]).  At (a,b) = (2,1): value [-18, 1],
      * J = [[-3, -48], [0, 3]]; J_F at G = (-3, 2, 1) is [[6, -9, 0], [0, 1, -1]]. */
@@ -545,7 +545,7 @@ static void test_deep(void)
 
 int main(void)
 {
-    test_seeds();
+    test_cs577();
     test_gates();
     test_random();
     test_errors();

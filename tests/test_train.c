@@ -81,7 +81,7 @@ static void test_xor(void)
     bp_net_free(net);
 }
 
-/* y = 2 x1 - 3 x2 + 1 learned by one linear unit; and the seeds' stop rule. */
+/* y = 2 x1 - 3 x2 + 1 learned by one linear unit; and CS577 Assignment 2's stop rule. */
 static void test_regression(void)
 {
     enum { N = 64 };

@@ -3,9 +3,10 @@
  * This file is a template: ops.c includes it twice, once with T = double and
  * SFX(name) = name##_f64, once with T = float and SFX(name) = name##_f32.
  * Each op is a pair fwd_X / bwd_X; the first line states the math in the
- * seeds' notation. Forward writes n->val. Backward ADDS (+=) into the
- * gradients of the inputs that require one (gradient pointer not NULL);
- * g = n->grad is the upstream gradient dL/d(this node).
+ * notation of the course notes (the gates as in CS577 Assignment 2). Forward
+ * writes n->val. Backward ADDS (+=) into the gradients of the inputs that
+ * require one (gradient pointer not NULL); g = n->grad is the upstream
+ * gradient dL/d(this node).
  *
  * Shapes: a is the first input (rows x cols of that node), b the second.
  */

@@ -1,5 +1,5 @@
 /* teach/explain.c - `backprop explain`: one forward and backward pass written out
- * step by step in the notation of the seed notes ("Back Propagation"):
+ * step by step in the notation of the course notes "Back Propagation":
  * z^[l], a^[l] = g(z^[l]), g^[la] = dL/da^[l], g^[lz] = dL/dz^[l], g^[lW],
  * g^[lb], the Hadamard product, the batch as rows with 1/m for a mean.
  *

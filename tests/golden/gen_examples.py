@@ -32,17 +32,29 @@ DOC = os.path.join(ROOT, "docs", "examples.md")
 
 EXAMPLES = []
 
+# The course notes the examples come from: for each, the name in the table and
+# the phrase in "From ...".  Untitled notes are named by what they cover.
+NOTES = {
+    "CS577": ('"CS577 Assignment 2"', 'the course notes "CS577 Assignment 2"'),
+    "BP": ('"Back Propagation"', 'the course notes "Back Propagation"'),
+    "HW": ('"CS 1678/2078 HW Backprop"', 'the course notes "CS 1678/2078 HW Backprop"'),
+    "SOFTMAX": ("untitled course notes on a 3-layer softmax network",
+                "the untitled course notes on a 3-layer softmax network"),
+    "BCE": ("untitled course notes on a sigmoid network with BCE",
+            "the untitled course notes on a sigmoid network with BCE"),
+}
 
-def example(name, seed, title, text):
+
+def example(name, notes, title, text):
     def deco(fn):
-        EXAMPLES.append({"name": name, "seed": seed, "title": title, "text": text, "model": fn()})
+        EXAMPLES.append({"name": name, "notes": notes, "title": title, "text": text, "model": fn()})
         return fn
     return deco
 
 
-@example("q12", "002_713f0e6b6f6a0f94.txt", "CS577 Assignment 2, question 12",
+@example("q12", "CS577", "CS577 Assignment 2, question 12",
          """A 2-3-1 regression network: logistic (sigmoid) hidden units, a linear output
-unit, squared loss summed over the three samples.  The seed writes the weights
+unit, squared loss summed over the three samples.  The assignment writes the weights
 with the bias trick (first entry = bias): hidden units w1 = [0.01, 0.02, 0.03],
 w2 = [0.03, 0.01, 0.02], w3 = [0.02, 0.03, 0.01], output v = [0.01, 0.02, 0.03,
 0.04].  Split into weights and biases (layout `out_in`): W1 = [[0.02, 0.03],
@@ -65,7 +77,7 @@ def _q12():
     }
 
 
-@example("backprop_notes_4321", "003_70521b140d69245f.txt", "\"Back Propagation\" notes",
+@example("backprop_notes_4321", "BP", "\"Back Propagation\" notes",
          """The notes' 4-3-2-1 network with sigmoid units in every layer, written with row
 vectors: `z = a W + b` with W of shape fan_in x units (layout `in_out`:
 W[1] is 4x3, W[2] is 3x2, W[3] is 2x1), and the binary cross-entropy
@@ -113,7 +125,7 @@ def _hw(x, y, reduction):
     }
 
 
-@example("hw_backprop_relu_single", "004_5d6031d6162621cc.txt",
+@example("hw_backprop_relu_single", "HW",
          "CS 1678/2078 HW Backprop, part 1 (single sample)",
          """A 4-3-2-1 network, ReLU hidden layers, linear output, no biases:
 `h^i = relu(h^{i-1} W^{iT})` with W^i of shape n_i x n_{i-1} (layout `out_in`),
@@ -126,7 +138,7 @@ def _hw_single():
     return _hw([[1.0, 2.0, -1.0, 0.5]], [[1.0]], "sum")
 
 
-@example("hw_backprop_relu_batch", "004_5d6031d6162621cc.txt",
+@example("hw_backprop_relu_batch", "HW",
          "CS 1678/2078 HW Backprop, part 2 (batch of m = 2)",
          """The same network and weights as `hw_backprop_relu_single`, on a mini-batch of
 m = 2.  Part 2 of the homework defines the batch loss as the **mean**,
@@ -137,12 +149,12 @@ def _hw_batch():
     return _hw([[1.0, 2.0, -1.0, 0.5], [0.5, -1.0, 2.0, 1.0]], [[1.0], [-0.5]], "mean")
 
 
-@example("softmax_ce_nobias", "000_7e5067f8efbb28e2.txt",
+@example("softmax_ce_nobias", "SOFTMAX",
          "3-layer sigmoid / softmax network with cross-entropy",
          """`yhat = softmax(W3 sigma(W2 sigma(W1 x)))` with column vectors (layout
-`out_in`), no biases, `L = -sum_i y_i log yhat_i` with one-hot y.  The seed
-leaves the sizes open; **we chose d = 3, d1 = 4, d2 = 3, k = 3 and the weights,
-x and y** (multiples of 0.1, mixed signs).  The seed's derivation treats the
+`out_in`), no biases, `L = -sum_i y_i log yhat_i` with one-hot y.  The notes
+leave the sizes open; **we chose d = 3, d1 = 4, d2 = 3, k = 3 and the weights,
+x and y** (multiples of 0.1, mixed signs).  The notes' derivation treats the
 softmax Jacobian as diagonal (yhat_l (1 - yhat_l)); the true gradient at the
 logits is `yhat - y`.""")
 def _softmax_ce():
@@ -162,10 +174,10 @@ def _softmax_ce():
     }
 
 
-@example("sigmoid_bce_mean", "001_375e335704064bef.txt",
+@example("sigmoid_bce_mean", "BCE",
          "3-layer sigmoid network with biases, BCE averaged over m samples",
          """`a1 = sigma(w1 x + b1)`, `a2 = sigma(w2 a1 + b2)`, `a3 = sigma(w3 a2 + b3)` with
-column vectors (layout `out_in`): the seed's shapes are w2 (2,3) ("connects 3
+column vectors (layout `out_in`): the notes' shapes are w2 (2,3) ("connects 3
 neurons to 2 neurons") and w3 (1,2), so the hidden layers have 3 and 2 units
 and the output 1; w1 is (3,n) with the input size n left open -- **we chose
 n = 2** (so no weight matrix is square and a transposition cannot go
@@ -273,7 +285,7 @@ def q12_slips(exp):
   matrix stacks *hidden units* as rows, then uses it as if its rows were
   *samples* in `yhat = Z* v` (its third row does not even match Z3).
   True a1 (rows = samples): {mat(a1.tolist())}.""")
-    s.append(f"""- **Output.** Because of the transposed Z the seed gets yhat = [0.0574, 0.0570,
+    s.append(f"""- **Output.** Because of the transposed Z the assignment gets yhat = [0.0574, 0.0570,
   0.0569] (and 0.0571 for the third in a later copy).  True yhat =
   {vec(yh.tolist())}.""")
     s.append(f"""- **Loss.** The per-sample losses 63.0841, 119.7482, 98.9643 do not even equal the
@@ -281,12 +293,12 @@ def q12_slips(exp):
   not the 287.694 stated, and the later line labels the loss `yhat`.  True
   per-sample losses {vec(per.tolist())}, **L = {g6(exp['loss'])}**.""")
     s.append(f"""- **dL/dyhat has the wrong sign.** It is 2(yhat - y), which is negative here; the
-  seed writes [15.885, 21.886, 19.886] (the values of 2(y - yhat)).  True
+  assignment writes [15.885, 21.886, 19.886] (the values of 2(y - yhat)).  True
   dL/dyhat = {vec(dyh.tolist())}.""")
-    s.append(f"""- **dL/dv (output weights, bias first).** Seed: [57.657, 29.971, 30.249,
+    s.append(f"""- **dL/dv (output weights, bias first).** Written: [57.657, 29.971, 30.249,
   30.254] -- wrong sign, and built from the transposed Z.  True: dL/db2 =
   {g6(db2)}, dL/dW2 = {vec(dW2.tolist())}.""")
-    s.append(f"""- **dL/dW (hidden weights).** The seed multiplies everything by the single number
+    s.append(f"""- **dL/dW (hidden weights).** The assignment multiplies everything by the single number
   57.6568 (the sum of its dL/dyhat entries, i.e. it sums over samples *before*
   multiplying by each sample's own sigma'(z) x), drops the sign, pairs sample
   j's sigma'(z) with feature j of sample 1 (`Z_1j (1 - Z_1j) X*_1j`) instead of
@@ -319,14 +331,16 @@ def main():
     os.makedirs(EX_DIR, exist_ok=True)
     stats = gg.Stats()
     doc = ["# Worked examples", "",
-           "Each example is a model file in `examples/` built from one network in the seed",
-           "documents (`/work/shared/seeds/`, homework write-ups).  The values below are the",
+           "Each example is a model file in `examples/` built from one network in the course",
+           "notes (homework write-ups: \"CS577 Assignment 2\", \"Back Propagation\",",
+           "\"CS 1678/2078 HW Backprop\" and two untitled ones, on a 3-layer softmax network",
+           "and on a sigmoid network with BCE).  The values below are the",
            "true ones, computed in float64 with PyTorch autograd by",
            "`tests/golden/gen_examples.py` and checked there against an independent",
            "NumPy backward pass and central finite differences; they are what",
            "`backprop grad examples/NAME.json --json` prints (the full-precision object is",
            "in `examples/NAME.expected.json`).  Numbers are rounded to 6 significant digits.",
-           "Where a seed gives no numbers, the numbers were chosen by us, as stated.",
+           "Where the notes give no numbers, the numbers were chosen by us, as stated.",
            "",
            "Conventions: `out_in` layout means W is units x fan_in and z = a W^T + b;",
            "`in_out` means W is fan_in x units and z = a W + b.  a, z and the gradients",
@@ -340,13 +354,13 @@ def main():
            "(dL/dz = yhat - y, times 1/m for `mean`).",
            "",
            "Regenerate with `/usr/bin/python3 tests/golden/gen_examples.py`.", ""]
-    doc.append("| file | seed | network | loss | reduction | m |")
+    doc.append("| file | course notes | network | loss | reduction | m |")
     doc.append("|---|---|---|---|---|---|")
     for ex in EXAMPLES:
         m = ex["model"]
         net = "-".join(str(n) for n in [m["inputs"]] + [l["units"] for l in m["layers"]])
         acts = "/".join(l["activation"] for l in m["layers"])
-        doc.append(f"| `examples/{ex['name']}.json` | {ex['seed']} | {net} {acts} | "
+        doc.append(f"| `examples/{ex['name']}.json` | {NOTES[ex['notes']][0]} | {net} {acts} | "
                    f"{m['loss']} | {m['reduction']} | {len(m['data']['x'])} |")
     doc.append("")
     results = {}
@@ -366,7 +380,7 @@ def main():
 
         doc.append(f"## `{ex['name']}` -- {ex['title']}")
         doc.append("")
-        doc.append(f"Seed: `{ex['seed']}`.")
+        doc.append(f"From {NOTES[ex['notes']][1]}.")
         doc.append("")
         doc.append(ex["text"])
         doc.append("")
@@ -379,7 +393,7 @@ def main():
         doc.append("Output (yhat):\n\n" + mat_table(exp["output"], "sample", "output") + "\n")
         doc.append(layer_section(model, exp))
         if ex["name"] == "q12":
-            doc.append("### Where the seed's hand computation slips")
+            doc.append("### Where the hand computation in CS577 Assignment 2 slips")
             doc.append("")
             doc.append(q12_slips(exp))
             doc.append("")
