@@ -22,6 +22,17 @@ int cli_long(const char *s, long lo, long hi, long *out);
 int cli_double(const char *s, double *out);
 /* Parse a dtype name ("f32"/"f64"); returns 0 on success. */
 int cli_dtype(const char *s, bp_dtype *out);
+/* One file a command reads (out = 0) or writes (out = 1), named by its
+ * option ("--save") for messages; path NULL or "-" (standard input/output)
+ * is skipped. */
+typedef struct cli_file {
+    const char *opt, *path;
+    int out;
+} cli_file;
+/* Before any work: refuse (one line, EXIT_BAD) when an output is the same
+ * file as an input, or as another output (devices such as /dev/null may
+ * take several outputs); 0 when all are distinct. */
+int cli_distinct(const cli_file *files, int n);
 /* Load a model file and apply --x/--y CSV overrides (either may be NULL). */
 int cli_load_model(const char *path, bp_dtype dtype, const char *xcsv, const char *ycsv, bp_model **out);
 

@@ -94,6 +94,8 @@ int cmd_convert(int argc, char **argv)
     }
     if (optind != argc - 2) return cli_failf("convert: expected two files, IN and OUT (see `backprop convert --help`)");
     const char *in = argv[optind], *out = argv[optind + 1];
+    const cli_file files[] = {{"IN", in, 0}, {"OUT", out, 1}};
+    if (cli_distinct(files, 2)) return EXIT_BAD;
     int kin = kind(in), kout = kind(out);
     if (!kin) return cli_failf("%s: unknown kind of file: the name must end in .json or .safetensors", in);
     if (!kout) return cli_failf("%s: unknown kind of file: the name must end in .json or .safetensors", out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,6 +143,18 @@ static int write_svg(bp_expr *e, int outfd, const char *path)
     return 0;
 }
 
+/* Does the file open at fd (written by dot) end with "</svg>" and a newline? */
+static int svg_complete(int fd)
+{
+    struct stat st;
+    char tail[16];
+    const char *end = "</svg>\n";
+    size_t n = strlen(end);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 1;   /* a device or FIFO: nothing to check */
+    if ((size_t)st.st_size < n) return 0;
+    return pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n && !memcmp(tail, end, n);
+}
+
 /* The graph into `path` through a temporary file renamed over it only when
  * everything was written (so a failure leaves `path` as it was). */
 static int write_graph_file(bp_expr *e, const char *graph, const char *path)
@@ -150,8 +163,13 @@ static int write_graph_file(bp_expr *e, const char *graph, const char *path)
     bp_error err = {BP_OK, ""};
     if (bp_atomic_open(&af, path, &err)) return cli_failf("--out: %s", err.msg);
     int rc;
-    if (!strcmp(graph, "svg")) rc = write_svg(e, fileno(af.fp), path);
-    else rc = bp_expr_write_dot(e, af.fp, &err) ? cli_fail(&err) : 0;
+    if (!strcmp(graph, "svg")) {
+        fflush(af.fp);
+        rc = write_svg(e, fileno(af.fp), path);
+        if (!rc && !svg_complete(fileno(af.fp)))   /* dot exits 0 even when its last write failed */
+            rc = cli_failf("--graph svg: dot wrote an incomplete SVG to %s (a full disk?); %s is left as it was", path,
+                           path);
+    } else rc = bp_expr_write_dot(e, af.fp, &err) ? cli_fail(&err) : 0;
     if (rc) { bp_atomic_abort(&af); return rc; }
     if (bp_atomic_commit(&af, &err)) return cli_failf("--out: %s", err.msg);
     return 0;

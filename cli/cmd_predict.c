@@ -90,6 +90,9 @@ int cmd_predict(int argc, char **argv)
         default: return cli_bad_option("predict", argv);
         }
     }
+    const cli_file files[] = {{"MODEL", optind < argc ? argv[optind] : NULL, 0}, {"--data", dopt.data, 0},
+                              {"--labels", dopt.labels, 0}, {"--out", outpath, 1}};
+    if (cli_distinct(files, 4)) return EXIT_BAD;
     bp_error err;
     bp_net *net;
     bp_scaler scaler;

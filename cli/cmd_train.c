@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "data_opts.h"
+#include "core/file.h"
+#include "core/runtime.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -269,7 +271,25 @@ int cmd_train(int argc, char **argv)
     if (o.patience) o.keep_best = 1;   /* early stopping ends with the best weights */
     if ((o.patience || o.keep_best) && val <= 0) return cli_failf("train: --patience and --keep-best need a validation split (--val F)");
     if (val > 0 && dopt.split == 1) return cli_failf("train: --val holds out part of the training data; do not train on the test split");
-    if (threads > 0) bp_set_threads((int)threads);
+    if (threads > 0) {
+        bp_set_threads((int)threads);
+        if (bp_threads() < threads)
+            fprintf(stderr, "backprop: warning: --threads %ld: the memory limit (ulimit -v) leaves room for the "
+                            "matrix library's work buffers of %d thread%s only; training on %d\n",
+                    threads, bp_threads(), bp_threads() == 1 ? "" : "s", bp_threads());
+    }
+    char ckpt_buf[4096];
+    if (!ckpt) {
+        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", save);
+        ckpt = ckpt_buf;
+    }
+    /* resuming from the checkpoint that the run keeps writing is the usual way */
+    int resume_is_ckpt = resume && bp_same_file(resume, ckpt);
+    const cli_file files[] = {{"--data", dopt.data, 0}, {"--labels", dopt.labels, 0}, {"--model", model_json, 0},
+                              {"--resume", resume_is_ckpt ? NULL : resume, 0}, {"--save", save, 1},
+                              {"--log", log_path, 1}, {"--plot", plot_path, 1},
+                              {ckpt == ckpt_buf ? "--checkpoint (by default SAVE.ckpt)" : "--checkpoint", ckpt, 1}};
+    if (cli_distinct(files, (int)(sizeof files / sizeof *files))) return EXIT_BAD;
 
     /* the network */
     bp_net *net = NULL;
@@ -343,11 +363,6 @@ int cmd_train(int argc, char **argv)
     o.on_epoch = on_epoch;
     o.user = &pr;
     o.stop = &g_stop;
-    char ckpt_buf[4096];
-    if (!ckpt) {
-        snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", save);
-        ckpt = ckpt_buf;
-    }
     bp_trainer *t = NULL;
     if (bp_trainer_new(net, &o, &t, &err)) { rc = cli_fail(&err); goto out; }
     if (resume && bp_trainer_load(t, resume, &err)) { rc = cli_fail(&err); goto out_t; }

@@ -1,5 +1,9 @@
-/* common.c - loading a model file with optional --x/--y CSV overrides. */
+/* common.c - loading a model file with optional --x/--y CSV overrides, and
+ * the check that no output of a command overwrites one of its inputs. */
 #include "cli.h"
+#include "core/file.h"
+
+#include <string.h>
 
 #include <stdlib.h>
 
@@ -7,6 +11,24 @@ static int load_csv(const char *path, bp_mat *m)
 {
     bp_error err;
     if (bp_csv_read_matrix(path, m, &err)) return cli_fail(&err);
+    return 0;
+}
+
+int cli_distinct(const cli_file *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!f[i].out || !f[i].path || !strcmp(f[i].path, "-")) continue;
+        for (int j = 0; j < n; j++) {
+            if (j == i || !f[j].path || !strcmp(f[j].path, "-") || (f[j].out && j < i)) continue;
+            if (!bp_same_file(f[i].path, f[j].path)) continue;
+            if (f[j].out && bp_is_special_file(f[i].path)) continue;   /* /dev/null takes any number */
+            if (!f[j].out)
+                return cli_failf("%s %s is the same file as %s %s: writing it would destroy an input; nothing was done",
+                                 f[i].opt, f[i].path, f[j].opt, f[j].path);
+            return cli_failf("%s %s is the same file as %s %s: one output would overwrite the other; nothing was done",
+                             f[i].opt, f[i].path, f[j].opt, f[j].path);
+        }
+    }
     return 0;
 }
 

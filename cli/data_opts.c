@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "data_opts.h"
 #include "cli.h"
+#include "core/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,11 +110,15 @@ static int spool_stdin(char *path, size_t size)
     }
     char buf[65536];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+    unsigned long long total = 0;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0 && (total += n) <= BP_LIMIT_DATA)
         if (fwrite(buf, 1, n, f) != n) break;
     int bad = ferror(stdin) || ferror(f);
-    if (fclose(f) || bad) {
+    if (fclose(f) || bad || total > BP_LIMIT_DATA) {
+        char b[32];
         unlink(path);
+        if (total > BP_LIMIT_DATA)
+            return cli_failf("stdin: more than %s, the limit for a CSV dataset", bp_bytes_text(BP_LIMIT_DATA, b));
         return cli_failf("stdin: %s", bad ? "read or write error while copying standard input" : "write error");
     }
     return 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char USAGE[] =
     "usage: backprop COMMAND [OPTIONS] ...\n"
@@ -83,6 +84,51 @@ int cli_dtype(const char *s, bp_dtype *out)
     return 0;
 }
 
+/* Every byte a command printed must have reached its destination: a full
+ * disk or /dev/full as standard output is an error (exit 2), not a silent
+ * success. */
+static int finish(int rc)
+{
+    int e = 0;
+    if (fflush(stdout) != 0) e = errno;
+    if (ferror(stdout) && !e) e = EIO;
+    if (fclose(stdout) != 0 && !e) e = errno;
+    if (e && rc != EXIT_BAD) {
+        fprintf(stderr, "backprop: standard output: write failed: %s\n", strerror(e));
+        return EXIT_BAD;
+    }
+    return rc;
+}
+
+/* OpenBLAS starts a thread per core when it is loaded, and under a memory
+ * limit (ulimit -v) such a thread retries a failed allocation forever (so a
+ * command never ends) or fails to start and stops the process with SIGINT.
+ * The tool runs OpenBLAS on one thread unless asked for more: --threads N
+ * starts the others when they are needed, and an OPENBLAS_NUM_THREADS set by
+ * the user is kept. OpenBLAS reads the variable when it initialises, before
+ * main, and the C library sets up the environment only after this point, so
+ * the tool starts itself again with the variable added: a function in the
+ * executable's .preinit_array runs before the initialiser of any shared
+ * library (ELF gABI), and execve needs nothing initialised. */
+static char *blas_env[4096];
+static void one_blas_thread(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    static char var[] = "OPENBLAS_NUM_THREADS=1";
+    size_t n = 0;
+    for (; envp && envp[n]; n++)
+        if (!strncmp(envp[n], "OPENBLAS_NUM_THREADS=", 21)) return;
+    if (!envp || n + 2 > sizeof blas_env / sizeof *blas_env) return;
+    memcpy(blas_env, envp, n * sizeof *envp);
+    blas_env[n] = var;
+    blas_env[n + 1] = NULL;
+    execve("/proc/self/exe", argv, blas_env);   /* returns only if it failed (no /proc): go on as we are */
+}
+#if defined(__GNUC__) && defined(__ELF__) && defined(__linux__)
+__attribute__((section(".preinit_array"), used)) static void (*const preinit_one_blas_thread)(int, char **, char **) =
+    one_blas_thread;
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -92,18 +138,18 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(USAGE, stdout);
-        return 0;
+        return finish(0);
     }
     if (!strcmp(cmd, "--version")) {
         printf("backprop %s\n", BP_VERSION);
-        return 0;
+        return finish(0);
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"expr", cmd_expr},
         {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
-        if (!strcmp(cmd, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+        if (!strcmp(cmd, cmds[i].name)) return finish(cmds[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "backprop: unknown command '%s' (run `backprop --help` for the list)\n", cmd);
     return EXIT_BAD;
 }

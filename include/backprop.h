@@ -708,7 +708,13 @@ typedef struct bp_train_options {
 
 /* The defaults above. */
 void bp_train_options_init(bp_train_options *o);
-/* Threads used by the matrix products (OpenBLAS), process-wide. */
+/* Threads used by the matrix products (OpenBLAS), process-wide; at most as
+ * many as the process's memory limit (ulimit -v) leaves room for (OpenBLAS
+ * maps a 128 MB work buffer per thread and would retry forever without the
+ * room; with no room for one, the products take the library's reference
+ * kernels). OpenBLAS starts one thread per core when it is loaded, unless
+ * the environment says OPENBLAS_NUM_THREADS=1: the `backprop` tool sets it
+ * for itself, and a program under a memory limit should too. */
 void bp_set_threads(int n);
 
 /* A trainer: a network (borrowed, updated in place), its optimizer state and

@@ -1,6 +1,7 @@
 /* core/gemm.c - C = alpha op(A) op(B) + beta C through OpenBLAS (cblas), and
  * the naive triple loop beside it. */
 #include "core/gemm.h"
+#include "core/runtime.h"
 
 #include <cblas.h>
 
@@ -26,6 +27,7 @@ void bp_gemm_f64(int ta, int tb, int m, int n, int k, double alpha, const double
                  const double *B, int ldb, double beta, double *C, int ldc)
 {
     if (m == 0 || n == 0) return;
+    if (!bp_blas_ok()) { bp_gemm_ref_f64(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); return; }
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -34,6 +36,7 @@ void bp_gemm_f32(int ta, int tb, int m, int n, int k, float alpha, const float *
                  const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (m == 0 || n == 0) return;
+    if (!bp_blas_ok()) { bp_gemm_ref_f32(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc); return; }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -162,7 +162,7 @@ bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *o
 
     char *buf;
     size_t len;
-    bp_status st = bp_read_file(path, &buf, &len, err);
+    bp_status st = bp_read_file(path, BP_LIMIT_DATA, "a CSV dataset", &buf, &len, err);
     if (st) return st;
 
     csv_rows r = {0, 0, NULL, NULL, NULL};
@@ -297,7 +297,7 @@ bp_status bp_csv_read_matrix(const char *path, bp_mat *out, bp_error *err)
     char *text;
     size_t len;
     memset(out, 0, sizeof *out);
-    bp_status st = bp_read_file(path, &text, &len, err);
+    bp_status st = bp_read_file(path, BP_LIMIT_TEXT, "a CSV matrix", &text, &len, err);
     if (st) return st;
     size_t cap = 64, n = 0;
     double *v = malloc(cap * sizeof *v);

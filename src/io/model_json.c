@@ -333,7 +333,7 @@ bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_err
     char *text;
     size_t len;
     *out = NULL;
-    bp_status st = bp_read_file(path, &text, &len, err);
+    bp_status st = bp_read_file(path, BP_LIMIT_MODEL, "a JSON model file", &text, &len, err);
     if (st) return st;
     st = bp_model_parse(text, len, path, dtype, out, err);
     free(text);

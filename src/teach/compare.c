@@ -6,6 +6,7 @@
  * a missing 1/m, a factor 2 (squared vs half squared), a transposed matrix,
  * the softmax derivative taken as diagonal. */
 #include "core/error.h"
+#include "core/file.h"
 #include "core/numfmt.h"
 
 #include <jansson.h>
@@ -232,7 +233,12 @@ bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FI
     const bp_net_spec *s = bp_net_get_spec(net);
     int L = s->nlayers - 1;
     json_error_t je;
-    json_t *root = json_load_file(mine, JSON_REJECT_DUPLICATES, &je);
+    char *text;
+    size_t len;
+    bp_status rs = bp_read_file(mine, BP_LIMIT_TEXT, "a --compare file", &text, &len, err);
+    if (rs) return rs;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
     if (!root) {
         if (je.line < 0) return bp_err(err, BP_E_PARSE, "%s: %s", mine, je.text);
         return bp_err(err, BP_E_PARSE, "%s:%d:%d: invalid JSON: %s", mine, je.line, je.column, je.text);
