@@ -128,6 +128,17 @@ static void test_csv_matrix(void)
               bad[i].want);
         CHECK(m.data == NULL && m.rows == 0, "a failed read leaves the matrix empty");
     }
+    /* a UTF-8 byte order mark is skipped (the first row stays data); a NUL byte is refused */
+    p = write_file("bom.csv", "\xEF\xBB\xBF" "1,2,0\n3,4,1\n");
+    bp_csv_options_init(&o);
+    CHECK(bp_csv_load(p, &o, &d, &err) == BP_OK && d.n == 2 && d.x[0] == 1, "BOM: %s (n %d)", err.msg, d.n);
+    bp_dataset_free(&d);
+    CHECK(bp_csv_read_matrix(p, &m, &err) == BP_OK && m.rows == 2 && ((double *)m.data)[0] == 1, "BOM matrix: %s", err.msg);
+    free(m.data);
+    p = write_file("nul.csv", "1,2,0\n3,\0" "4,1\n");
+    check_write(p, "1,2,0\n3,\0" "4,1\n", 12);
+    CHECK(bp_csv_load(p, &o, &d, &err) == BP_E_PARSE && strstr(err.msg, "nul.csv:2:3: a NUL byte"), "NUL: %s", err.msg);
+    CHECK(bp_csv_read_matrix(p, &m, &err) == BP_E_PARSE && strstr(err.msg, "nul.csv:2:3: a NUL byte"), "NUL: %s", err.msg);
     /* the dataset reader takes what is finite in float32 and reports its own way */
     p = write_file("ds.csv", "1,2,0\n3,1e39,1\n");
     bp_csv_options_init(&o);

@@ -240,6 +240,33 @@ static void rewrite_meta(const char *src, const char *dst, const char *format, c
     bp_st_free(f);
 }
 
+/* dst = src with element i of tensor `name` (f32) set to v, and src's metadata. */
+static void rewrite_value(const char *src, const char *dst, const char *name, size_t i, float v)
+{
+    bp_st_file *f;
+    bp_error err;
+    if (bp_st_read(src, &f, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
+    bp_st_tensor t[16];
+    void *copy = NULL;
+    int n = bp_st_count(f);
+    for (int k = 0; k < n; k++) {
+        t[k] = *bp_st_get(f, k);
+        if (!strcmp(t[k].name, name)) {
+            copy = malloc(t[k].nbytes);
+            memcpy(copy, t[k].data, t[k].nbytes);
+            ((float *)copy)[i] = v;
+            t[k].data = copy;
+        }
+    }
+    const char *mk[8], *mv[8];
+    int nm = 0;
+    for (int k = 0; k < bp_st_meta_count(f) && nm < 8; k++)
+        if (bp_st_meta_at(f, k, &mk[nm], &mv[nm]) && strcmp(mk[nm], BP_ST_CHECKSUM_KEY)) nm++;
+    if (bp_st_write(dst, t, n, mk, mv, nm, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
+    free(copy);
+    bp_st_free(f);
+}
+
 static void test_damaged(void)
 {
     bp_error err;
@@ -288,33 +315,33 @@ static void test_damaged(void)
         expect_format(bad, "layers.0.weight' has shape [3, 4]; the architecture needs [4, 3]", "changed shape");
         memcpy(shp, "\"shape\":[4,3]", 13);
     }
-    /* NaN and Inf in the data, a zero std */
-    const unsigned char *data = b + 8 + hlen;
-    bp_st_file *f;
-    bp_st_read(good, &f, &err);
-    const bp_st_tensor *w1 = bp_st_find(f, "layers.1.weight"), *sd = bp_st_find(f, "scaler.std");
-    size_t off_w1 = (const unsigned char *)w1->data - (const unsigned char *)bp_st_get(f, 0)->data;
-    size_t off_sd = (const unsigned char *)sd->data - (const unsigned char *)bp_st_get(f, 0)->data;
-    bp_st_free(f);
-    float v = NAN, keep;
-    unsigned char *d = (unsigned char *)data;
-    memcpy(&keep, d + off_w1 + 4 * 6, 4);
-    memcpy(d + off_w1 + 4 * 6, &v, 4); /* element [1, 2] of a 5 x 4 */
-    check_write(bad, b, n);
+    /* NaN and Inf in the data, a zero std (written through the API, so that the checksum fits) */
+    rewrite_value(good, bad, "layers.1.weight", 6, NAN); /* element [1, 2] of a 5 x 4 */
     expect_format(bad, "'layers.1.weight' element [1, 2] is nan", "NaN weight");
-    v = -INFINITY;
-    memcpy(d + off_w1 + 4 * 6, &v, 4);
-    check_write(bad, b, n);
+    rewrite_value(good, bad, "layers.1.weight", 6, -INFINITY);
     expect_format(bad, "element [1, 2] is -inf", "Inf weight");
-    memcpy(d + off_w1 + 4 * 6, &keep, 4);
-    v = 0;
-    memcpy(d + off_sd + 4, &v, 4);
-    check_write(bad, b, n);
+    rewrite_value(good, bad, "scaler.std", 1, 0);
     expect_format(bad, "'scaler.std' element [1] is 0", "zero std");
+    /* every single-bit flip of the tensor data is caught by the checksum */
+    int dflips_ok = 1;
+    for (size_t i = 8 + hlen; i < n; i += 3) {
+        b[i] ^= (unsigned char)(1u << (i % 8));
+        check_write(bad, b, n);
+        bp_net *net = NULL;
+        bp_status st = load(bad, &net, &err);
+        if (st != BP_E_FORMAT || !strstr(err.msg, "checksum")) {
+            if (dflips_ok) fprintf(stderr, "data flip at byte %zu: %s: %s\n", i, bp_status_name(st), st ? err.msg : "");
+            dflips_ok = 0;
+        }
+        bp_net_free(net);
+        b[i] ^= (unsigned char)(1u << (i % 8));
+    }
+    CHECK(dflips_ok, "a flipped data bit was not rejected");
     free(b);
 
     /* metadata problems */
     char arch[1024];
+    bp_st_file *f;
     bp_st_read(good, &f, &err);
     snprintf(arch, sizeof arch, "%s", bp_st_meta(f, "architecture"));
     bp_st_free(f);
@@ -449,9 +476,47 @@ static void test_atomic(void)
     bp_net_free(a); bp_net_free(b); bp_net_free(c);
 }
 
+/* Numbers beyond the float32 range are refused, not turned into inf, when a
+ * model is loaded (or given data) in f32; in f64 they load. */
+static void test_f32_range(void)
+{
+    bp_error err;
+    bp_net *a = make_net(BP_F64, BP_OUT_IN, 7, 1, 3);
+    ((double *)bp_net_params(a))[5] = 1e300;
+    const char *p = check_path("big.safetensors");
+    CHECK(bp_net_save(a, NULL, p, &err) == BP_OK, "save: %s", err.msg);
+    bp_net *b = NULL;
+    CHECK(bp_net_load(p, BP_F32, &b, NULL, &err) == BP_E_VALUE && strstr(err.msg, "'layers.0.weight' element [1, 2] is 1e+300") &&
+              strstr(err.msg, "--dtype f64"), "F64 1e300 as f32: %s", err.msg);
+    CHECK(b == NULL, "nothing loaded");
+    CHECK(bp_net_load(p, BP_F64, &b, NULL, &err) == BP_OK, "the same in f64: %s", err.msg);
+    bp_net_free(b);
+    bp_net_free(a);
+    const char *json = "{\"inputs\": 2, \"layers\": [{\"units\": 1, \"activation\": \"linear\", \"W\": [[1e39, 0]]}]}";
+    bp_model *m = NULL;
+    CHECK(bp_model_parse(json, strlen(json), "m.json", BP_F32, &m, &err) == BP_E_VALUE &&
+              strstr(err.msg, "m.json: layers[0].W[0][0]: 1e+39 does not fit float32"), "JSON W 1e39 in f32: %s", err.msg);
+    CHECK(bp_model_parse(json, strlen(json), "m.json", BP_F64, &m, &err) == BP_OK, "in f64: %s", err.msg);
+    bp_model_free(m);
+    const char *json2 = "{\"inputs\": 2, \"layers\": [{\"units\": 1, \"activation\": \"linear\"}], \"loss\": \"squared\", "
+                        "\"data\": {\"x\": [[1, 2]], \"y\": [[-4e38]]}}";
+    CHECK(bp_model_parse(json2, strlen(json2), "d.json", BP_F32, &m, &err) == BP_E_VALUE && strstr(err.msg, "data.y[0][0]"),
+          "JSON data in f32: %s", err.msg);
+    CHECK(bp_model_parse(json2, strlen(json2), "d.json", BP_F64, &m, &err) == BP_OK, "%s", err.msg);
+    bp_model_free(m);
+    json2 = "{\"inputs\": 2, \"layers\": [{\"units\": 1, \"activation\": \"linear\"}]}";
+    CHECK(bp_model_parse(json2, strlen(json2), "d.json", BP_F32, &m, &err) == BP_OK, "%s", err.msg);
+    double xv[2] = {1, 1e39};
+    bp_mat x = {1, 2, BP_F64, xv};
+    CHECK(bp_model_set_data(m, &x, NULL, &err) == BP_E_VALUE && strstr(err.msg, "row 1, column 2: 1e+39 does not fit float32"),
+          "--x in f32: %s", err.msg);
+    bp_model_free(m);
+}
+
 int main(void)
 {
     if (!check_tmpdir("bp_modelio")) return 2;
+    test_f32_range();
     test_round_trips();
     test_json_export();
     test_damaged();

@@ -107,15 +107,16 @@ static void test_round_trip(void)
     CHECK(bp_st_meta(f, "note") && !strcmp(bp_st_meta(f, "note"), mv[1]), "meta note");
     CHECK(bp_st_meta(f, "absent") == NULL, "meta absent");
     const char *k = NULL, *val = NULL;
-    CHECK(bp_st_meta_count(f) == 2 && bp_st_meta_at(f, 1, &k, &val) && !strcmp(k, "note") && !bp_st_meta_at(f, 2, &k, &val),
-          "meta_at");
+    CHECK(bp_st_meta_count(f) == 3 && bp_st_meta_at(f, 1, &k, &val) && !strcmp(k, "note") && bp_st_meta_at(f, 2, &k, &val) &&
+              !strcmp(k, BP_ST_CHECKSUM_KEY) && !strncmp(val, "crc32:", 6) && !bp_st_meta_at(f, 3, &k, &val),
+          "meta_at: the caller's pairs, then the checksum");
     bp_st_free(f);
 
     /* No tensors and no metadata is a valid (empty) file. */
     s = bp_st_write(path, NULL, 0, NULL, NULL, 0, &e);
     f = NULL;
-    CHECK(s == BP_OK && bp_st_read(path, &f, &e) == BP_OK && bp_st_count(f) == 0 && bp_st_meta_count(f) == 0,
-          "empty file: %s", e.msg);
+    CHECK(s == BP_OK && bp_st_read(path, &f, &e) == BP_OK && bp_st_count(f) == 0 && bp_st_meta_count(f) == 1,
+          "empty file (its checksum only): %s", e.msg);
     bp_st_free(f);
     remove(path);
 }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,7 +100,7 @@ static bp_status build_header(const char *path, const bp_st_tensor *ts, int n,
     json_t *root = json_object();
     if (!root) return bp_err(err, BP_E_NOMEM, "%s: out of memory", path);
     bp_status s = BP_OK;
-    if (nmeta > 0) {
+    {
         json_t *meta = json_object();
         if (!meta || json_object_set_new(root, "__metadata__", meta)) {
             s = bp_err(err, BP_E_NOMEM, "%s: out of memory", path);
@@ -108,6 +109,11 @@ static bp_status build_header(const char *path, const bp_st_tensor *ts, int n,
         for (int i = 0; i < nmeta; i++) {
             if (!mk[i] || !mv[i]) {
                 s = bp_err(err, BP_E_ARG, "%s: metadata pair %d has a NULL key or value", path, i);
+                goto done;
+            }
+            if (!strcmp(mk[i], BP_ST_CHECKSUM_KEY)) {
+                s = bp_err(err, BP_E_ARG, "%s: metadata key '%s' is reserved (the writer stores the checksum there)",
+                           path, mk[i]);
                 goto done;
             }
             if (!is_utf8(mk[i]) || !is_utf8(mv[i])) {
@@ -173,6 +179,21 @@ static bp_status build_header(const char *path, const bp_st_tensor *ts, int n,
             goto done;
         }
         offset += t->nbytes;
+    }
+    {   /* a checksum of the tensor bytes, which other readers ignore and bp_st_read verifies */
+        uLong crc = crc32(0L, Z_NULL, 0);
+        for (int i = 0; i < n; i++)
+            for (size_t done = 0; done < ts[i].nbytes;) {
+                size_t chunk = ts[i].nbytes - done > (1u << 30) ? (1u << 30) : ts[i].nbytes - done;
+                crc = crc32(crc, (const Bytef *)ts[i].data + done, (uInt)chunk);
+                done += chunk;
+            }
+        char v[32];
+        snprintf(v, sizeof v, "crc32:%08lx", (unsigned long)crc);
+        if (json_object_set_new(json_object_get(root, "__metadata__"), BP_ST_CHECKSUM_KEY, json_string(v))) {
+            s = bp_err(err, BP_E_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
     }
 done:
     if (s != BP_OK) json_decref(root);
@@ -445,6 +466,26 @@ bp_status bp_st_read(const char *path, bp_st_file **out, bp_error *err)
         goto done;
     }
     s = parse_header(f, path, dsize, err);
+    const char *sum = s == BP_OK ? bp_st_meta(f, BP_ST_CHECKSUM_KEY) : NULL;
+    if (sum) {
+        unsigned long want;
+        char tail;
+        if (sscanf(sum, "crc32:%8lx%c", &want, &tail) != 1 || strlen(sum) != 14 ||
+            strspn(sum + 6, "0123456789abcdef") != 8) {   /* exactly as written: lowercase hex */
+            s = bp_err(err, BP_E_FORMAT, "%s: __metadata__.%s is '%.40s', not crc32:XXXXXXXX", path,
+                       BP_ST_CHECKSUM_KEY, sum);
+            goto done;
+        }
+        uLong crc = crc32(0L, Z_NULL, 0);
+        for (uint64_t off = 0; off < dsize;) {
+            uint64_t chunk = dsize - off > (1u << 30) ? (1u << 30) : dsize - off;
+            crc = crc32(crc, (const Bytef *)f->data + off, (uInt)chunk);
+            off += chunk;
+        }
+        if (crc != want)
+            s = bp_err(err, BP_E_FORMAT, "%s: the tensor data does not match the file's checksum (crc32 %08lx, the "
+                       "file says %08lx): the file is damaged", path, (unsigned long)crc, want);
+    }
 done:
     fclose(fp);
     free(hdr);

@@ -27,6 +27,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The metadata key of the checksum every file written here carries:
+ * "crc32:XXXXXXXX" over the byte buffer (all tensors, in order; zlib's
+ * CRC-32). Other readers (PyTorch, Hugging Face) ignore it; bp_st_read
+ * verifies it when it is there, so a damaged file is refused, and reads
+ * files without one (written elsewhere) as before. */
+#define BP_ST_CHECKSUM_KEY "checksum"
+
 /* The most dimensions a tensor may have. */
 #define BP_ST_MAX_DIMS 4
 

@@ -40,6 +40,26 @@ static int next_line(csv_lines *c, char **s, char **e)
     return 0;
 }
 
+/* The text of a file just read: after a UTF-8 byte order mark (which
+ * spreadsheets write first, and which would make the first field no number),
+ * with no NUL byte anywhere (binary data is no CSV). */
+static bp_status text_lines(const char *path, char *buf, size_t len, csv_lines *lines, bp_error *err)
+{
+    char *p = buf, *end = buf + len;
+    if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
+    char *nul = memchr(p, '\0', (size_t)(end - p));
+    if (nul) {
+        int line = 1, col = 1;
+        for (char *q = p; q < nul; q++) {
+            if (*q == '\n') { line++; col = 1; }
+            else col++;
+        }
+        return bp_err(err, BP_E_PARSE, "%s:%d:%d: a NUL byte: this is not a text file", path, line, col);
+    }
+    *lines = (csv_lines){p, end, 0};
+    return BP_OK;
+}
+
 /* Number of fields of the line [p, e). */
 static int count_fields(const char *p, const char *e, char delim)
 {
@@ -167,8 +187,9 @@ bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *o
 
     csv_rows r = {0, 0, NULL, NULL, NULL};
     int ncols = -1, lc = 0, features = 0, maxlabel = -1, header_field = 0;
-    csv_lines lines = {buf, buf + len, 0};
+    csv_lines lines;
     char *p, *e;
+    if ((st = text_lines(path, buf, len, &lines, err))) goto done;
     while (next_line(&lines, &p, &e)) {
         int lineno = lines.lineno, nf = count_fields(p, e, delim);
         if (ncols < 0) {
@@ -303,8 +324,9 @@ bp_status bp_csv_read_matrix(const char *path, bp_mat *out, bp_error *err)
     double *v = malloc(cap * sizeof *v);
     int rows = 0, cols = -1;
     if (!v) { free(text); return bp_err(err, BP_E_NOMEM, "%s: out of memory", path); }
-    csv_lines lines = {text, text + len, 0};
+    csv_lines lines;
     char *p, *e;
+    if ((st = text_lines(path, text, len, &lines, err))) goto done;
     while (next_line(&lines, &p, &e)) {
         int c = count_fields(p, e, ',');
         char *f = p;

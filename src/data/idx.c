@@ -15,17 +15,24 @@
 /* IDX                                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* The most pixels an IDX file may claim (4 GiB as floats): checked before
+ * anything is allocated, so a small gzip that expands to gigabytes, or a
+ * header that lies, is refused at once. */
+#define IDX_MAX_PIXELS (1ULL << 30)
+
 /* A gzip or plain file read through zlib, with the uncompressed offset. */
 typedef struct idx_file {
     gzFile f;
     const char *path;
     size_t off;
+    int cut;   /* zlib reported the end of a gzip stream without its trailer */
 } idx_file;
 
 static bp_status idx_open(idx_file *in, const char *path, bp_error *err)
 {
     in->path = path;
     in->off = 0;
+    in->cut = 0;
     errno = 0;
     in->f = gzopen(path, "rb");
     if (!in->f)
@@ -46,7 +53,8 @@ static bp_status idx_read(idx_file *in, void *buf, size_t n, size_t *got, bp_err
         if (r <= 0) {
             int code;
             const char *msg = gzerror(in->f, &code);
-            if (code == Z_OK || code == Z_BUF_ERROR) break;   /* end, or truncated gzip */
+            if (code == Z_BUF_ERROR) in->cut = 1;   /* the stream ends without its trailer */
+            if (code == Z_OK || code == Z_BUF_ERROR) break;   /* the end (cut short: checked by idx_expect_end) */
             if (code == Z_ERRNO)
                 return bp_err(err, BP_E_IO, "%s: read error: %s", in->path, strerror(errno));
             return bp_err(err, BP_E_FORMAT, "%s: byte %zu: corrupt gzip data: %s", in->path,
@@ -99,6 +107,10 @@ static bp_status idx_expect_end(idx_file *in, const char *what, bp_error *err)
     if (got)
         return bp_err(err, BP_E_FORMAT, "%s: byte %zu: unexpected data after the %zu bytes of %s",
                       in->path, in->off - 1, in->off - 1, what);
+    if (in->cut)
+        return bp_err(err, BP_E_FORMAT, "%s: the gzip stream is cut short after its %zu bytes of data: the trailer "
+                      "that checks them (CRC-32 and length) is missing or incomplete; the file is truncated",
+                      in->path, in->off);
     return BP_OK;
 }
 
@@ -165,11 +177,11 @@ static bp_status idx_labels(idx_file *in, int n, int fixed_k, int *labels, int *
 }
 
 /* bp_idx_load with a fixed class count (0: max(10, largest label + 1)). */
-static bp_status idx_load(const char *images_path, const char *labels_path, int fixed_k,
+static bp_status idx_load(const char *images_path, const char *labels_path, int fixed_k, const uint32_t *want,
                           bp_dataset *out, bp_error *err)
 {
     memset(out, 0, sizeof *out);
-    idx_file in = {NULL, NULL, 0};
+    idx_file in = {NULL, NULL, 0, 0};
     uint32_t dims[3];
     bp_status st;
     if ((st = idx_open(&in, images_path, err))) return st;
@@ -177,6 +189,18 @@ static bp_status idx_load(const char *images_path, const char *labels_path, int 
     if ((uint64_t)dims[1] * dims[2] > INT_MAX) {
         st = bp_err(err, BP_E_FORMAT, "%s: images of %lu x %lu pixels are too large", images_path,
                     (unsigned long)dims[1], (unsigned long)dims[2]);
+        goto done;
+    }
+    if ((uint64_t)dims[0] * dims[1] * dims[2] > IDX_MAX_PIXELS) {
+        st = bp_err(err, BP_E_FORMAT, "%s: the header claims %lu images of %lu x %lu pixels, %llu pixels in all: more "
+                    "than the limit of %llu (4 GiB as floats)", images_path, (unsigned long)dims[0],
+                    (unsigned long)dims[1], (unsigned long)dims[2],
+                    (unsigned long long)dims[0] * dims[1] * dims[2], IDX_MAX_PIXELS);
+        goto done;
+    }
+    if (want && (dims[1] != want[0] || dims[2] != want[1])) {
+        st = bp_err(err, BP_E_FORMAT, "%s: images of %lu x %lu pixels; this dataset's are %lu x %lu", images_path,
+                    (unsigned long)dims[1], (unsigned long)dims[2], (unsigned long)want[0], (unsigned long)want[1]);
         goto done;
     }
     out->n = (int)dims[0];
@@ -206,7 +230,7 @@ done:
 bp_status bp_idx_load(const char *images_path, const char *labels_path, bp_dataset *out,
                       bp_error *err)
 {
-    return idx_load(images_path, labels_path, 0, out, err);
+    return idx_load(images_path, labels_path, 0, NULL, out, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -236,7 +260,8 @@ bp_status bp_dataset_named(const char *name, int test_split, bp_dataset *out, bp
     const char *split = test_split ? "t10k" : "train";
     snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", dir, split);
     snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", dir, split);
-    bp_status st = idx_load(images, labels, 10, out, err);
+    static const uint32_t fashion_dims[2] = {28, 28};
+    bp_status st = idx_load(images, labels, 10, fashion_dims, out, err);
     if (!st) out->class_names = fashion_mnist_classes;
     return st;
 }

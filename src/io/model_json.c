@@ -9,6 +9,7 @@
 #include "core/numfmt.h"
 
 #include <errno.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ void bp_model_free(bp_model *m)
 typedef struct ctx {
     const char *file;
     bp_error *err;
+    int f32;        /* the numbers become float32: they must fit its range */
 } ctx;
 
 static bp_status fail(ctx *c, bp_status s, const char *path, const char *fmt, ...) BP_PRINTF(4, 5);
@@ -108,6 +110,8 @@ static bp_status get_number(ctx *c, json_t *v, const char *path, double *out)
     if (!json_is_number(v)) return fail(c, BP_E_VALUE, path, "expected a number, got %s", type_name(v));
     *out = json_number_value(v);
     if (!isfinite(*out)) return fail(c, BP_E_VALUE, path, "not a finite number");
+    if (c->f32 && fabs(*out) > FLT_MAX)
+        return fail(c, BP_E_VALUE, path, "%g does not fit float32 (at most %g): use --dtype f64", *out, FLT_MAX);
     return BP_OK;
 }
 
@@ -312,7 +316,7 @@ bp_status bp_model_parse(const char *text, size_t len, const char *name, bp_dtyp
                          bp_error *err)
 {
     *out = NULL;
-    ctx c = {name, err};
+    ctx c = {name, err, dtype == BP_F32};
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
@@ -340,7 +344,7 @@ bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_err
     return st;
 }
 
-static bp_status copy_mat(const bp_mat *src, double **dst, bp_error *err)
+static bp_status copy_mat(const bp_mat *src, double **dst, int f32, bp_error *err)
 {
     double *d = bp_malloc((size_t)src->rows * src->cols * sizeof *d, err);
     if (!d) return BP_E_NOMEM;
@@ -348,6 +352,11 @@ static bp_status copy_mat(const bp_mat *src, double **dst, bp_error *err)
         for (int j = 0; j < src->cols; j++) {
             double v = bp_mat_get(src, i, j);
             if (!isfinite(v)) { free(d); return bp_err(err, BP_E_VALUE, "row %d, column %d: not a finite number", i + 1, j + 1); }
+            if (f32 && fabs(v) > FLT_MAX) {
+                free(d);
+                return bp_err(err, BP_E_VALUE, "row %d, column %d: %g does not fit float32 (at most %g): use --dtype f64",
+                              i + 1, j + 1, v, FLT_MAX);
+            }
             d[(size_t)i * src->cols + j] = v;
         }
     free(*dst);
@@ -358,7 +367,7 @@ static bp_status copy_mat(const bp_mat *src, double **dst, bp_error *err)
 bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_error *err)
 {
     const bp_net_spec *s = bp_net_get_spec(m->net);
-    int rows = x ? x->rows : m->m;
+    int rows = x ? x->rows : m->m, f32 = bp_net_dtype(m->net) == BP_F32;
     if (x && x->cols != s->inputs)
         return bp_err(err, BP_E_SHAPE, "x has %d columns, the network has %d inputs", x->cols, s->inputs);
     if (y && y->cols != bp_net_outputs(m->net))
@@ -367,12 +376,12 @@ bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_er
     if (y && !x && y->rows != m->m) return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, m->m);
     bp_status st;
     if (x) {
-        if ((st = copy_mat(x, &m->x, err))) return st;
+        if ((st = copy_mat(x, &m->x, f32, err))) return st;
         m->m = x->rows;
         if (!y && m->y && m->ym != rows) { free(m->y); m->y = NULL; m->ym = 0; }
     }
     if (y) {
-        if ((st = copy_mat(y, &m->y, err))) return st;
+        if ((st = copy_mat(y, &m->y, f32, err))) return st;
         m->ym = y->rows;
     }
     return BP_OK;

@@ -13,6 +13,7 @@
 #include "core/safetensors.h"
 #include "nn/net.h"
 
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -245,12 +246,15 @@ static double tensor_at(const bp_st_tensor *t, size_t i)
     return t->dtype == BP_F64 ? ((const double *)t->data)[i] : ((const float *)t->data)[i];
 }
 
-/* The first non-finite element of t, or -1. */
-static long long first_nonfinite(const bp_st_tensor *t)
+/* The first element of t that is not finite, or (f32: loaded as float)
+ * beyond the float32 range, or -1. */
+static long long first_bad(const bp_st_tensor *t, int f32)
 {
     size_t n = t->nbytes / bp_dtype_size(t->dtype);
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(tensor_at(t, i))) return (long long)i;
+    for (size_t i = 0; i < n; i++) {
+        double v = tensor_at(t, i);
+        if (!isfinite(v) || (f32 && fabs(v) > FLT_MAX)) return (long long)i;
+    }
     return -1;
 }
 
@@ -304,6 +308,18 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
         goto done;
     }
     if (!arch) { st = bp_err(err, F, "%s: __metadata__.architecture is missing", path); goto done; }
+    for (int i = 0; i < bp_st_meta_count(f); i++) {   /* a damaged key (the checksum's, say) is not ignored */
+        static const char *const known[] = {"format", "version", "architecture", "input_scaling", BP_ST_CHECKSUM_KEY};
+        const char *key = NULL;
+        bp_st_meta_at(f, i, &key, NULL);
+        int ok = 0;
+        for (size_t k = 0; k < sizeof known / sizeof *known; k++) ok |= !strcmp(key, known[k]);
+        if (!ok) {
+            st = bp_err(err, F, "%s: __metadata__ has the unknown key \"%.40s\" (a damaged file, or written by another "
+                        "version of backprop)", path, key);
+            goto done;
+        }
+    }
     if ((st = parse_architecture(path, arch, &s, err))) goto done;
 
     /* every tensor present, of the right shape, finite; nothing else */
@@ -358,15 +374,17 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
     }
     if (mean) { all[nall++] = mean; all[nall++] = sd; }
     for (int k = 0; k < nall; k++) {
-        long long bad = first_nonfinite(all[k]);
+        long long bad = first_bad(all[k], dtype == BP_F32 || (mean && k >= nall - 2));   /* the scaler is float */
         if (bad >= 0) {
             const bp_st_tensor *t = all[k];
-            if (t->ndim == 2)
-                st = bp_err(err, F, "%s: tensor '%s' element [%lld, %lld] is %g; a model must be finite", path, t->name,
-                            bad / t->shape[1], bad % t->shape[1], tensor_at(t, (size_t)bad));
-            else
-                st = bp_err(err, F, "%s: tensor '%s' element [%lld] is %g; a model must be finite", path, t->name, bad,
-                            tensor_at(t, (size_t)bad));
+            double v = tensor_at(t, (size_t)bad);
+            const char *why = isfinite(v) ? "; it does not fit float32: load the model with --dtype f64"
+                                          : "; a model must be finite";
+            char at[64];
+            if (t->ndim == 2) snprintf(at, sizeof at, "[%lld, %lld]", bad / t->shape[1], bad % t->shape[1]);
+            else snprintf(at, sizeof at, "[%lld]", bad);
+            st = bp_err(err, isfinite(v) ? BP_E_VALUE : F, "%s: tensor '%s' element %s is %g%s", path, t->name, at, v,
+                        why);
             goto done;
         }
     }
