@@ -5,6 +5,7 @@
 #include "backprop.h"
 #include "check.h"
 #include "nn/fused.h"
+#include "core/safetensors.h"
 
 #include <math.h>
 #include <signal.h>
@@ -215,6 +216,123 @@ static void test_determinism_and_resume(void)
         }
 }
 
+/* Copy checkpoint src to dst with metadata `key` set to `value` (NULL: left
+ * out), or element 0 of tensor `tensor` set to v (through the API, so that
+ * the checksum fits). */
+static void rewrite_ckpt(const char *src, const char *dst, const char *key, const char *value, const char *tensor,
+                         double v)
+{
+    bp_st_file *f;
+    bp_error err;
+    if (bp_st_read(src, &f, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
+    bp_st_tensor t[8];
+    void *copy = NULL;
+    int n = bp_st_count(f);
+    for (int i = 0; i < n; i++) {
+        t[i] = *bp_st_get(f, i);
+        if (tensor && !strcmp(t[i].name, tensor)) {
+            copy = malloc(t[i].nbytes);
+            memcpy(copy, t[i].data, t[i].nbytes);
+            if (t[i].dtype == BP_F64) ((double *)copy)[0] = v;
+            else ((float *)copy)[0] = (float)v;
+            t[i].data = copy;
+        }
+    }
+    const char *mk[16], *mv[16];
+    int nm = 0;
+    for (int i = 0; i < bp_st_meta_count(f); i++) {
+        bp_st_meta_at(f, i, &mk[nm], &mv[nm]);
+        if (!strcmp(mk[nm], BP_ST_CHECKSUM_KEY)) continue;
+        if (key && !strcmp(mk[nm], key)) {
+            if (!value) continue;
+            mv[nm] = value;
+        }
+        nm++;
+    }
+    if (bp_st_write(dst, t, n, mk, mv, nm, &err)) { fprintf(stderr, "%s\n", err.msg); exit(2); }
+    free(copy);
+    bp_st_free(f);
+}
+
+/* A checkpoint is trusted in nothing: every field range-checked, every
+ * tensor finite, tied to its data and options. */
+static void test_checkpoint_checks(void)
+{
+    enum { N = 60 };
+    static float x[N * 2], y[N * 3];
+    static int labels[N];
+    make_blobs(x, y, labels, N);
+    bp_dataset d = wrap(x, y, N, 2, 3);
+    d.labels = labels;
+    d.nclasses = 3;
+    int units[] = {4, 3};
+    bp_act acts[] = {BP_ACT_TANH, BP_ACT_SOFTMAX};
+    bp_train_options o;
+    bp_train_options_init(&o);
+    o.epochs = 3;
+    o.batch = 8;
+    o.optimizer = BP_OPT_ADAM;
+    volatile int stop = 0;
+    stopper sp = {&stop, 2, 3};
+    o.stop = &stop;
+    o.on_batch = stop_at;
+    o.user = &sp;
+    bp_error err;
+    bp_net *net = make_net(2, units, acts, 2, BP_LOSS_CE, BP_F32, BP_INIT_XAVIER, 7);
+    bp_trainer *t;
+    const char *good = "/tmp/bp_test_ck_good.safetensors", *bad = "/tmp/bp_test_ck_bad.safetensors";
+    CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_trainer_save(t, NULL, good, &err) == BP_E_ARG, "a checkpoint before any run: %s", err.msg);
+    CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_E_INTERRUPTED, "%s", err.msg);
+    CHECK(bp_trainer_save(t, NULL, good, &err) == BP_OK, "%s", err.msg);
+    bp_trainer_free(t);
+    o.stop = NULL;
+    o.on_batch = NULL;
+    static const struct { const char *key, *value, *tensor; double v; const char *want; } cases[] = {
+        {"step", "9223372036854775807", NULL, 0, "field 'step' is '9223372036854775807', not an integer"},
+        {"step", "-1", NULL, 0, "field 'step'"},
+        {"samples", "abc", NULL, 0, "field 'samples' is 'abc'"},
+        {"samples", NULL, NULL, 0, "field 'samples' is missing"},
+        {"epoch_sums", "nan 0x1p+3 0x1p+4 0x1p+0", NULL, 0, "field 'epoch_sums' holds numbers out of range"},
+        {"epoch_sums", "0x1p+0 0x1p+3", NULL, 0, "field 'epoch_sums' is malformed"},
+        {"flags", "0 2 0", NULL, 0, "field 'flags'"},
+        {"stop_reason", "because", NULL, 0, "field 'stop_reason'"},
+        {"data_crc32", "xyz", NULL, 0, "field 'data_crc32'"},
+        {"extra", NULL, NULL, 0, NULL},
+        {NULL, NULL, "params", NAN, "tensor 'params' element 0 is nan"},
+        {NULL, NULL, "m2", INFINITY, "tensor 'm2' element 0 is inf"},
+        {NULL, NULL, "m2", -1, "tensor 'm2' element 0 is -1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (!cases[i].want) continue;
+        rewrite_ckpt(good, bad, cases[i].key, cases[i].value, cases[i].tensor, cases[i].v);
+        bp_net *n2 = make_net(2, units, acts, 2, BP_LOSS_CE, BP_F32, BP_INIT_XAVIER, 7);
+        CHECK(bp_trainer_new(n2, &o, &t, &err) == BP_OK, "%s", err.msg);
+        bp_status st = bp_trainer_load(t, bad, &err);
+        CHECK(st != BP_OK && strstr(err.msg, cases[i].want), "case %zu: %s: %s", i, bp_status_name(st), err.msg);
+        bp_trainer_free(t);
+        bp_net_free(n2);
+    }
+    /* another learning rate, other data of the same size: refused */
+    bp_net *n2 = make_net(2, units, acts, 2, BP_LOSS_CE, BP_F32, BP_INIT_XAVIER, 7);
+    bp_train_options o2 = o;
+    o2.lr *= 2;
+    CHECK(bp_trainer_new(n2, &o2, &t, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_trainer_load(t, good, &err) == BP_E_VALUE && strstr(err.msg, "another run"), "another lr: %s", err.msg);
+    bp_trainer_free(t);
+    CHECK(bp_trainer_new(n2, &o, &t, &err) == BP_OK && bp_trainer_load(t, good, &err) == BP_OK, "%s", err.msg);
+    x[5] += 0.5f;
+    CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_E_VALUE && strstr(err.msg, "made on other data"), "other data: %s",
+          err.msg);
+    x[5] -= 0.5f;
+    CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_OK, "the same data resumes: %s", err.msg);
+    bp_trainer_free(t);
+    bp_net_free(n2);
+    bp_net_free(net);
+    remove(good);
+    remove(bad);
+}
+
 static void test_divergence(void)
 {
     float x[] = {1, 2, 3, 4}, y[] = {1e3f, 2e3f, 3e3f, 4e3f};
@@ -390,6 +508,7 @@ int main(void)
     test_scoring_rule();
     test_regression();
     test_determinism_and_resume();
+    test_checkpoint_checks();
     test_divergence();
     test_killed_save();
     return check_done();

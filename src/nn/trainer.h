@@ -30,6 +30,15 @@ struct bp_trainer {
     int *perm;
     float *yb;                /* the batch's targets                             */
     int perm_n, buf_m, perm_epoch;
+    /* the data of the last bp_trainer_run, for checkpoints: a CRC-32 of the
+     * training and validation x and y, and the training samples */
+    int has_run, crc_n;
+    unsigned long data_crc;
+    int resume_crc_set;        /* a loaded checkpoint's data CRC must match   */
+    unsigned long resume_crc;
 };
+
+/* The CRC-32 of a run's data (train.c): train and val (may be NULL). */
+unsigned long bp_trainer_data_crc(const bp_dataset *train, const bp_dataset *val);
 
 #endif
