@@ -242,8 +242,19 @@ int cmd_expr(int argc, char **argv)
     int where;
     if (bp_expr_parse(text, &e, &where, &err)) return fail_at(text, where, &err);
     int rc = 0;
-    for (int i = 0; i < nat && !rc; i++)
-        if (bp_expr_set_point(e, at[i], &err)) rc = cli_failf("--at: %s", err.msg);
+    if (nat) {   /* every --at as one list, so that a name given twice is noticed */
+        size_t len = 1;
+        for (int i = 0; i < nat; i++) len += strlen(at[i]) + 1;
+        char *all = malloc(len);
+        if (!all) rc = cli_failf("out of memory");
+        for (int i = 0; all && i < nat; i++) {
+            if (i) strcat(all, ",");
+            else all[0] = 0;
+            strcat(all, at[i]);
+        }
+        if (all && bp_expr_set_point(e, all, &err)) rc = cli_failf("--at: %s", err.msg);
+        free(all);
+    }
     if (!rc && wrt && bp_expr_set_wrt(e, wrt, &err)) rc = cli_failf("--wrt: %s", err.msg);
     if (!rc && chain && !bp_expr_is_composition(e))
         rc = cli_failf("--chain needs a composition F(G(...)) whose outer function F is a definition, "

@@ -138,18 +138,26 @@ static int parse_int(const char *opt, const char *s, long lo, long *out)
     return 0;
 }
 
-/* "784-256-128-10" -> inputs and layer sizes. */
+/* "784-256-128-10" -> inputs and layer sizes: digits only, one '-' between
+ * sizes, nothing else. */
+#define MAX_UNITS 100000000L
 static int parse_arch(const char *s, bp_net_spec *spec)
 {
     int n = 0, v[BP_MAX_LAYERS + 1];
     const char *p = s;
-    while (*p) {
-        char *end;
-        long x = strtol(p, &end, 10);
-        if (end == p || x < 1 || x > 100000000 || (*end && *end != '-') || n > BP_MAX_LAYERS)
-            return cli_failf("--arch: expected sizes like 784-256-128-10, got '%s'", s);
+    for (;;) {
+        size_t digits = strspn(p, "0123456789");
+        if (!digits || (p[digits] && p[digits] != '-'))
+            return cli_failf("--arch: expected sizes like 784-256-128-10 (digits joined by '-'), got '%s'", s);
+        if (n > BP_MAX_LAYERS) return cli_failf("--arch: more than %d layers in '%s'", BP_MAX_LAYERS, s);
+        long x = digits > 9 ? MAX_UNITS + 1 : strtol(p, NULL, 10);
+        if (x < 1 || x > MAX_UNITS)
+            return cli_failf("--arch: size %.*s in '%s' is outside 1..%ld", (int)(digits > 20 ? 20 : digits), p, s,
+                             MAX_UNITS);
         v[n++] = (int)x;
-        p = *end ? end + 1 : end;
+        p += digits;
+        if (!*p) break;
+        p++;
     }
     if (n < 2) return cli_failf("--arch: expected at least inputs and outputs, like 4-1, got '%s'", s);
     spec->inputs = v[0];
@@ -325,6 +333,13 @@ int cmd_train(int argc, char **argv)
     bp_scaler scaler = {0};
     if ((rc = data_load(&dopt, DATA_TRAIN, NULL, NULL, &all))) goto out;
     if (all.outputs == 0) { rc = cli_failf("%s: no targets to train on", data_describe(&dopt, DATA_TRAIN)); goto out; }
+    if (all.labels && all.n > 1) {
+        int one = 1;
+        for (int i = 1; i < all.n && one; i++) one = all.labels[i] == all.labels[0];
+        if (one)
+            fprintf(stderr, "backprop: warning: %s: every sample has the label %d: with one class there is nothing to "
+                            "tell apart (is --label-col right?)\n", data_describe(&dopt, DATA_TRAIN), all.labels[0]);
+    }
     if (bp_net_outputs(net) == 1 && all.nclasses == 2 && all.outputs == 2) {
         /* one sigmoid output for two classes: the target is the label itself */
         for (int i = 0; i < all.n; i++) all.y[i] = (float)all.labels[i];

@@ -71,7 +71,9 @@ int cli_double(const char *s, double *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v)) return -1;
+    /* out of range: beyond the doubles, or so small that it became 0; a
+     * subnormal number (4e-320) is a number like any other */
+    if (end == s || *end || !isfinite(v) || (errno == ERANGE && v == 0)) return -1;
     *out = v;
     return 0;
 }

@@ -55,6 +55,40 @@ refuses same_pred "--out $T/target.st is the same file as MODEL" predict "$T/tar
 refuses same_conv "is the same file as IN" convert "$T/target.st" "$T/link.st"
 check "the inputs are untouched" [ "$(cksum <"$T/xor.csv")" = "$sum" ] && [ ! -e "$T/m2.st" ]
 
+# ---- no garbage accepted
+for a in 4-5-3- " 4-5-3" 4-+5-3 4--3 4-5x; do
+    refuses "arch_$(echo "$a" | tr -c 'a-z0-9' _)" "--arch: expected sizes like" train --arch "$a" --data "$T/xor.csv"
+done
+refuses arch_big "size 1000000000 in '2-1000000000-1' is outside 1..100000000" train --arch 2-1000000000-1 \
+    --data "$T/xor.csv"
+run_ok lr_subnormal "${TRAIN[@]}" --lr 4e-320 --save "$T/tiny.st"
+refuses at_twice "'x' is given twice" expr "x*y" --at x=1,y=2,x=3
+refuses at_twice2 "'x' is given twice" expr "x*y" --at x=1,y=2 --at x=3
+refuses at_underflow "too small for a double" expr "x" --at x=1e-400
+run overflow expr "x*1e308*10" --at x=1
+check "an overflow is an error (exit $rc)" [ "$rc" = 2 ] && grep -q "overflow at column 1" "$T/overflow.err"
+refuses softmax1 "a softmax output of one unit is always 1" train --arch 2-3-1 --output softmax --data "$T/xor.csv"
+printf '1,2,1\n3,4,1\n5,6,1\n' >"$T/one.csv"
+run oneclass train --arch 2-3-2 --data "$T/one.csv" --epochs 1 --quiet --save "$T/one.st"
+check "one class: a warning" grep -q "every sample has the label 1" "$T/oneclass.err"
+printf '\xEF\xBB\xBF1,2,0\n3,4,1\n' >"$T/bom.csv"
+run_ok bom train --arch 2-3-2 --data "$T/bom.csv" --epochs 1 --save "$T/bom.st"
+check "a BOM does not hide the first row" grep -q "on 2 samples" "$T/bom.out"
+# a checkpoint resumes only the run it belongs to
+CK=(train --arch 2-64-64-2 --data "$T/big.csv" --epochs 20000 --batch 1 --seed 3 --quiet --save "$T/ck.st")
+awk 'BEGIN { for (i = 0; i < 200; i++) printf "%d,%d,%d\n", i % 7, i % 5 * 3, i % 2 }' >"$T/big.csv"
+"$BP" "${CK[@]}" --checkpoint "$T/ck.ckpt" >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+if [ -f "$T/ck.ckpt" ]; then
+    refuses resume_lr "the checkpoint is of another run" "${CK[@]}" --resume "$T/ck.ckpt" --lr 0.5
+    refuses resume_std "made on other data" "${CK[@]}" --resume "$T/ck.ckpt" --no-standardize
+else
+    bad "the training run was not interrupted in time to leave a checkpoint"
+fi
+
 # ---- standard output that cannot be written
 for c in "grad examples/q12.json" "grad examples/q12.json --json" "gradcheck examples/q12.json" \
          "expr x*y --at x=1,y=2" "expr x*y --at x=1,y=2 --graph dot" "explain examples/q12.json" "--help"; do

@@ -6,6 +6,7 @@
 #include "teach/expr.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,27 +62,45 @@ static const char *skip_ws(const char *s) { while (*s == ' ' || *s == '\t') s++;
 bp_status bp_expr_set_point(bp_expr *e, const char *a, bp_error *err)
 {
     const char *s = a;
+    unsigned char *seen = calloc(nz(e->nvars), 1);   /* a name given twice in one list is a mistake */
+    if (!seen) return bp_err(err, BP_E_NOMEM, "out of memory");
+    bp_status st = BP_OK;
     for (;;) {
         s = skip_ws(s);
         const char *n0 = s;
         while (isalnum((unsigned char)*s) || *s == '_') s++;
         size_t nl = (size_t)(s - n0);
         s = skip_ws(s);
-        if (!nl || *s != '=')
-            return bp_err(err, BP_E_PARSE, "expected NAME=NUMBER at '%.40s' in '%.200s'", n0, a);
+        if (!nl || *s != '=') {
+            st = bp_err(err, BP_E_PARSE, "expected NAME=NUMBER at '%.40s' in '%.200s'", n0, a);
+            break;
+        }
         char *end;
+        errno = 0;
         double v = strtod(s + 1, &end);
+        int range = errno == ERANGE;
         const char *after = skip_ws(end);
-        if (end == s + 1 || (*after && *after != ','))
-            return bp_err(err, BP_E_PARSE, "expected a number after '%.*s=' in '%.200s'", (int)(nl > 60 ? 60 : nl), n0, a);
+        if (end == s + 1 || (*after && *after != ',')) {
+            st = bp_err(err, BP_E_PARSE, "expected a number after '%.*s=' in '%.200s'", (int)(nl > 60 ? 60 : nl), n0, a);
+            break;
+        }
         int i = var_index(e, n0, nl);
-        if (i < 0) return no_var(e, n0, nl, err);
-        if (!isfinite(v)) return bp_err(err, BP_E_VALUE, "value of '%s' is not finite", e->vars[i]);
+        if (i < 0) { st = no_var(e, n0, nl, err); break; }
+        if (!isfinite(v)) { st = bp_err(err, BP_E_VALUE, "value of '%s' is not finite", e->vars[i]); break; }
+        if (range && v == 0) {
+            st = bp_err(err, BP_E_VALUE, "value of '%s' ('%.*s') is too small for a double: it would be 0", e->vars[i],
+                        (int)(end - s - 1 > 40 ? 40 : end - s - 1), s + 1);
+            break;
+        }
+        if (seen[i]) { st = bp_err(err, BP_E_VALUE, "'%s' is given twice in '%.200s'", e->vars[i], a); break; }
+        seen[i] = 1;
         e->var_val[i] = v;
         e->var_set[i] = 1;
-        if (!*after) return BP_OK;
+        if (!*after) break;
         s = after + 1;
     }
+    free(seen);
+    return st;
 }
 
 bp_status bp_expr_set_wrt(bp_expr *e, const char *names, bp_error *err)

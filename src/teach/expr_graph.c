@@ -6,6 +6,7 @@
  * power with a constant exponent is one pow node, else exp(b log a). */
 #include "teach/expr.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,17 @@ static int fin(builder *b, int id, int ai, bp_error *err)
     }
     bp_gnode *n = &b->g->nodes[id];
     if (n->op == BP_OP_LEAF) return id;
-    if (bp_op_table(b->g->dtype)[n->op].forward(b->g, n, err) == BP_OK) return id;
+    if (bp_op_table(b->g->dtype)[n->op].forward(b->g, n, err) == BP_OK) {
+        double v = ((const double *)n->val)[0];
+        if (isfinite(v)) return id;
+        const anode *A = &b->e->ast[ai];
+        char l[48];
+        int len = A->end - A->start;
+        bp_err(err, BP_E_DOMAIN, "overflow at %s: '%.*s' is %g, beyond the range of a double%s%s (node n%d)",
+               bp_expr_loc(src, A->start, l, sizeof l), len > 200 ? 200 : len, src + A->start, v,
+               A->def >= 0 ? " in the body of " : "", A->def >= 0 ? b->e->defs[A->def].name : "", id);
+        return -1;
+    }
     /* The engine names the node; name the text instead. */
     char msg[BP_ERROR_MAX], l[48], *cut;
     snprintf(msg, sizeof msg, "%s", err->msg);
