@@ -111,12 +111,16 @@ static int spool_stdin(char *path, size_t size)
     char buf[65536];
     size_t n;
     unsigned long long total = 0;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0 && (total += n) <= BP_LIMIT_DATA)
+    int nul = 0;
+    while (!nul && (n = fread(buf, 1, sizeof buf, stdin)) > 0 && (total += n) <= BP_LIMIT_DATA) {
+        if ((nul = memchr(buf, '\0', n) != NULL)) break;   /* binary data: no CSV */
         if (fwrite(buf, 1, n, f) != n) break;
+    }
     int bad = ferror(stdin) || ferror(f);
-    if (fclose(f) || bad || total > BP_LIMIT_DATA) {
+    if (fclose(f) || bad || nul || total > BP_LIMIT_DATA) {
         char b[32];
         unlink(path);
+        if (nul) return cli_failf("stdin: a NUL byte: this is not CSV text");
         if (total > BP_LIMIT_DATA)
             return cli_failf("stdin: more than %s, the limit for a CSV dataset", bp_bytes_text(BP_LIMIT_DATA, b));
         return cli_failf("stdin: %s", bad ? "read or write error while copying standard input" : "write error");

@@ -89,6 +89,15 @@ else
     bad "the training run was not interrupted in time to leave a checkpoint"
 fi
 
+# endless streams end at once (a NUL byte) or at the limit of their kind
+refuses zero_data "/dev/zero: byte 0 is NUL: not a text file (a CSV dataset)" train --arch 2-3-2 --data /dev/zero
+refuses zero_model "/dev/zero: byte 0 is NUL" grad /dev/zero
+refuses zero_x "/dev/zero: byte 0 is NUL" grad examples/q12.json --x /dev/zero
+refuses zero_cmp "/dev/zero: byte 0 is NUL" grad examples/q12.json --compare /dev/zero
+run_cmd zero_stdin "$BP" train --arch 2-3-2 --data - </dev/zero
+expect_refused zero_stdin "stdin: a NUL byte"
+refuses zero_st "not a regular file" eval /dev/zero --data "$T/xor.csv"
+
 # ---- standard output that cannot be written
 for c in "grad examples/q12.json" "grad examples/q12.json --json" "gradcheck examples/q12.json" \
          "expr x*y --at x=1,y=2" "expr x*y --at x=1,y=2 --graph dot" "explain examples/q12.json" "--help"; do

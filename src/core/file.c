@@ -46,7 +46,8 @@ bp_status bp_read_file(const char *path, unsigned long long limit, const char *w
         fclose(f);
         return bp_err(err, BP_E_IO, "%s: is a directory, not a file", path);
     }
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (unsigned long long)st.st_size > limit) {
+    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (unsigned long long)st.st_size > limit) {
         fclose(f);
         return too_large(path, limit, what, err);
     }
@@ -62,6 +63,12 @@ bp_status bp_read_file(const char *path, unsigned long long limit, const char *w
             cap *= 2;
         }
         size_t got = fread(buf + n, 1, cap - n - 1, f);
+        if (!regular && memchr(buf + n, '\0', got)) {   /* /dev/zero and other binary streams: no text */
+            size_t at = (size_t)((char *)memchr(buf + n, '\0', got) - buf);
+            free(buf);
+            fclose(f);
+            return bp_err(err, BP_E_PARSE, "%s: byte %zu is NUL: not a text file (%s)", path, at, what);
+        }
         n += got;
         if (got == 0) break;
     }

@@ -29,7 +29,8 @@
  * than `limit` bytes is BP_E_IO: "PATH: larger than 256 MiB, the limit for
  * WHAT"; `what` names the kind of file ("a model file"). Regular files are
  * checked by their size first; other files (pipes, devices) are read up to
- * the limit. */
+ * the limit, and refused at their first NUL byte (the text files read here
+ * have none: /dev/zero is refused at once). */
 bp_status bp_read_file(const char *path, unsigned long long limit, const char *what, char **out, size_t *len,
                        bp_error *err);
 
