@@ -638,9 +638,12 @@ bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp_datase
  * are standardised. __metadata__ holds "format" = "backprop", "version" = "1",
  * "architecture" = a JSON string {"inputs", "weight_layout", "layers":
  * [{"units", "activation", "bias"}], "loss", "reduction"}, and
- * "input_scaling" = "none" or "standardize: x' = (x - scaler.mean) / scaler.std".
- * Writes are atomic (temp file, fsync, rename); loads validate everything and
- * reject a damaged or foreign file naming the file and the problem.
+ * "input_scaling" = "none" or "standardize: x' = (x - scaler.mean) / scaler.std",
+ * and "checksum" = "crc32:XXXXXXXX", the CRC-32 of the tensor bytes (other
+ * readers ignore it; a load verifies it when present).
+ * Writes are atomic (temp file, fsync, rename; a symbolic link is followed,
+ * a device or FIFO written in place); loads validate everything and reject a
+ * damaged or foreign file naming the file and the problem.
  */
 
 /* Save `net` and, if not NULL, the scaler of its inputs. */
