@@ -35,6 +35,14 @@ extern "C" {
 
 #define BP_VERSION "0.1.0"
 
+/* BP_API marks the functions of this header: the only symbols the shared
+ * library exports (it is built with -fvisibility=hidden). */
+#if defined(__GNUC__) && defined(BP_BUILDING_SHARED)
+#define BP_API __attribute__((visibility("default")))
+#else
+#define BP_API
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Status and errors                                                         */
 /* ------------------------------------------------------------------------ */
@@ -62,7 +70,7 @@ typedef struct bp_error {
 } bp_error;
 
 /* Short lowercase name of a status ("ok", "parse error", ...). Never NULL. */
-const char *bp_status_name(bp_status s);
+BP_API const char *bp_status_name(bp_status s);
 
 /* ------------------------------------------------------------------------ */
 /* Element types and matrix views                                            */
@@ -71,7 +79,7 @@ const char *bp_status_name(bp_status s);
 typedef enum bp_dtype { BP_F32 = 0, BP_F64 = 1 } bp_dtype;
 
 /* "f32" / "f64". */
-const char *bp_dtype_name(bp_dtype t);
+BP_API const char *bp_dtype_name(bp_dtype t);
 
 /* A dense row-major matrix: rows x cols elements of `dtype` at `data`.
  * A view never owns its data.  rows == 0 means "absent" (e.g. no bias). */
@@ -82,9 +90,9 @@ typedef struct bp_mat {
 } bp_mat;
 
 /* Element (i, j) of a view, converted to double. */
-double bp_mat_get(const bp_mat *m, int i, int j);
+BP_API double bp_mat_get(const bp_mat *m, int i, int j);
 /* Store v at (i, j) of a view, converted to the view's dtype. */
-void bp_mat_set(bp_mat *m, int i, int j, double v);
+BP_API void bp_mat_set(bp_mat *m, int i, int j, double v);
 
 /* ------------------------------------------------------------------------ */
 /* Graph: reverse-mode automatic differentiation                             */
@@ -135,59 +143,59 @@ typedef enum bp_op {
 } bp_op;
 
 /* Name of an op ("matmul", "sigmoid", ...). */
-const char *bp_op_name(bp_op op);
+BP_API const char *bp_op_name(bp_op op);
 
 /* New empty graph whose values have element type `dtype`. NULL if out of memory. */
-bp_graph *bp_graph_new(bp_dtype dtype);
-void bp_graph_free(bp_graph *g);
-bp_dtype bp_graph_dtype(const bp_graph *g);
+BP_API bp_graph *bp_graph_new(bp_dtype dtype);
+BP_API void bp_graph_free(bp_graph *g);
+BP_API bp_dtype bp_graph_dtype(const bp_graph *g);
 /* Number of nodes created so far. */
-int bp_graph_size(const bp_graph *g);
+BP_API int bp_graph_size(const bp_graph *g);
 
 /* A leaf of rows x cols elements, zero-filled, owned by the graph.
  * With requires_grad, backward computes d(root)/d(leaf). `name` is copied
  * (may be NULL) and is used in messages and drawings. */
-bp_node bp_graph_leaf(bp_graph *g, int rows, int cols, int requires_grad,
+BP_API bp_node bp_graph_leaf(bp_graph *g, int rows, int cols, int requires_grad,
                       const char *name, bp_error *err);
 /* A leaf whose value (and, if `grad` is not NULL, gradient) live in memory the
  * caller owns and keeps alive as long as the graph; used for parameters kept
  * in one contiguous block. */
-bp_node bp_graph_leaf_view(bp_graph *g, int rows, int cols, void *data, void *grad,
+BP_API bp_node bp_graph_leaf_view(bp_graph *g, int rows, int cols, void *data, void *grad,
                            const char *name, bp_error *err);
 
 /* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN). */
-bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err);
+BP_API bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err);
 /* Binary elementwise op on equal shapes (ADD, SUB, MUL, DIV, MAX, MIN), or
  * BIAS_ADD (a: m x n, b: 1 x n), or a fused loss (SOFTMAX_CE, SIGMOID_BCE:
  * a = logits z, b = targets y of the same shape; result 1 x 1). */
-bp_node bp_op_binary(bp_graph *g, bp_op op, bp_node a, bp_node b, bp_error *err);
+BP_API bp_node bp_op_binary(bp_graph *g, bp_op op, bp_node a, bp_node b, bp_error *err);
 /* op(a) op(b) where op transposes when the flag is set. */
-bp_node bp_op_matmul(bp_graph *g, bp_node a, bp_node b, int trans_a, int trans_b,
+BP_API bp_node bp_op_matmul(bp_graph *g, bp_node a, bp_node b, int trans_a, int trans_b,
                      bp_error *err);
 /* c * a. */
-bp_node bp_op_scale(bp_graph *g, bp_node a, double c, bp_error *err);
+BP_API bp_node bp_op_scale(bp_graph *g, bp_node a, double c, bp_error *err);
 /* a ^ p. */
-bp_node bp_op_pow(bp_graph *g, bp_node a, double p, bp_error *err);
+BP_API bp_node bp_op_pow(bp_graph *g, bp_node a, double p, bp_error *err);
 
 /* Evaluate every node in order. A domain error (log of a non-positive value,
  * sqrt of a negative, division by zero, a non-integer power of a negative)
  * stops with BP_E_DOMAIN naming the node. */
-bp_status bp_graph_forward(bp_graph *g, bp_error *err);
+BP_API bp_status bp_graph_forward(bp_graph *g, bp_error *err);
 /* Gradients of `root` (its gradient seeded with ones) with respect to every
  * node that requires one. Call after bp_graph_forward. */
-bp_status bp_graph_backward(bp_graph *g, bp_node root, bp_error *err);
+BP_API bp_status bp_graph_backward(bp_graph *g, bp_node root, bp_error *err);
 
 /* Views of a node's value and gradient (gradient rows == 0 if none). */
-bp_mat bp_graph_value(const bp_graph *g, bp_node n);
-bp_mat bp_graph_grad(const bp_graph *g, bp_node n);
+BP_API bp_mat bp_graph_value(const bp_graph *g, bp_node n);
+BP_API bp_mat bp_graph_grad(const bp_graph *g, bp_node n);
 /* A node's op, inputs (up to 2; -1 where absent), name (may be NULL) and
  * constant (the c of SCALE, the p of POW). */
-bp_op bp_graph_node_op(const bp_graph *g, bp_node n);
-void bp_graph_node_inputs(const bp_graph *g, bp_node n, bp_node in[2]);
-const char *bp_graph_node_name(const bp_graph *g, bp_node n);
-double bp_graph_node_const(const bp_graph *g, bp_node n);
+BP_API bp_op bp_graph_node_op(const bp_graph *g, bp_node n);
+BP_API void bp_graph_node_inputs(const bp_graph *g, bp_node n, bp_node in[2]);
+BP_API const char *bp_graph_node_name(const bp_graph *g, bp_node n);
+BP_API double bp_graph_node_const(const bp_graph *g, bp_node n);
 /* Does backward compute a gradient for this node? */
-int bp_graph_node_requires_grad(const bp_graph *g, bp_node n);
+BP_API int bp_graph_node_requires_grad(const bp_graph *g, bp_node n);
 
 /* ------------------------------------------------------------------------ */
 /* Networks                                                                  */
@@ -213,17 +221,17 @@ typedef enum bp_layout { BP_OUT_IN = 0, BP_IN_OUT } bp_layout;
 
 typedef enum bp_init { BP_INIT_SMALL_UNIFORM = 0, BP_INIT_XAVIER, BP_INIT_HE } bp_init;
 
-const char *bp_act_name(bp_act a);          /* "sigmoid", ...      */
-const char *bp_loss_name(bp_loss l);        /* "cross_entropy", ... */
-const char *bp_reduction_name(bp_reduction r);
-const char *bp_layout_name(bp_layout l);
-const char *bp_init_name(bp_init i);
+BP_API const char *bp_act_name(bp_act a);          /* "sigmoid", ...      */
+BP_API const char *bp_loss_name(bp_loss l);        /* "cross_entropy", ... */
+BP_API const char *bp_reduction_name(bp_reduction r);
+BP_API const char *bp_layout_name(bp_layout l);
+BP_API const char *bp_init_name(bp_init i);
 /* Parse a name; return 0 and set *out, or -1 if unknown. */
-int bp_act_parse(const char *s, bp_act *out);
-int bp_loss_parse(const char *s, bp_loss *out);
-int bp_reduction_parse(const char *s, bp_reduction *out);
-int bp_layout_parse(const char *s, bp_layout *out);
-int bp_init_parse(const char *s, bp_init *out);
+BP_API int bp_act_parse(const char *s, bp_act *out);
+BP_API int bp_loss_parse(const char *s, bp_loss *out);
+BP_API int bp_reduction_parse(const char *s, bp_reduction *out);
+BP_API int bp_layout_parse(const char *s, bp_layout *out);
+BP_API int bp_init_parse(const char *s, bp_init *out);
 
 typedef struct bp_layer_spec {
     int units;
@@ -247,72 +255,72 @@ typedef struct bp_net_spec {
 
 /* Check a spec: sizes >= 1, softmax only last, bce needs a sigmoid output,
  * cross_entropy a softmax output. The message names the layer. */
-bp_status bp_net_spec_check(const bp_net_spec *spec, bp_error *err);
+BP_API bp_status bp_net_spec_check(const bp_net_spec *spec, bp_error *err);
 
 typedef struct bp_net bp_net;
 
 /* A network of `spec` with element type `dtype` and all parameters zero.
  * Parameters live in one contiguous block, their gradients in another. */
-bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_error *err);
-void bp_net_free(bp_net *net);
+BP_API bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_error *err);
+BP_API void bp_net_free(bp_net *net);
 /* A deep copy (parameters included; graph state not). */
-bp_status bp_net_clone(const bp_net *net, bp_dtype dtype, bp_net **out, bp_error *err);
+BP_API bp_status bp_net_clone(const bp_net *net, bp_dtype dtype, bp_net **out, bp_error *err);
 
-const bp_net_spec *bp_net_get_spec(const bp_net *net);
-bp_dtype bp_net_dtype(const bp_net *net);
-int bp_net_outputs(const bp_net *net);
+BP_API const bp_net_spec *bp_net_get_spec(const bp_net *net);
+BP_API bp_dtype bp_net_dtype(const bp_net *net);
+BP_API int bp_net_outputs(const bp_net *net);
 
 /* Fill every W and b: small_uniform draws from U(-0.01, 0.01); xavier from
  * U(-r, r), r = sqrt(6 / (fan_in + units)); he from N(0, 2 / fan_in); biases
  * are zero for xavier and he. Deterministic in `seed`. */
-void bp_net_init(bp_net *net, bp_init init, uint64_t seed);
+BP_API void bp_net_init(bp_net *net, bp_init init, uint64_t seed);
 
 /* Views of layer l's (0-based) weights and bias and their gradients. W has
  * the shape of the net's layout; b is 1 x units, rows == 0 without bias. */
-bp_mat bp_net_weight(bp_net *net, int l);
-bp_mat bp_net_bias(bp_net *net, int l);
-bp_mat bp_net_weight_grad(bp_net *net, int l);
-bp_mat bp_net_bias_grad(bp_net *net, int l);
+BP_API bp_mat bp_net_weight(bp_net *net, int l);
+BP_API bp_mat bp_net_bias(bp_net *net, int l);
+BP_API bp_mat bp_net_weight_grad(bp_net *net, int l);
+BP_API bp_mat bp_net_bias_grad(bp_net *net, int l);
 /* The contiguous parameter and gradient blocks (n elements of the net's dtype). */
-size_t bp_net_nparams(const bp_net *net);
-void *bp_net_params(bp_net *net);
-void *bp_net_grads(bp_net *net);
+BP_API size_t bp_net_nparams(const bp_net *net);
+BP_API void *bp_net_params(bp_net *net);
+BP_API void *bp_net_grads(bp_net *net);
 
 /* Forward pass only: x is m x inputs (any dtype). Afterwards bp_net_z /
  * bp_net_a hold the layer values. */
-bp_status bp_net_forward(bp_net *net, const bp_mat *x, bp_error *err);
+BP_API bp_status bp_net_forward(bp_net *net, const bp_mat *x, bp_error *err);
 /* Forward and backward pass over m samples: *loss receives the reduced loss;
  * the gradient block receives dL/dW and dL/db. With `want_dx`, dL/dx is kept
  * too (bp_net_dx). y is m x outputs. */
-bp_status bp_net_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx,
+BP_API bp_status bp_net_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, int want_dx,
                           double *loss, bp_error *err);
 
 /* One plain gradient-descent step on a batch: forward, backward, and
  * theta -= lr dL/dtheta for every weight and bias; *loss (may be NULL)
  * receives the loss before the step. The fast path for small networks and
  * online learning; bp_trainer_run does the same with optimizers and epochs. */
-bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss,
+BP_API bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss,
                             bp_error *err);
 
 /* Forward pass and the reduced loss, without the backward pass. */
-bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
+BP_API bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
 
 /* After a pass: layer l's z, a, dL/da and dL/dz (m x units), and dL/dx.
  * dL/da of the last layer is the gradient flowing into the activation; with a
  * fused loss (softmax+CE, sigmoid+BCE) that node is bypassed, so use
  * bp_net_dloss_dyhat for dL/dyhat as written. */
-bp_mat bp_net_z(bp_net *net, int l);
-bp_mat bp_net_a(bp_net *net, int l);
-bp_mat bp_net_da(bp_net *net, int l);
-bp_mat bp_net_dz(bp_net *net, int l);
-bp_mat bp_net_dx(bp_net *net);
+BP_API bp_mat bp_net_z(bp_net *net, int l);
+BP_API bp_mat bp_net_a(bp_net *net, int l);
+BP_API bp_mat bp_net_da(bp_net *net, int l);
+BP_API bp_mat bp_net_dz(bp_net *net, int l);
+BP_API bp_mat bp_net_dx(bp_net *net);
 /* dL/dyhat of the loss as written, including 1/m of a mean, into `out`
  * (caller-owned, m x outputs doubles). A term whose factor y or 1 - y is
  * exactly 0 contributes 0; entries may be +-Inf where yhat reached 0 or 1
  * with the other factor non-zero. */
-void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out);
+BP_API void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out);
 /* The graph of the last pass, for drawing or inspection (owned by the net). */
-const bp_graph *bp_net_graph(const bp_net *net);
+BP_API const bp_graph *bp_net_graph(const bp_net *net);
 
 /* ------------------------------------------------------------------------ */
 /* Model files (JSON)                                                        */
@@ -331,23 +339,23 @@ const bp_graph *bp_net_graph(const bp_net *net);
 typedef struct bp_model bp_model;
 
 /* Read and validate a model file. */
-bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_error *err);
+BP_API bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_error *err);
 /* The same from text in memory; `name` is used in messages. */
-bp_status bp_model_parse(const char *text, size_t len, const char *name, bp_dtype dtype,
+BP_API bp_status bp_model_parse(const char *text, size_t len, const char *name, bp_dtype dtype,
                          bp_model **out, bp_error *err);
-void bp_model_free(bp_model *m);
+BP_API void bp_model_free(bp_model *m);
 /* The network (owned by the model). */
-bp_net *bp_model_net(bp_model *m);
+BP_API bp_net *bp_model_net(bp_model *m);
 /* The data, if any: x (m x inputs) and y (m x outputs, rows == 0 when the file
  * gave none), as f64 views owned by the model. Returns 0 if the model has no x. */
-int bp_model_data(bp_model *m, bp_mat *x, bp_mat *y);
+BP_API int bp_model_data(bp_model *m, bp_mat *x, bp_mat *y);
 /* Replace x and/or y (either may be NULL to keep) by copies; checks widths. */
-bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_error *err);
+BP_API bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_error *err);
 /* Read a numeric CSV matrix (no header) into a new f64 matrix owned by the
  * caller (free data with free()). Errors name file:line:column. */
-bp_status bp_csv_read_matrix(const char *path, bp_mat *out, bp_error *err);
+BP_API bp_status bp_csv_read_matrix(const char *path, bp_mat *out, bp_error *err);
 /* Write a network (and optional data) as a model file, atomically. */
-bp_status bp_model_save_json(const bp_net *net, const bp_mat *x, const bp_mat *y,
+BP_API bp_status bp_model_save_json(const bp_net *net, const bp_mat *x, const bp_mat *y,
                              const char *path, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -356,12 +364,12 @@ bp_status bp_model_save_json(const bp_net *net, const bp_mat *x, const bp_mat *y
 
 /* One forward+backward pass over the model's data (which must be present,
  * with y when the net has a loss). */
-bp_status bp_model_pass(bp_model *m, double *loss, bp_error *err);
+BP_API bp_status bp_model_pass(bp_model *m, double *loss, bp_error *err);
 /* After bp_model_pass: write the `grad --json` object (one line of JSON and
  * a newline) to `out`. */
-bp_status bp_write_grad_json(bp_model *m, double loss, FILE *out, bp_error *err);
+BP_API bp_status bp_write_grad_json(bp_model *m, double loss, FILE *out, bp_error *err);
 /* After bp_model_pass: the same numbers as readable tables. */
-bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err);
+BP_API bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err);
 
 typedef enum bp_format { BP_FMT_TEXT = 0, BP_FMT_MARKDOWN, BP_FMT_LATEX } bp_format;
 
@@ -371,17 +379,17 @@ typedef enum bp_format { BP_FMT_TEXT = 0, BP_FMT_MARKDOWN, BP_FMT_LATEX } bp_for
  * >= 0 explains that one sample (0-based) alone: the net evaluated on that
  * row only, so m = 1; the net is then left holding that one-row pass.
  * sample < 0: the whole batch. */
-bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err);
+BP_API bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err);
 
 /* Central finite differences against backprop for every weight, bias and
  * input; writes one line per tensor to `out` (may be NULL); *worst receives the
  * largest relative error. Uses f64 internally. */
-bp_status bp_gradcheck(bp_model *m, double eps, FILE *out, double *worst, bp_error *err);
+BP_API bp_status bp_gradcheck(bp_model *m, double eps, FILE *out, double *worst, bp_error *err);
 
 /* Check a user's hand-derived values (a subset of the grad --json fields, in
  * the JSON file `mine`) against the true ones after bp_model_pass; writes the
  * verdict to `out`; *all_right is 1 when every given value is right. */
-bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FILE *out,
+BP_API bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FILE *out,
                      int *all_right, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -417,45 +425,45 @@ typedef struct bp_expr bp_expr;
 /* Parse an expression program (copied; the caller keeps `text`).  Errors:
  * BP_E_PARSE (syntax; unknown function or variable; wrong argument count;
  * vectors of different lengths), BP_E_NOMEM. */
-bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *err);
-void bp_expr_free(bp_expr *e);
+BP_API bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *err);
+BP_API void bp_expr_free(bp_expr *e);
 
 /* The variables, in order of first appearance (names owned by e). */
-int bp_expr_nvars(const bp_expr *e);
-const char *bp_expr_var(const bp_expr *e, int i);
+BP_API int bp_expr_nvars(const bp_expr *e);
+BP_API const char *bp_expr_var(const bp_expr *e, int i);
 /* Number of outputs; whether the result is a vector (even of length 1);
  * whether the expression is a call F(...) of a definition (for the chain rule). */
-int bp_expr_noutputs(const bp_expr *e);
-int bp_expr_is_vector(const bp_expr *e);
-int bp_expr_is_composition(const bp_expr *e);
+BP_API int bp_expr_noutputs(const bp_expr *e);
+BP_API int bp_expr_is_vector(const bp_expr *e);
+BP_API int bp_expr_is_composition(const bp_expr *e);
 
 /* Give variable `name` a value (BP_E_VALUE if the expression has no such
  * variable or v is not finite). */
-bp_status bp_expr_set(bp_expr *e, const char *name, double v, bp_error *err);
+BP_API bp_status bp_expr_set(bp_expr *e, const char *name, double v, bp_error *err);
 /* The same for a list "x=1,y=-2.5" (BP_E_PARSE if malformed). */
-bp_status bp_expr_set_point(bp_expr *e, const char *assignments, bp_error *err);
+BP_API bp_status bp_expr_set_point(bp_expr *e, const char *assignments, bp_error *err);
 /* Differentiate with respect to the listed variables, in that order ("y,x");
  * default: every variable in order of first appearance.  BP_E_VALUE for an
  * unknown or repeated name. */
-bp_status bp_expr_set_wrt(bp_expr *e, const char *names, bp_error *err);
-int bp_expr_nwrt(const bp_expr *e);
-const char *bp_expr_wrt(const bp_expr *e, int j);
+BP_API bp_status bp_expr_set_wrt(bp_expr *e, const char *names, bp_error *err);
+BP_API int bp_expr_nwrt(const bp_expr *e);
+BP_API const char *bp_expr_wrt(const bp_expr *e, int j);
 
 /* Build the graph at the current point and compute the value and the
  * Jacobian (and, for a composition, the chain-rule factors).  Errors:
  * BP_E_VALUE for a variable without a value (`where` = its first use),
  * BP_E_DOMAIN naming the sub-expression (log of x <= 0, sqrt of x < 0,
  * division by zero, a non-integer power of a negative number). */
-bp_status bp_expr_eval(bp_expr *e, int *where, bp_error *err);
+BP_API bp_status bp_expr_eval(bp_expr *e, int *where, bp_error *err);
 /* After a successful bp_expr_eval: output i, and d output_i / d wrt_j. */
-double bp_expr_value(const bp_expr *e, int i);
-double bp_expr_jacobian(const bp_expr *e, int i, int j);
+BP_API double bp_expr_value(const bp_expr *e, int i);
+BP_API double bp_expr_jacobian(const bp_expr *e, int i, int j);
 /* For a composition F(G(...)) after bp_expr_eval: views (owned by e, f64)
  * of J_F at G (outputs x parameters of F), J_G (parameters of F x wrt) and
  * their product (outputs x wrt).  BP_E_ARG if e is not a composition. */
-bp_status bp_expr_chain(const bp_expr *e, bp_mat *jf, bp_mat *jg, bp_mat *product, bp_error *err);
+BP_API bp_status bp_expr_chain(const bp_expr *e, bp_mat *jf, bp_mat *jg, bp_mat *product, bp_error *err);
 /* The graph of the last bp_expr_eval (owned by e; NULL before). */
-const bp_graph *bp_expr_graph(const bp_expr *e);
+BP_API const bp_graph *bp_expr_graph(const bp_expr *e);
 
 /* Reports after bp_expr_eval, written to `out` (BP_E_IO if writing fails):
  * the value and gradient/Jacobian as text; as one line of JSON
@@ -465,11 +473,11 @@ const bp_graph *bp_expr_graph(const bp_expr *e);
  * null); the forward and backward passes node by node; the chain rule for a
  * composition; the graph in Graphviz DOT, each node labelled with its op,
  * sub-expression, value and gradient. */
-bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err);
-bp_status bp_expr_write_json(const bp_expr *e, int chain, FILE *out, bp_error *err);
-bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err);
-bp_status bp_expr_write_chain(const bp_expr *e, FILE *out, bp_error *err);
-bp_status bp_expr_write_dot(bp_expr *e, FILE *out, bp_error *err);
+BP_API bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err);
+BP_API bp_status bp_expr_write_json(const bp_expr *e, int chain, FILE *out, bp_error *err);
+BP_API bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err);
+BP_API bp_status bp_expr_write_chain(const bp_expr *e, FILE *out, bp_error *err);
+BP_API bp_status bp_expr_write_dot(bp_expr *e, FILE *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Datasets, model files on disk, training                                   */
@@ -500,14 +508,14 @@ typedef struct bp_dataset {
 } bp_dataset;
 
 /* Free the arrays of `d` (which may be NULL or zeroed) and zero it. */
-void bp_dataset_free(bp_dataset *d);
+BP_API void bp_dataset_free(bp_dataset *d);
 
 /* Row views (BP_F32, no ownership) of samples [start, start + count) of x and
  * y, e.g. for a minibatch; valid until `d` is freed or changed.  The y view
  * has rows == 0 when the dataset has no targets.  start and count must lie
  * within 0..n (not checked). */
-bp_mat bp_dataset_x(const bp_dataset *d, int start, int count);
-bp_mat bp_dataset_y(const bp_dataset *d, int start, int count);
+BP_API bp_mat bp_dataset_x(const bp_dataset *d, int start, int count);
+BP_API bp_mat bp_dataset_y(const bp_dataset *d, int start, int count);
 
 /* ------------------------------------------------------------------------ */
 /* CSV                                                                       */
@@ -540,7 +548,7 @@ typedef struct bp_csv_options {
 
 /* The defaults: header auto-detected, classification, label in the last
  * column, K from the data, comma-separated. */
-void bp_csv_options_init(bp_csv_options *opt);
+BP_API void bp_csv_options_init(bp_csv_options *opt);
 
 /* Load a numeric CSV file into a new dataset owned by the caller (`opt` NULL
  * means the defaults).  Rows are separated by LF or CRLF; the last newline is
@@ -549,7 +557,7 @@ void bp_csv_options_init(bp_csv_options *opt);
  * first; values must be finite numbers (float32 range).  Errors name the file
  * and place, e.g. "d.csv:3:7: field 2: expected a number, got 'abc'" (line and
  * 1-based character column) or "d.csv:12: expected 5 fields, got 4". */
-bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *out,
+BP_API bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *out,
                       bp_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -564,7 +572,7 @@ bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *o
  * nclasses = max(10, largest label + 1).  Errors name the file and a byte
  * offset or record index: bad magic, zero dims, truncated or over-long data,
  * image/label count mismatch. */
-bp_status bp_idx_load(const char *images_path, const char *labels_path, bp_dataset *out,
+BP_API bp_status bp_idx_load(const char *images_path, const char *labels_path, bp_dataset *out,
                       bp_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -577,7 +585,7 @@ bp_status bp_idx_load(const char *images_path, const char *labels_path, bp_datas
  * is $BACKPROP_DATA_DIR if set, else /usr/share/datasets (the Debian package
  * dataset-fashion-mnist).  test_split != 0 selects the test (t10k) split.
  * Labels must be 0..9. */
-bp_status bp_dataset_named(const char *name, int test_split, bp_dataset *out, bp_error *err);
+BP_API bp_status bp_dataset_named(const char *name, int test_split, bp_dataset *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Standardisation                                                           */
@@ -594,12 +602,12 @@ typedef struct bp_scaler {
 /* Fit `s` (overwritten, not freed; owned by the caller afterwards) to the x of
  * `d` (n >= 1): mean and population standard deviation (divide by n),
  * computed in double. */
-bp_status bp_scaler_fit(bp_scaler *s, const bp_dataset *d, bp_error *err);
+BP_API bp_status bp_scaler_fit(bp_scaler *s, const bp_dataset *d, bp_error *err);
 /* x[i][j] = (x[i][j] - mean[j]) / std[j] in place.  BP_E_SHAPE if the feature
  * counts differ. */
-bp_status bp_scaler_apply(const bp_scaler *s, bp_dataset *d, bp_error *err);
+BP_API bp_status bp_scaler_apply(const bp_scaler *s, bp_dataset *d, bp_error *err);
 /* Free the arrays of `s` (may be NULL or zeroed) and zero it. */
-void bp_scaler_free(bp_scaler *s);
+BP_API void bp_scaler_free(bp_scaler *s);
 
 /* ------------------------------------------------------------------------ */
 /* Shuffling, splitting, subsets                                             */
@@ -607,23 +615,23 @@ void bp_scaler_free(bp_scaler *s);
 
 /* Fill perm[0..n) with a uniformly random permutation of 0..n-1
  * (Fisher-Yates, deterministic in `seed`). */
-void bp_permutation(int *perm, int n, uint64_t seed);
+BP_API void bp_permutation(int *perm, int n, uint64_t seed);
 
 /* Shuffle the samples of `d` in place (rows of x and y and the labels move
  * together).  Deterministic in `seed`: the sample that ends at position i is
  * the one that was at bp_permutation(.., seed)[i].  Needs no memory. */
-void bp_dataset_shuffle(bp_dataset *d, uint64_t seed);
+BP_API void bp_dataset_shuffle(bp_dataset *d, uint64_t seed);
 
 /* Copy samples [start, start + count) of `d` into a new dataset `out` owned by
  * the caller.  BP_E_ARG if the range is outside 0..n. */
-bp_status bp_dataset_subset(const bp_dataset *d, int start, int count, bp_dataset *out,
+BP_API bp_status bp_dataset_subset(const bp_dataset *d, int start, int count, bp_dataset *out,
                             bp_error *err);
 
 /* Split `all` into copies: `val` gets the last round(n * val_fraction)
  * samples, `train` the rest (shuffle first for a random split).  0 <=
  * val_fraction < 1 and train must keep at least one sample.  Both outputs
  * belong to the caller; `all` is unchanged. */
-bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp_dataset *train,
+BP_API bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp_dataset *train,
                            bp_dataset *val, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
@@ -647,11 +655,11 @@ bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp_datase
  */
 
 /* Save `net` and, if not NULL, the scaler of its inputs. */
-bp_status bp_net_save(const bp_net *net, const bp_scaler *scaler, const char *path, bp_error *err);
+BP_API bp_status bp_net_save(const bp_net *net, const bp_scaler *scaler, const char *path, bp_error *err);
 /* Load a network saved by bp_net_save, in its stored dtype converted to
  * `dtype`. *scaler (if not NULL) receives the scaler, or stays zeroed when the
  * file has none; free it with bp_scaler_free. */
-bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler *scaler, bp_error *err);
+BP_API bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler *scaler, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */
@@ -659,10 +667,10 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
 
 typedef enum bp_optimizer { BP_OPT_SGD = 0, BP_OPT_MOMENTUM, BP_OPT_NESTEROV, BP_OPT_ADAM } bp_optimizer;
 typedef enum bp_schedule { BP_SCHED_CONSTANT = 0, BP_SCHED_STEP, BP_SCHED_COSINE } bp_schedule;
-const char *bp_optimizer_name(bp_optimizer o);
-int bp_optimizer_parse(const char *s, bp_optimizer *out);
-const char *bp_schedule_name(bp_schedule s);
-int bp_schedule_parse(const char *s, bp_schedule *out);
+BP_API const char *bp_optimizer_name(bp_optimizer o);
+BP_API int bp_optimizer_parse(const char *s, bp_optimizer *out);
+BP_API const char *bp_schedule_name(bp_schedule s);
+BP_API int bp_schedule_parse(const char *s, bp_schedule *out);
 
 /* Numbers of one epoch, passed to the on_epoch callback and kept in the
  * history. Accuracies and validation numbers are NaN where they do not apply:
@@ -710,7 +718,7 @@ typedef struct bp_train_options {
 } bp_train_options;
 
 /* The defaults above. */
-void bp_train_options_init(bp_train_options *o);
+BP_API void bp_train_options_init(bp_train_options *o);
 /* Threads used by the matrix products (OpenBLAS), process-wide; at most as
  * many as the process's memory limit (ulimit -v) leaves room for (OpenBLAS
  * maps a 128 MB work buffer per thread and would retry forever without the
@@ -718,28 +726,28 @@ void bp_train_options_init(bp_train_options *o);
  * kernels). OpenBLAS starts one thread per core when it is loaded, unless
  * the environment says OPENBLAS_NUM_THREADS=1: the `backprop` tool sets it
  * for itself, and a program under a memory limit should too. */
-void bp_set_threads(int n);
+BP_API void bp_set_threads(int n);
 
 /* A trainer: a network (borrowed, updated in place), its optimizer state and
  * where it is in the run. Everything needed to resume is in the trainer. */
 typedef struct bp_trainer bp_trainer;
-bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **out, bp_error *err);
-void bp_trainer_free(bp_trainer *t);
+BP_API bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **out, bp_error *err);
+BP_API void bp_trainer_free(bp_trainer *t);
 /* Train on `train` (validation on `val`, may be NULL) until a stop rule fires.
  * Returns BP_OK at the end, BP_E_INTERRUPTED when *opt->stop was set (the state
  * is then consistent: save a checkpoint and resume later), BP_E_DIVERGED when
  * the loss or a weight became NaN or Inf (the network is restored to the
  * weights before the bad step; the message names the epoch and batch). */
-bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_dataset *val, bp_error *err);
+BP_API bp_status bp_trainer_run(bp_trainer *t, const bp_dataset *train, const bp_dataset *val, bp_error *err);
 /* Epochs completed and their numbers (owned by the trainer). */
-int bp_trainer_history(const bp_trainer *t, const bp_epoch_stats **stats);
+BP_API int bp_trainer_history(const bp_trainer *t, const bp_epoch_stats **stats);
 /* Why the run ended: "max epochs", "tol", "early stopping", ... (static). */
-const char *bp_trainer_stop_reason(const bp_trainer *t);
+BP_API const char *bp_trainer_stop_reason(const bp_trainer *t);
 /* Checkpoint: the network, optimizer state, position and history, atomically. */
-bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const char *path, bp_error *err);
+BP_API bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const char *path, bp_error *err);
 /* Restore a checkpoint written by bp_trainer_save into a trainer created for
  * the same network shape and options. */
-bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err);
+BP_API bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Evaluation                                                                */
@@ -754,11 +762,11 @@ typedef struct bp_metrics {
     double *class_acc;      /* nclasses, owned                           */
     long *confusion;        /* nclasses x nclasses, owned                */
 } bp_metrics;
-bp_status bp_evaluate(bp_net *net, const bp_dataset *d, int batch, bp_metrics *out, bp_error *err);
-void bp_metrics_free(bp_metrics *m);
+BP_API bp_status bp_evaluate(bp_net *net, const bp_dataset *d, int batch, bp_metrics *out, bp_error *err);
+BP_API void bp_metrics_free(bp_metrics *m);
 /* Outputs of the network for every sample of d: n x outputs floats into `out`
  * (caller-allocated). */
-bp_status bp_predict(bp_net *net, const bp_dataset *d, int batch, float *out, bp_error *err);
+BP_API bp_status bp_predict(bp_net *net, const bp_dataset *d, int batch, float *out, bp_error *err);
 /* Details of the two above: `batch` <= 0 means 256.  The loss is reduced over
  * the whole set like the net's reduction (mean: total / n; sum: total); NaN
  * when the net has no loss.  Classifying (d->nclasses > 0 and d->labels, the
@@ -774,12 +782,12 @@ bp_status bp_predict(bp_net *net, const bp_dataset *d, int batch, float *out, bp
 /* Training curves as an SVG image (written atomically): a loss panel and an
  * accuracy panel (which says "no accuracy (regression)" when every accuracy
  * is NaN), each with train and validation lines; NaN values are skipped. */
-bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, bp_error *err);
+BP_API bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, bp_error *err);
 /* The same numbers as CSV (written atomically), header
  * "epoch,train_loss,train_acc,val_loss,val_acc,seconds", one row per epoch,
  * each number in the shortest form that reads back as the same double; a NaN
  * value, and the accuracies when classifier == 0, are empty fields. */
-bp_status bp_log_csv(const bp_epoch_stats *s, int n, int classifier, const char *path, bp_error *err);
+BP_API bp_status bp_log_csv(const bp_epoch_stats *s, int n, int classifier, const char *path, bp_error *err);
 
 
 #ifdef __cplusplus
