@@ -89,6 +89,12 @@ else
     bad "the training run was not interrupted in time to leave a checkpoint"
 fi
 
+# work and memory a small input asks for are bounded (found by fuzzing)
+refuses expr_work "steps of work, more than the limit" expr "$(cat tests/fuzz/corpus/fuzz_expr/jacobian-dot-quadratic.txt)" \
+    --at y=1
+(printf '0,65535\n'; for i in $(seq 5000); do echo 0,0; done) >"$T/onehot.csv"
+refuses onehot "one-hot targets of 5001 rows over them would take" train --arch 1-2-3 --data "$T/onehot.csv"
+
 # endless streams end at once (a NUL byte) or at the limit of their kind
 refuses zero_data "/dev/zero: byte 0 is NUL: not a text file (a CSV dataset)" train --arch 2-3-2 --data /dev/zero
 refuses zero_model "/dev/zero: byte 0 is NUL" grad /dev/zero

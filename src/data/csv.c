@@ -292,6 +292,13 @@ bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *o
     out->x = r.x;
     r.x = NULL;
     if (classes) {
+        int k = opt->nclasses ? opt->nclasses : maxlabel + 1;
+        if ((double)r.n * k > BP_MAX_ONE_HOT) {
+            st = bp_err(err, BP_E_VALUE, "%s: labels up to %d make %d classes, and one-hot targets of %d rows over them "
+                        "would take %.1f GiB: are the targets numbers to predict (--regression)?", path, k - 1, k, r.n,
+                        (double)r.n * k * sizeof(float) / (1 << 30));
+            goto done;
+        }
         out->labels = r.labels;
         r.labels = NULL;
         if ((st = bp_dataset_one_hot(out, opt->nclasses ? opt->nclasses : maxlabel + 1, err))) {

@@ -62,6 +62,9 @@ fail:
 
 bp_status bp_dataset_one_hot(bp_dataset *d, int k, bp_error *err)
 {
+    if ((double)d->n * k > BP_MAX_ONE_HOT)
+        return bp_err(err, BP_E_VALUE, "one-hot targets of %d samples over %d classes would take %.1f GiB", d->n, k,
+                      (double)d->n * k * sizeof(float) / (1 << 30));
     d->nclasses = d->outputs = k;
     d->y = bp_calloc((size_t)d->n * k, sizeof(float), err);
     if (!d->y) return BP_E_NOMEM;

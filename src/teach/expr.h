@@ -100,6 +100,9 @@ struct bp_expr {
 #define MAX_DEPTH 500       /* nesting depth of the parser (stack safety)         */
 #define MAX_LEVELS 1000     /* depth of the tree build() walks, definitions inlined
                              * (stack safety; a flat chain x+x+...+x is 2 levels) */
+#define MAX_WORK 50000000.0 /* outputs x graph nodes: the Jacobian takes one backward
+                             * pass over the graph per output, and --graph prints a
+                             * gradient per node and output */
 
 /* ---- expr_parse.c ---- */
 /* "column C" or, for text with several lines, "line L, column C", of byte

@@ -15,8 +15,8 @@ static char *reachable(const bp_expr *e, int root)
     int n = bp_graph_size(e->g);
     char *r = calloc((size_t)(n ? n : 1), 1);
     if (!r) return NULL;
-    for (int k = 0; k < e->nout; k++)
-        if (root < 0 || e->out[k] == root) r[e->out[k]] = 1;
+    if (root >= 0) r[root] = 1;   /* one output: not a loop over all of them (that would be outputs^2) */
+    else for (int k = 0; k < e->nout; k++) r[e->out[k]] = 1;
     for (int i = n - 1; i >= 0; i--)
         if (r[i]) {
             bp_node in[2];

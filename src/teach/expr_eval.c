@@ -155,6 +155,13 @@ bp_status bp_expr_eval(bp_expr *e, int *where, bp_error *err)
         bp_expr_clear_eval(e);
         return s;
     }
+    int nodes = bp_graph_size(e->g);
+    double work = (double)no * nodes;
+    if (work > MAX_WORK) {
+        bp_expr_clear_eval(e);
+        return bp_err(err, BP_E_VALUE, "the Jacobian of %d outputs over a graph of %d nodes is %.3g steps of work, "
+                      "more than the limit of %.0f (deeply nested vector definitions?)", no, nodes, work, MAX_WORK);
+    }
     for (int k = 0; k < no; k++) e->val[k] = val1(e->g, e->out[k]);
     int *cols = malloc(nz(nw) * sizeof *cols);
     if (!cols) s = bp_err(err, BP_E_NOMEM, "out of memory");
