@@ -3,6 +3,7 @@
 #   make test     install missing build dependencies, build, run all tests,
 #                 then again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo     the main job (see README)
+#   make fuzz     each libFuzzer target FUZZ_SECONDS seconds (tests/fuzz/README.md)
 #   make bench    benchmarks side by side with PyTorch (see bench/README.md);
 #                 make bench BENCH_ARGS=--quick for the one-minute version
 
@@ -11,12 +12,14 @@ SAN_BUILD  ?= build-san
 JOBS       ?= 2
 BUILD_DEPS  = cmake gcc make pkg-config libopenblas-dev libjansson-dev zlib1g-dev
 DEMO_DEPS   = dataset-fashion-mnist
+FUZZ_DEPS   = clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
 # Warnings are errors in CI.
 ifneq ($(CI),)
 WERROR = -DBP_WERROR=ON
 endif
 
-.PHONY: all deps build test test-fast test-san demo bench clean install
+.PHONY: all deps build test test-fast test-san test-fuzz fuzz demo bench clean install
 
 all: build
 
@@ -36,7 +39,16 @@ test-san: deps
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test: test-fast test-san
+# The fuzz targets' smoke run (tests/fuzz/run.sh prints "skip: ..." without clang's libFuzzer).
+test-fuzz: deps
+	@scripts/install-deps.sh $(FUZZ_DEPS) || echo "test-fuzz: could not install $(FUZZ_DEPS)" >&2
+	@tests/fuzz/run.sh --smoke
+
+fuzz: deps
+	@scripts/install-deps.sh $(FUZZ_DEPS) || echo "fuzz: could not install $(FUZZ_DEPS)" >&2
+	@tests/fuzz/run.sh --seconds $(FUZZ_SECONDS)
+
+test: test-fast test-san test-fuzz
 
 demo: build
 	@scripts/install-deps.sh $(DEMO_DEPS)

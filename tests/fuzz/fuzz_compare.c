@@ -1,0 +1,42 @@
+/* fuzz_compare.c - `--compare` files (bp_compare) against two small fixed
+ * models after bp_model_pass: examples/q12.json (squared loss, sum) and
+ * examples/softmax_ce_nobias.json (softmax + cross-entropy, no biases), so
+ * that both the plain checks and the slip detectors run. */
+#include "fuzz_common.h"
+
+static const char *const models[2] = {
+    "{\"inputs\": 2, \"weight_layout\": \"out_in\", \"layers\": ["
+    "{\"units\": 3, \"activation\": \"sigmoid\", \"bias\": true,"
+    " \"W\": [[0.02, 0.03], [0.01, 0.02], [0.03, 0.01]], \"b\": [0.01, 0.03, 0.02]},"
+    "{\"units\": 1, \"activation\": \"linear\", \"bias\": true, \"W\": [[0.02, 0.03, 0.04]], \"b\": [0.01]}],"
+    " \"loss\": \"squared\", \"reduction\": \"sum\","
+    " \"data\": {\"x\": [[1, 2], [1, 3], [2, 2]], \"y\": [[8], [11], [10]]}}",
+    "{\"inputs\": 3, \"layers\": ["
+    "{\"units\": 4, \"activation\": \"sigmoid\", \"bias\": false,"
+    " \"W\": [[0.2, -0.3, 0.5], [0.1, 0.4, -0.2], [-0.5, 0.2, 0.3], [0.3, 0.1, 0.1]]},"
+    "{\"units\": 3, \"activation\": \"sigmoid\", \"bias\": false,"
+    " \"W\": [[0.4, -0.6, 0.2, 0.1], [-0.3, 0.5, 0.4, -0.2], [0.6, 0.1, -0.4, 0.3]]},"
+    "{\"units\": 3, \"activation\": \"softmax\", \"bias\": false,"
+    " \"W\": [[0.5, -0.4, 0.3], [-0.2, 0.6, 0.1], [0.3, 0.2, -0.5]]}],"
+    " \"loss\": \"cross_entropy\", \"reduction\": \"sum\","
+    " \"data\": {\"x\": [[1.0, -2.0, 0.5]], \"y\": [[0.0, 1.0, 0.0]]}}",
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *path = fuzz_write(0, "mine.json", data, size);
+    for (int k = 0; k < 2; k++) {
+        bp_model *m = NULL;
+        bp_error err;
+        double loss;
+        if (bp_model_parse(models[k], strlen(models[k]), "fixed.json", BP_F64, &m, &err) != BP_OK ||
+            bp_model_pass(m, &loss, &err) != BP_OK) {
+            fprintf(stderr, "fuzz_compare: fixed model %d: %s\n", k, err.msg);
+            abort();
+        }
+        int right = -1;
+        fuzz_note("bp_compare", bp_compare(m, loss, path, 1e-4, fuzz_devnull(), &right, &err), &err);
+        bp_model_free(m);
+    }
+    return 0;
+}
