@@ -1,5 +1,7 @@
 # Thin wrapper over CMake for the README's commands.
-#   make          build (build/backprop, build/libbackprop.a)
+#   make          build (build/backprop, build/libbackprop.a, build/libbackprop.so)
+#   make install  the tool, both libraries, the header, backprop.pc, a CMake package and
+#                 the man page under PREFIX (default /usr/local): make install PREFIX=$HOME/.local
 #   make test     install missing build dependencies, build, run all tests,
 #                 then again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make demo     the main job (see README)
@@ -10,10 +12,13 @@
 BUILD      ?= build
 SAN_BUILD  ?= build-san
 JOBS       ?= 2
+PREFIX     ?= /usr/local
 BUILD_DEPS  = cmake gcc make pkg-config libopenblas-dev libjansson-dev zlib1g-dev
 DEMO_DEPS   = dataset-fashion-mnist
 FUZZ_DEPS   = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
+# No "Entering directory" lines from the builds below.
+MAKEFLAGS  += --no-print-directory
 # Warnings are errors in CI.
 ifneq ($(CI),)
 WERROR = -DBP_WERROR=ON
@@ -57,8 +62,9 @@ demo: build
 bench: build
 	@bench/run.sh --build $(BUILD) $(BENCH_ARGS)
 
+# make install PREFIX=/opt/backprop (default /usr/local; DESTDIR is honoured)
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) build-fuzz
