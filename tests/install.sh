@@ -13,6 +13,9 @@ fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 CC=${CC:-cc}
+# a sanitizer build installs instrumented libraries: the program is built the same way
+SAN=
+grep -q '^BP_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null && SAN="-fsanitize=address,undefined"
 
 P="$T/prefix"
 if ! cmake --install "$BUILD" --prefix "$P" >"$T/install.log" 2>&1; then
@@ -63,7 +66,7 @@ run_prog() { # NAME BINARY: runs on examples/q12.json, must print the true value
 
 # pkg-config, shared: the plain --libs links
 # shellcheck disable=SC2046
-if $CC -o "$T/prog_shared" "$T/prog.c" $(pkg-config --cflags --libs backprop) 2>"$T/cc.err"; then
+if $CC $SAN -o "$T/prog_shared" "$T/prog.c" $(pkg-config --cflags --libs backprop) 2>"$T/cc.err"; then
     run_prog "pkg-config, shared" "$T/prog_shared"
     ldd "$T/prog_shared" | grep -q 'libbackprop.so.0' && ok || bad "pkg-config --libs did not link the shared library"
 else
@@ -71,7 +74,7 @@ else
 fi
 # pkg-config, static: the archive and --static's private libraries
 # shellcheck disable=SC2046
-if $CC -o "$T/prog_static" "$T/prog.c" $(pkg-config --cflags backprop) "$LIBDIR/libbackprop.a" \
+if $CC $SAN -o "$T/prog_static" "$T/prog.c" $(pkg-config --cflags backprop) "$LIBDIR/libbackprop.a" \
        $(pkg-config --static --libs backprop | sed 's/-lbackprop//') 2>"$T/cc.err"; then
     run_prog "pkg-config, static" "$T/prog_static"
     ldd "$T/prog_static" | grep -q 'libbackprop' && bad "the static program needs libbackprop.so" || ok
@@ -91,7 +94,8 @@ find_package(backprop 0.1 REQUIRED)
 add_executable(prog prog.c)
 target_link_libraries(prog PRIVATE backprop::$target m)
 EOF
-    if cmake -S "$d" -B "$d/build" -DCMAKE_PREFIX_PATH="$P" >"$d/log" 2>&1 && cmake --build "$d/build" >>"$d/log" 2>&1; then
+    if cmake -S "$d" -B "$d/build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" \
+            >"$d/log" 2>&1 && cmake --build "$d/build" >>"$d/log" 2>&1; then
         run_prog "find_package, backprop::$target" "$d/build/prog"
     else
         bad "find_package with backprop::$target failed: $(grep -m3 -i 'error' "$d/log")"
