@@ -21,7 +21,8 @@ static const char HELP[] =
     "  IN.json -> OUT.safetensors\n"
     "      Saves the network: tensors layers.L.weight (units x fan_in, the PyTorch nn.Linear\n"
     "      layout, whatever the weight_layout of IN) and layers.L.bias, and the architecture\n"
-    "      (inputs, weight_layout, layers, loss, reduction) in the __metadata__. The \"data\" of\n"
+    "      (inputs, weight_layout, layers, loss, reduction) and the scaler in the __metadata__\n"
+    "      and tensors. The \"data\" of\n"
     "      IN is not kept (nor \"init\", \"seed\", \"description\"): a safetensors model holds a\n"
     "      network only.\n"
     "  IN.safetensors -> OUT.json\n"
@@ -31,9 +32,9 @@ static const char HELP[] =
     "      command line, one sample per row, e.g. to see the derivation for a trained model:\n"
     "          backprop convert model.safetensors model.json\n"
     "          backprop explain model.json --x X.csv --y Y.csv\n"
-    "      A scaler stored in IN (scaler.mean, scaler.std: the standardisation of the inputs)\n"
-    "      cannot be kept in a JSON model; a warning says so, and the inputs given with --x\n"
-    "      must then be standardised already.\n"
+    "      The scaling of the inputs stored in IN (a division, as of pixels by 255, and the\n"
+    "      standardisation scaler.mean, scaler.std) goes to the JSON model's \"scaler\", so\n"
+    "      the inputs given with --x are given as the data has them.\n"
     "  IN.json -> OUT.json, IN.safetensors -> OUT.safetensors\n"
     "      Rewrite the model, checking it on the way (e.g. with --dtype to change its precision);\n"
     "      JSON to JSON keeps the data.\n"
@@ -103,24 +104,11 @@ int cmd_convert(int argc, char **argv)
 
     bp_error err;
     bp_model *model = NULL;
-    bp_net *net = NULL;
-    bp_scaler scaler = {0};
-    bp_mat x = {0}, y = {0};
-    int rc = 0;
-    if (kin == 1) {
-        if (bp_model_load(in, dtype, &model, &err)) return cli_fail(&err);
-        net = bp_model_net(model);
-        if (kout == 1) bp_model_data(model, &x, &y);
-    } else if (bp_net_load(in, dtype, &net, &scaler, &err)) {
-        return cli_fail(&err);
-    }
-    bp_status st = kout == 2 ? bp_net_save(net, &scaler, out, &err) : bp_model_save_json(net, &x, &y, out, &err);
-    if (st) rc = cli_fail(&err);
-    else if (kout == 1 && scaler.features > 0)
-        fprintf(stderr, "backprop: warning: %s: the scaler of its inputs (scaler.mean, scaler.std) cannot be kept in "
-                        "a JSON model; inputs given to %s must be standardised already\n", in, out);
-    if (model) bp_model_free(model);
-    else bp_net_free(net);
-    bp_scaler_free(&scaler);
+    if (bp_model_read(in, dtype, &model, &err)) return cli_fail(&err);
+    /* the scaler goes along: into the safetensors tensors or the JSON "scaler" block */
+    bp_status st = kout == 2 ? bp_net_save(bp_model_net(model), bp_model_scaler(model), out, &err)
+                             : bp_model_save(model, out, &err);
+    int rc = st ? cli_fail(&err) : 0;
+    bp_model_free(model);
     return rc;
 }

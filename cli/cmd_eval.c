@@ -15,7 +15,7 @@
 int cmd_eval(int argc, char **argv);
 
 static const char HELP[] =
-    "usage: backprop eval MODEL.safetensors --data NAME|FILE [options]\n"
+    "usage: backprop eval MODEL --data NAME|FILE [options]\n"
     "\n"
     "The loss and metrics of a saved network on a dataset.  For a classifier: accuracy,\n"
     "accuracy per class and the confusion matrix (rows: true class, columns: predicted\n"
@@ -27,9 +27,11 @@ static const char HELP[] =
     "The model is a classifier if its loss is cross_entropy or bce or its output is\n"
     "softmax or sigmoid; then the CSV targets are class labels 0..K-1 and K is the\n"
     "model's number of outputs (2 for a single output).  Otherwise the CSV has as many\n"
-    "target columns as the model has outputs: the last ones, or from --label-col.  If the model\n"
-    "file has a scaler, the features are standardised with it.  A named dataset gives\n"
-    "its test split unless --split train.\n"
+    "target columns as the model has outputs: the last ones, or from --label-col.  The model\n"
+    "(JSON or safetensors) scales the features as its training data was scaled (pixels / 255,\n"
+    "the standardisation of CSV features), from the data as given; a warning says when they\n"
+    "then lie far from the training range.  A named dataset gives its test split unless\n"
+    "--split train.\n"
     "\n"
     "  --json              print one JSON object: {\"model\", \"data\", \"n\", \"loss\", and\n"
     "                      \"accuracy\", \"class_accuracy\", \"class_names\", \"confusion\"\n"
@@ -184,7 +186,27 @@ int model_load(const char *cmd, int argc, char **argv, const model_opts *o, cons
     memset(scaler, 0, sizeof *scaler);
     memset(d, 0, sizeof *d);
     if (optind != argc - 1) return cli_failf("%s: expected one model file (see `backprop %s --help`)", cmd, cmd);
-    if (bp_net_load(argv[optind], o->dtype, net, scaler, &err)) return cli_fail(&err);
+    bp_model *m = NULL;   /* a JSON or a safetensors model: its network and scaler are copied out */
+    if (bp_model_read(argv[optind], o->dtype, &m, &err)) return cli_fail(&err);
+    const bp_scaler *ms = bp_model_scaler(m);
+    if (bp_net_clone(bp_model_net(m), o->dtype, net, &err)) { bp_model_free(m); return cli_fail(&err); }
+    if (ms) {
+        *scaler = *ms;
+        scaler->mean = scaler->std = NULL;
+        if (ms->mean) {
+            size_t nb = (size_t)ms->features * sizeof(float);
+            if (!(scaler->mean = malloc(nb)) || !(scaler->std = malloc(nb))) {
+                bp_scaler_free(scaler);
+                bp_model_free(m);
+                bp_net_free(*net);
+                *net = NULL;
+                return cli_failf("out of memory");
+            }
+            memcpy(scaler->mean, ms->mean, nb);
+            memcpy(scaler->std, ms->std, nb);
+        }
+    }
+    bp_model_free(m);
     int rc = data_load(dopt, purpose, *net, scaler, d);
     if (rc) {
         bp_scaler_free(scaler);

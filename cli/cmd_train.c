@@ -309,7 +309,7 @@ int cmd_train(int argc, char **argv)
         return cli_failf("train: --model takes the architecture from the file: --hidden, --output, --loss, --reduction, "
                          "--layout and --init do not apply");
     if (model_json) {
-        if (bp_model_load(model_json, dtype, &model, &err)) return cli_fail(&err);
+        if (bp_model_read(model_json, dtype, &model, &err)) return cli_fail(&err);
         if (bp_net_clone(bp_model_net(model), dtype, &net, &err)) { bp_model_free(model); return cli_fail(&err); }
         bp_model_free(model);
         if (bp_net_get_spec(net)->loss == BP_LOSS_NONE) {
@@ -357,10 +357,15 @@ int cmd_train(int argc, char **argv)
         train = all;
         memset(&all, 0, sizeof all);
     }
-    if (standardize && data_is_csv(&dopt)) {
-        if (bp_scaler_fit(&scaler, &train, &err) || bp_scaler_apply(&scaler, &train, &err) ||
-            (valid.n && bp_scaler_apply(&scaler, &valid, &err))) { rc = cli_fail(&err); goto out; }
+    /* the inputs' scaling, recorded in the model so that eval and predict apply it to the data as the user
+     * has it: CSV features standardised; IDX pixels divided by 255 (the loader did it) */
+    if (data_is_csv(&dopt)) {
+        if (standardize && (bp_scaler_fit(&scaler, &train, &err) || bp_scaler_apply(&scaler, &train, &err) ||
+                            (valid.n && bp_scaler_apply(&scaler, &valid, &err)))) { rc = cli_fail(&err); goto out; }
+    } else {
+        scaler.divide = 255;
     }
+    bp_scaler_note_range(&scaler, &train);
     if (train.features != bp_net_get_spec(net)->inputs) {
         rc = cli_failf("%s: the data has %d features, the network %d inputs", data_describe(&dopt, DATA_TRAIN),
                        train.features, bp_net_get_spec(net)->inputs);

@@ -37,7 +37,7 @@ int cli_load_model(const char *path, bp_dtype dtype, const char *xcsv, const cha
     bp_error err;
     bp_mat x = {0}, y = {0};
     *out = NULL;
-    if (bp_model_load(path, dtype, out, &err)) return cli_fail(&err);
+    if (bp_model_read(path, dtype, out, &err)) return cli_fail(&err);
     int rc = 0;
     if (xcsv && (rc = load_csv(xcsv, &x))) goto done;
     if (ycsv && (rc = load_csv(ycsv, &y))) goto done;

@@ -221,9 +221,15 @@ int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const
                              inputs == 1 ? "" : "s", f, f == 1 ? "" : "s");
         }
     }
-    if (scaler && scaler->features > 0 && bp_scaler_apply(scaler, d, &err)) {
+    /* the model's scaling, from the data as the user has it (IDX pixels come divided by 255 already) */
+    if (scaler && scaler->features > 0 && bp_scaler_apply_to(scaler, d, src == SRC_NAMED || src == SRC_IDX, &err)) {
         bp_dataset_free(d);
         return cli_failf("%s: %s", name, err.msg);
     }
+    double lo, hi;
+    if (scaler && bp_scaler_check(scaler, d, &lo, &hi))
+        fprintf(stderr, "backprop: warning: %s: after the model's scaling the inputs lie in [%g, %g], far from the "
+                        "training inputs' [%g, %g]: is the data scaled the way the training data was?\n", name, lo, hi,
+                scaler->lo, scaler->hi);
     return 0;
 }

@@ -331,12 +331,16 @@ BP_API const bp_graph *bp_net_graph(const bp_net *net);
  *    "layers": [{"units": 3, "activation": "sigmoid", "bias": true,
  *                "W": [[...], ...], "b": [...]}, ...],
  *    "loss": "squared", "reduction": "sum", "init": "small_uniform", "seed": 1,
+ *    "scaler": {"divide": 255, "mean": [...], "std": [...], "range": [lo, hi]},
  *    "data": {"x": [[...], ...], "y": [[...], ...]}}
- * Parsing is strict; every error names the file and the JSON path (or line
- * and column for malformed JSON).
+ * "scaler" (each part optional; see bp_scaler) is what the inputs go through
+ * before the first layer: data.x is given unscaled. Parsing is strict; every
+ * error names the file and the JSON path (or line and column for malformed
+ * JSON).
  */
 
 typedef struct bp_model bp_model;
+typedef struct bp_scaler bp_scaler;   /* the scaling of a model's inputs: see "Input scaling" below */
 
 /* Read and validate a model file. */
 BP_API bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_error *err);
@@ -346,11 +350,30 @@ BP_API bp_status bp_model_parse(const char *text, size_t len, const char *name, 
 BP_API void bp_model_free(bp_model *m);
 /* The network (owned by the model). */
 BP_API bp_net *bp_model_net(bp_model *m);
-/* The data, if any: x (m x inputs) and y (m x outputs, rows == 0 when the file
- * gave none), as f64 views owned by the model. Returns 0 if the model has no x. */
+/* The data, if any: x (m x inputs; scaled when the model has a scaler) and y
+ * (m x outputs, rows == 0 when the file gave none), as f64 views owned by the
+ * model. Returns 0 if the model has no x. */
 BP_API int bp_model_data(bp_model *m, bp_mat *x, bp_mat *y);
-/* Replace x and/or y (either may be NULL to keep) by copies; checks widths. */
+/* Replace x and/or y (either may be NULL to keep) by copies; checks widths,
+ * and that a new x has as many rows as a y that is kept.  x is as the user
+ * has it: the model's scaler is applied to it. */
 BP_API bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_error *err);
+/* A model from either kind of file: a JSON model file (as bp_model_load) or a
+ * safetensors model (bp_net_load: no data), told apart by their first bytes;
+ * a file that is neither (a CSV given where the model belongs) gets one line
+ * saying so. */
+BP_API bp_status bp_model_read(const char *path, bp_dtype dtype, bp_model **out, bp_error *err);
+/* A model made from a network (taken over: bp_model_free frees it) and the
+ * scaling of its inputs (copied; may be NULL); it has no data until
+ * bp_model_set_data. */
+BP_API bp_status bp_model_from_net(bp_net *net, const bp_scaler *scaler, bp_model **out, bp_error *err);
+/* The scaling of the model's inputs ("scaler" in a JSON model file), or NULL.
+ * With one, bp_model_data gives x scaled (what the network sees), and
+ * bp_model_set_data takes x as the user has it. */
+BP_API const bp_scaler *bp_model_scaler(const bp_model *m);
+/* Write the model as a JSON model file, atomically: the network, the scaler
+ * and the data as given (unscaled). */
+BP_API bp_status bp_model_save(const bp_model *m, const char *path, bp_error *err);
 /* Read a numeric CSV matrix (no header) into a new f64 matrix owned by the
  * caller (free data with free()). Errors name file:line:column. */
 BP_API bp_status bp_csv_read_matrix(const char *path, bp_mat *out, bp_error *err);
@@ -588,24 +611,44 @@ BP_API bp_status bp_idx_load(const char *images_path, const char *labels_path, b
 BP_API bp_status bp_dataset_named(const char *name, int test_split, bp_dataset *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
-/* Standardisation                                                           */
+/* Input scaling                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* Per-feature mean and standard deviation, fitted on one dataset (the training
- * split) and applied to any dataset with the same number of features. */
-typedef struct bp_scaler {
-    int features;
-    float *mean;   /* features values, owned */
-    float *std;    /* features values, owned; a constant column has std 1 */
-} bp_scaler;
+/* What a model's inputs go through before its first layer, from the data as
+ * the user has it (saved with the model, applied again by eval and predict):
+ * first x / divide (IDX pixels: 255), then, per feature, the standardisation
+ * (x - mean[j]) / std[j] fitted on the training split; each step optional.
+ * lo and hi record the range of the training inputs after both, so that data
+ * scaled another way can be noticed (bp_scaler_check). A zeroed bp_scaler is
+ * no scaling at all. */
+struct bp_scaler {
+    int features;  /* the inputs it applies to; 0: no scaling at all         */
+    float *mean;   /* features values, owned; NULL: no standardisation      */
+    float *std;    /* features values, owned; a constant column has std 1   */
+    float divide;  /* > 0: every input is divided by it first; 0: not       */
+    float lo, hi;  /* the training inputs' range after scaling; lo > hi or
+                      both 0: not known                                       */
+};
 
-/* Fit `s` (overwritten, not freed; owned by the caller afterwards) to the x of
- * `d` (n >= 1): mean and population standard deviation (divide by n),
- * computed in double. */
+/* Fit the standardisation of `s` (overwritten, not freed; owned by the caller
+ * afterwards; divide 0, range unknown) to the x of `d` (n >= 1): mean and
+ * population standard deviation (divide by n), computed in double. */
 BP_API bp_status bp_scaler_fit(bp_scaler *s, const bp_dataset *d, bp_error *err);
-/* x[i][j] = (x[i][j] - mean[j]) / std[j] in place.  BP_E_SHAPE if the feature
- * counts differ. */
+/* In place: x = x / divide if divide > 0, then (x - mean[j]) / std[j] if there
+ * is a mean.  BP_E_SHAPE if the feature counts differ.  IDX pixels are already
+ * divided by 255 by bp_idx_load and bp_dataset_named: pass skip_divide = 1
+ * for them. */
+BP_API bp_status bp_scaler_apply_to(const bp_scaler *s, bp_dataset *d, int skip_divide, bp_error *err);
+/* bp_scaler_apply_to(s, d, 0, err). */
 BP_API bp_status bp_scaler_apply(const bp_scaler *s, bp_dataset *d, bp_error *err);
+/* Record the range of d's x (already scaled) in s->lo, s->hi (s->features is
+ * set to d's features if it was 0). */
+BP_API void bp_scaler_note_range(bp_scaler *s, const bp_dataset *d);
+/* Is d's x (already scaled) in the range of the training inputs?  1 when the
+ * range is known and d's lies far from it: reaching beyond it by more than the
+ * training range's width, or spread over less than 1/100 of it (data scaled
+ * twice, or not at all); *lo and *hi receive d's range. */
+BP_API int bp_scaler_check(const bp_scaler *s, const bp_dataset *d, double *lo, double *hi);
 /* Free the arrays of `s` (may be NULL or zeroed) and zero it. */
 BP_API void bp_scaler_free(bp_scaler *s);
 

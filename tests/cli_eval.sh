@@ -86,7 +86,11 @@ printf '1,2,0\n1,abc,1\n' >"$T/badnum.csv"
 printf '5,2,7\n' >"$T/badlabel.csv"
 refuses no_data_file "nope.csv: cannot open" eval "$T/cls.safetensors" --data "$T/nope.csv"
 refuses no_model "nope.safetensors" eval "$T/nope.safetensors" --data "$T/cls.csv"
-refuses json_model "convert" eval "$T/cls.json" --data "$T/cls.csv"
+# a JSON model evaluates like its safetensors twin; a CSV where the model belongs is named as such
+run_ok json_model eval "$T/cls.json" --data "$T/cls.csv" --json
+check "eval of the JSON model = eval of the safetensors model" cmp -s <(sed 's/cls.json/cls.safetensors/' "$T/json_model.out") "$T/cls_json.out"
+near "eval cls.json accuracy" "$(jnum accuracy "$T/json_model.out")" 0.6
+refuses csv_model "cls.csv: this looks like a CSV file, not a model" eval "$T/cls.csv" --data "$T/cls.csv"
 refuses wide "the model has 2 inputs, the data has 3 features" eval "$T/cls.safetensors" --data "$T/wide.csv"
 refuses badnum "badnum.csv:2:3: field 2: expected a number, got 'abc'" \
     eval "$T/cls.safetensors" --data "$T/badnum.csv"

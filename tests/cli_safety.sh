@@ -102,7 +102,7 @@ refuses zero_x "/dev/zero: byte 0 is NUL" grad examples/q12.json --x /dev/zero
 refuses zero_cmp "/dev/zero: byte 0 is NUL" grad examples/q12.json --compare /dev/zero
 run_cmd zero_stdin "$BP" train --arch 2-3-2 --data - </dev/zero
 expect_refused zero_stdin "stdin: a NUL byte"
-refuses zero_st "not a regular file" eval /dev/zero --data "$T/xor.csv"
+refuses zero_st "/dev/zero: byte 0 is NUL" eval /dev/zero --data "$T/xor.csv"
 
 # ---- standard output that cannot be written
 for c in "grad examples/q12.json" "grad examples/q12.json --json" "gradcheck examples/q12.json" \

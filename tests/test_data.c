@@ -467,7 +467,7 @@ static void test_scaler(void)
     bp_dataset_free(&other);
     o.target = BP_CSV_UNLABELED;
     CHECK_OK(bp_csv_load(q, &o, &other, &e_));
-    CHECK_ERR(bp_scaler_apply(&s, &other, &e_), BP_E_SHAPE, "fitted to 2 features, dataset has 3");
+    CHECK_ERR(bp_scaler_apply(&s, &other, &e_), BP_E_SHAPE, "the scaler is for 2 features, the dataset has 3");
     bp_dataset_free(&other);
     bp_scaler_free(&s);
     CHECK_EXPR(s.mean == NULL && s.features == 0);

@@ -513,9 +513,63 @@ static void test_f32_range(void)
     bp_model_free(m);
 }
 
+/* A JSON model's "scaler": checked when read, applied to data.x and to a new
+ * x, kept (with the data as given) by bp_model_save. */
+static void test_json_scaler(void)
+{
+    bp_error err;
+    bp_model *m = NULL;
+    static const struct { const char *scaler, *want; } bad[] = {
+        {"{\"mean\": [1, 2]}", "scaler.std: missing"},
+        {"{\"mean\": [1, 2], \"std\": [1, 0]}", "scaler.std[1]: must be positive"},
+        {"{\"mean\": [1], \"std\": [1]}", "scaler.mean: expected 2 numbers"},
+        {"{\"divide\": -3}", "scaler.divide: must be positive"},
+        {"{\"range\": [2, 1]}", "scaler.range: lo 2 is above hi 1"},
+        {"{\"scale\": 2}", "unknown key \"scale\""},
+        {"[1]", "scaler: expected an object"},
+    };
+    char text[512];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "{\"inputs\": 2, \"layers\": [{\"units\": 1, \"activation\": \"linear\"}], "
+                 "\"scaler\": %s}", bad[i].scaler);
+        CHECK(bp_model_parse(text, strlen(text), "s.json", BP_F64, &m, &err) != BP_OK && strstr(err.msg, bad[i].want),
+              "scaler %s: %s", bad[i].scaler, err.msg);
+    }
+    const char *good = "{\"inputs\": 2, \"layers\": [{\"units\": 1, \"activation\": \"linear\", \"W\": [[1, 1]], "
+                       "\"b\": [0]}], \"loss\": \"squared\", \"scaler\": {\"divide\": 10, \"mean\": [1, 2], \"std\": [2, 4]}, "
+                       "\"data\": {\"x\": [[30, 100]], \"y\": [[1]]}}";
+    CHECK(bp_model_parse(good, strlen(good), "g.json", BP_F64, &m, &err) == BP_OK, "%s", err.msg);
+    bp_mat x, y;
+    bp_model_data(m, &x, &y);
+    /* (30/10 - 1)/2 = 1, (100/10 - 2)/4 = 2 */
+    CHECK(bp_mat_get(&x, 0, 0) == 1 && bp_mat_get(&x, 0, 1) == 2, "data.x scaled: %g %g", bp_mat_get(&x, 0, 0),
+          bp_mat_get(&x, 0, 1));
+    double nx[2] = {50, 60};
+    bp_mat xm = {1, 2, BP_F64, nx};
+    CHECK(bp_model_set_data(m, &xm, NULL, &err) == BP_OK, "%s", err.msg);
+    bp_model_data(m, &x, &y);
+    CHECK(bp_mat_get(&x, 0, 0) == 2 && bp_mat_get(&x, 0, 1) == 1, "a new x scaled: %g %g", bp_mat_get(&x, 0, 0),
+          bp_mat_get(&x, 0, 1));
+    double nx2[4] = {1, 2, 3, 4};
+    bp_mat x2 = {2, 2, BP_F64, nx2};
+    CHECK(bp_model_set_data(m, &x2, NULL, &err) == BP_E_SHAPE && strstr(err.msg, "give y for these rows too"),
+          "a new x of another height with the old y: %s", err.msg);
+    const char *p = check_path("scaled.json");
+    CHECK(bp_model_save(m, p, &err) == BP_OK, "%s", err.msg);
+    bp_model_free(m);
+    CHECK(bp_model_read(p, BP_F64, &m, &err) == BP_OK, "%s", err.msg);
+    const bp_scaler *sc = m ? bp_model_scaler(m) : NULL;
+    CHECK(sc && sc->divide == 10 && sc->mean[1] == 2 && sc->std[1] == 4, "the scaler read back");
+    bp_model_data(m, &x, &y);
+    CHECK(bp_mat_get(&x, 0, 0) == 2 && bp_mat_get(&x, 0, 1) == 1, "the data saved as given: %g %g", bp_mat_get(&x, 0, 0),
+          bp_mat_get(&x, 0, 1));
+    bp_model_free(m);
+}
+
 int main(void)
 {
     if (!check_tmpdir("bp_modelio")) return 2;
+    test_json_scaler();
     test_f32_range();
     test_round_trips();
     test_json_export();

@@ -110,16 +110,52 @@ bp_status bp_scaler_fit(bp_scaler *s, const bp_dataset *d, bp_error *err)
     return BP_OK;
 }
 
-bp_status bp_scaler_apply(const bp_scaler *s, bp_dataset *d, bp_error *err)
+bp_status bp_scaler_apply_to(const bp_scaler *s, bp_dataset *d, int skip_divide, bp_error *err)
 {
+    if (s->features == 0) return BP_OK;
     if (s->features != d->features)
-        return bp_err(err, BP_E_SHAPE, "scaler was fitted to %d features, dataset has %d",
-                      s->features, d->features);
+        return bp_err(err, BP_E_SHAPE, "the scaler is for %d features, the dataset has %d", s->features, d->features);
+    float dv = skip_divide ? 0 : s->divide;
     for (int i = 0; i < d->n; i++) {
         float *row = d->x + (size_t)i * d->features;
-        for (int j = 0; j < d->features; j++) row[j] = (row[j] - s->mean[j]) / s->std[j];
+        if (dv > 0)
+            for (int j = 0; j < d->features; j++) row[j] = row[j] / dv;
+        if (s->mean)
+            for (int j = 0; j < d->features; j++) row[j] = (row[j] - s->mean[j]) / s->std[j];
     }
     return BP_OK;
+}
+
+bp_status bp_scaler_apply(const bp_scaler *s, bp_dataset *d, bp_error *err) { return bp_scaler_apply_to(s, d, 0, err); }
+
+/* The smallest and largest x of d. */
+static void x_range(const bp_dataset *d, double *lo, double *hi)
+{
+    size_t n = (size_t)d->n * d->features;
+    float a = n ? d->x[0] : 0, b = a;
+    for (size_t i = 1; i < n; i++) {
+        if (d->x[i] < a) a = d->x[i];
+        if (d->x[i] > b) b = d->x[i];
+    }
+    *lo = a;
+    *hi = b;
+}
+
+void bp_scaler_note_range(bp_scaler *s, const bp_dataset *d)
+{
+    double lo, hi;
+    x_range(d, &lo, &hi);
+    if (!s->features) s->features = d->features;
+    s->lo = (float)lo;
+    s->hi = (float)hi;
+}
+
+int bp_scaler_check(const bp_scaler *s, const bp_dataset *d, double *lo, double *hi)
+{
+    x_range(d, lo, hi);
+    if (!(s->lo < s->hi) || d->n < 1) return 0;
+    double w = (double)s->hi - s->lo;
+    return *lo < s->lo - w || *hi > s->hi + w || (*hi - *lo) < w / 100;
 }
 
 void bp_scaler_free(bp_scaler *s)

@@ -1,8 +1,12 @@
 /* io/model_json.c - JSON model files: the description of a network, its
- * weights and optionally its data, read (bp_model_load, bp_model_parse) and
- * written (bp_model_save_json). Parsing is strict: every problem is reported
- * with the file name and the JSON path (or line:column for malformed JSON).
- * Numbers are written so that they read back as the same bits. */
+ * weights, the scaling of its inputs and optionally its data, read
+ * (bp_model_load, bp_model_parse) and written (bp_model_save,
+ * bp_model_save_json). Parsing is strict: every problem is reported with the
+ * file name and the JSON path (or line:column for malformed JSON). Numbers
+ * are written so that they read back as the same bits.
+ *
+ * A model with a scaler holds its data twice: as given (data.x, --x: what is
+ * written back) and scaled (what the network sees, bp_model_data). */
 #include "core/error.h"
 #include "core/file.h"
 #include "core/mat.h"
@@ -17,11 +21,62 @@
 
 struct bp_model {
     bp_net *net;
-    double *x, *y;     /* m x inputs, m x outputs (f64, owned); NULL if absent */
+    double *x, *y;     /* m x inputs (scaled), m x outputs (f64, owned); NULL if absent */
+    double *xraw;      /* x as given, when there is a scaler; else NULL      */
     int m, ym;         /* rows of x and of y                                 */
+    bp_scaler sc;      /* the inputs' scaling (features 0: none)             */
 };
 
 bp_net *bp_model_net(bp_model *m) { return m->net; }
+const bp_scaler *bp_model_scaler(const bp_model *m) { return m->sc.features ? &m->sc : NULL; }
+
+/* x = the scaled copy of xraw (xraw made from x first if there is none). */
+static bp_status scale_x(bp_model *m, bp_error *err)
+{
+    const bp_scaler *s = &m->sc;
+    if (!s->features || !m->x) return BP_OK;
+    int f = bp_net_get_spec(m->net)->inputs;
+    size_t n = (size_t)m->m * f;
+    if (!m->xraw) {
+        if (!(m->xraw = bp_malloc(n * sizeof *m->xraw, err))) return BP_E_NOMEM;
+        memcpy(m->xraw, m->x, n * sizeof *m->xraw);
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = m->xraw[i];
+        int j = (int)(i % (size_t)f);
+        if (s->divide > 0) v /= s->divide;
+        if (s->mean) v = (v - s->mean[j]) / s->std[j];
+        m->x[i] = v;
+    }
+    return BP_OK;
+}
+
+bp_status bp_model_from_net(bp_net *net, const bp_scaler *scaler, bp_model **out, bp_error *err)
+{
+    *out = NULL;
+    bp_model *m = bp_calloc(1, sizeof *m, err);
+    if (!m) return BP_E_NOMEM;
+    if (scaler && scaler->features > 0) {
+        int f = scaler->features;
+        if (f != bp_net_get_spec(net)->inputs) {
+            free(m);
+            return bp_err(err, BP_E_SHAPE, "the scaler has %d features, the network %d inputs", f,
+                          bp_net_get_spec(net)->inputs);
+        }
+        m->sc = *scaler;
+        m->sc.mean = m->sc.std = NULL;
+        if (scaler->mean) {
+            m->sc.mean = bp_malloc((size_t)f * sizeof(float), err);
+            m->sc.std = bp_malloc((size_t)f * sizeof(float), err);
+            if (!m->sc.mean || !m->sc.std) { bp_scaler_free(&m->sc); free(m); return BP_E_NOMEM; }
+            memcpy(m->sc.mean, scaler->mean, (size_t)f * sizeof(float));
+            memcpy(m->sc.std, scaler->std, (size_t)f * sizeof(float));
+        }
+    }
+    m->net = net;
+    *out = m;
+    return BP_OK;
+}
 
 int bp_model_data(bp_model *m, bp_mat *x, bp_mat *y)
 {
@@ -40,7 +95,9 @@ void bp_model_free(bp_model *m)
     if (!m) return;
     bp_net_free(m->net);
     free(m->x);
+    free(m->xraw);
     free(m->y);
+    bp_scaler_free(&m->sc);
     free(m);
 }
 
@@ -174,9 +231,55 @@ static bp_status get_vector(ctx *c, json_t *v, const char *path, int n, const ch
 
 /* ---- the model ------------------------------------------------------------------ */
 static const char *const ROOT_KEYS[] = {"inputs", "weight_layout", "layers", "loss", "reduction",
-                                        "init", "seed", "data", "description", NULL};
+                                        "init", "seed", "scaler", "data", "description", NULL};
+static const char *const SCALER_KEYS[] = {"divide", "mean", "std", "range", NULL};
 static const char *const LAYER_KEYS[] = {"units", "activation", "bias", "W", "b", NULL};
 static const char *const DATA_KEYS[] = {"x", "y", NULL};
+
+/* "scaler": {"divide": D, "mean": [...], "std": [...], "range": [lo, hi]}, each optional (mean and std together). */
+static bp_status parse_scaler(ctx *c, json_t *v, int inputs, bp_scaler *s)
+{
+    bp_status st;
+    if (!json_is_object(v)) return fail(c, BP_E_VALUE, "scaler", "expected an object {\"mean\": [...], \"std\": [...]}, got %s", type_name(v));
+    if ((st = check_keys(c, v, "scaler", SCALER_KEYS))) return st;
+    json_t *dv = json_object_get(v, "divide"), *mean = json_object_get(v, "mean"), *sd = json_object_get(v, "std");
+    json_t *rg = json_object_get(v, "range");
+    if (!mean != !sd) return fail(c, BP_E_VALUE, mean ? "scaler.std" : "scaler.mean", "missing (mean and std go together)");
+    int f32 = c->f32;
+    c->f32 = 1;   /* the scaler is float */
+    double d = 0, r[2] = {0, 0}, *buf = NULL;
+    if (dv && !(st = get_number(c, dv, "scaler.divide", &d)) && !(d > 0)) st = fail(c, BP_E_VALUE, "scaler.divide", "must be positive, got %g", d);
+    if (!st && rg && !(st = get_vector(c, rg, "scaler.range", 2, "lo and hi", r)) && r[0] > r[1])
+        st = fail(c, BP_E_VALUE, "scaler.range", "lo %g is above hi %g", r[0], r[1]);
+    if (!st && mean) {
+        if (!(buf = bp_malloc((size_t)inputs * 2 * sizeof *buf, c->err))) st = BP_E_NOMEM;
+        if (!st) st = get_vector(c, mean, "scaler.mean", inputs, "one per input", buf);
+        if (!st) st = get_vector(c, sd, "scaler.std", inputs, "one per input", buf + inputs);
+        for (int j = 0; !st && j < inputs; j++)
+            if (!(buf[inputs + j] > 0)) {
+                char p[64];
+                snprintf(p, sizeof p, "scaler.std[%d]", j);
+                st = fail(c, BP_E_VALUE, p, "must be positive, got %g", buf[inputs + j]);
+            }
+    }
+    c->f32 = f32;
+    if (st) { free(buf); return st; }
+    s->features = inputs;
+    s->divide = (float)d;
+    s->lo = (float)r[0];
+    s->hi = (float)r[1];
+    if (buf) {
+        s->mean = bp_malloc((size_t)inputs * sizeof(float), c->err);
+        s->std = bp_malloc((size_t)inputs * sizeof(float), c->err);
+        if (!s->mean || !s->std) { free(buf); bp_scaler_free(s); return BP_E_NOMEM; }
+        for (int j = 0; j < inputs; j++) {
+            s->mean[j] = (float)buf[j];
+            s->std[j] = (float)buf[inputs + j];
+        }
+        free(buf);
+    }
+    return BP_OK;
+}
 
 static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *model)
 {
@@ -295,6 +398,9 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
         }
     }
 
+    json_t *sc = json_object_get(root, "scaler");
+    if (sc && (st = parse_scaler(c, sc, spec.inputs, &model->sc))) return st;
+
     json_t *data = json_object_get(root, "data");
     if (data) {
         if (!json_is_object(data)) return fail(c, BP_E_VALUE, "data", "expected an object {\"x\": ..., \"y\": ...}, got %s", type_name(data));
@@ -309,7 +415,7 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
             if ((st = get_matrix(c, y, "data.y", model->m, out_units, what, &model->y, &model->ym))) return st;
         }
     }
-    return BP_OK;
+    return scale_x(model, c->err);
 }
 
 bp_status bp_model_parse(const char *text, size_t len, const char *name, bp_dtype dtype, bp_model **out,
@@ -374,11 +480,16 @@ bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_er
         return bp_err(err, BP_E_SHAPE, "y has %d columns, the network has %d outputs", y->cols, bp_net_outputs(m->net));
     if (y && x && y->rows != x->rows) return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, x->rows);
     if (y && !x && y->rows != m->m) return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, m->m);
+    if (x && !y && m->y && m->ym != rows)
+        return bp_err(err, BP_E_SHAPE, "x has %d rows, and the model file's data.y %d: give y for these rows too",
+                      rows, m->ym);
     bp_status st;
     if (x) {
         if ((st = copy_mat(x, &m->x, f32, err))) return st;
         m->m = x->rows;
-        if (!y && m->y && m->ym != rows) { free(m->y); m->y = NULL; m->ym = 0; }
+        free(m->xraw);
+        m->xraw = NULL;
+        if ((st = scale_x(m, err))) return st;
     }
     if (y) {
         if ((st = copy_mat(y, &m->y, f32, err))) return st;
@@ -420,7 +531,8 @@ static bp_status check_finite(const char *path, const char *what, const bp_mat *
     return BP_OK;
 }
 
-bp_status bp_model_save_json(const bp_net *cnet, const bp_mat *x, const bp_mat *y, const char *path, bp_error *err)
+static bp_status write_json(const bp_net *cnet, const bp_scaler *sc, const bp_mat *x, const bp_mat *y, const char *path,
+                            bp_error *err)
 {
     if (!cnet || !path) return bp_err(err, BP_E_ARG, "bp_model_save_json: %s is NULL", cnet ? "path" : "net");
     bp_net *net = (bp_net *)cnet; /* the accessors only read */
@@ -463,6 +575,26 @@ bp_status bp_model_save_json(const bp_net *cnet, const bp_mat *x, const bp_mat *
     fputs("  ]", fp);
     if (s->loss != BP_LOSS_NONE) fprintf(fp, ",\n  \"loss\": \"%s\"", bp_loss_name(s->loss));
     fprintf(fp, ",\n  \"reduction\": \"%s\"", bp_reduction_name(s->reduction));
+    if (sc && sc->features > 0) {
+        char num[BP_NUM_MAX];
+        const char *sep = "";
+        fputs(",\n  \"scaler\": {", fp);
+        if (sc->divide > 0) { fprintf(fp, "\"divide\": %s", bp_num_exact_f32(num, sc->divide)); sep = ", "; }
+        if (sc->lo < sc->hi) {
+            fprintf(fp, "%s\"range\": [%s, ", sep, bp_num_exact_f32(num, sc->lo));
+            fprintf(fp, "%s]", bp_num_exact_f32(num, sc->hi));
+            sep = ", ";
+        }
+        if (sc->mean) {
+            bp_mat mean = {1, sc->features, BP_F32, sc->mean}, sd = {1, sc->features, BP_F32, sc->std};
+            fprintf(fp, "%s\n    \"mean\": ", sep);
+            write_row(fp, &mean, 0);
+            fputs(",\n    \"std\": ", fp);
+            write_row(fp, &sd, 0);
+            fputs("\n  ", fp);
+        }
+        fputc('}', fp);
+    }
     if (x) {
         fputs(",\n  \"data\": {\n", fp);
         write_matrix(fp, "    ", "x", x);
@@ -474,4 +606,18 @@ bp_status bp_model_save_json(const bp_net *cnet, const bp_mat *x, const bp_mat *
     }
     fputs("\n}\n", fp);
     return bp_atomic_commit(&af, err);
+}
+
+bp_status bp_model_save_json(const bp_net *net, const bp_mat *x, const bp_mat *y, const char *path, bp_error *err)
+{
+    return write_json(net, NULL, x, y, path, err);
+}
+
+bp_status bp_model_save(const bp_model *m, const char *path, bp_error *err)
+{
+    if (!m) return bp_err(err, BP_E_ARG, "bp_model_save: the model is NULL");
+    const bp_net_spec *s = bp_net_get_spec(m->net);
+    bp_mat x = {m->x ? m->m : 0, s->inputs, BP_F64, m->xraw ? m->xraw : m->x};
+    bp_mat y = {m->y ? m->ym : 0, bp_net_outputs(m->net), BP_F64, m->y};
+    return write_json(m->net, bp_model_scaler(m), &x, &y, path, err);
 }

@@ -22,6 +22,16 @@
 
 #define MODEL_VERSION "1"
 #define SCALING_STANDARDIZE "standardize: x' = (x - scaler.mean) / scaler.std"
+#define SCALING_DIVIDE "divide: x' = x / input_divide"
+
+/* The text of __metadata__.input_scaling for a scaler with (or without) a
+ * divisor and a standardisation: for other readers, and checked on load. */
+static const char *scaling_text(int divide, int standardize)
+{
+    if (divide && standardize) return SCALING_DIVIDE ", then " SCALING_STANDARDIZE;
+    if (divide) return SCALING_DIVIDE;
+    return standardize ? SCALING_STANDARDIZE : "none";
+}
 #define MAX_UNITS 100000000
 
 
@@ -58,11 +68,16 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
     const bp_net_spec *s = bp_net_get_spec(net);
     bp_dtype dt = bp_net_dtype(net);
     size_t es = bp_dtype_size(dt);
-    int with_scaler = scaler && scaler->features > 0;
+    int with_scaler = scaler && scaler->features > 0, standardize = with_scaler && scaler->mean;
+    int divide = with_scaler && scaler->divide > 0, range = with_scaler && scaler->lo < scaler->hi;
     if (with_scaler && scaler->features != s->inputs)
         return bp_err(err, BP_E_ARG, "%s: the scaler has %d features but the network has %d inputs", path,
                       scaler->features, s->inputs);
-    for (int j = 0; with_scaler && j < scaler->features; j++)
+    if (divide && !isfinite(scaler->divide))
+        return bp_err(err, BP_E_ARG, "%s: the scaler divides by %g", path, scaler->divide);
+    if (range && !(isfinite(scaler->lo) && isfinite(scaler->hi)))
+        return bp_err(err, BP_E_ARG, "%s: the scaler's range [%g, %g] is not finite", path, scaler->lo, scaler->hi);
+    for (int j = 0; standardize && j < scaler->features; j++)
         if (!isfinite(scaler->mean[j]) || !(scaler->std[j] > 0) || !isfinite(scaler->std[j]))
             return bp_err(err, BP_E_ARG, "%s: scaler feature %d: mean %g, std %g (need a finite mean and std > 0)",
                           path, j, scaler->mean[j], scaler->std[j]);
@@ -109,17 +124,23 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
             n++;
         }
     }
-    if (with_scaler) {
+    if (standardize) {
         size_t nb = (size_t)scaler->features * sizeof(float);
         t[n++] = (bp_st_tensor){"scaler.mean", BP_F32, 1, {scaler->features}, scaler->mean, nb};
         t[n++] = (bp_st_tensor){"scaler.std", BP_F32, 1, {scaler->features}, scaler->std, nb};
     }
     if (!(arch = architecture_json(s, err))) { st = BP_E_NOMEM; goto done; }
     /* how inputs are scaled before the first layer, for readers other than us */
-    const char *scaling = with_scaler ? SCALING_STANDARDIZE : "none";
-    const char *keys[] = {"format", "version", "architecture", "input_scaling"};
-    const char *values[] = {"backprop", MODEL_VERSION, arch, scaling};
-    st = bp_st_write(path, t, n, keys, values, 4, err);
+    const char *scaling = scaling_text(divide, standardize);
+    char dv[32], rg[64];
+    snprintf(dv, sizeof dv, "%.9g", divide ? scaler->divide : 0.0);
+    snprintf(rg, sizeof rg, "%a %a", range ? scaler->lo : 0.0, range ? scaler->hi : 0.0);
+    const char *keys[6] = {"format", "version", "architecture", "input_scaling"};
+    const char *values[6] = {"backprop", MODEL_VERSION, arch, scaling};
+    int nm = 4;
+    if (divide) { keys[nm] = "input_divide"; values[nm++] = dv; }
+    if (range) { keys[nm] = "input_range"; values[nm++] = rg; }
+    st = bp_st_write(path, t, n, keys, values, nm, err);
 done:
     for (int l = 0; l < BP_MAX_LAYERS; l++) free(copies[l]);
     free(arch);
@@ -309,7 +330,8 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
     }
     if (!arch) { st = bp_err(err, F, "%s: __metadata__.architecture is missing", path); goto done; }
     for (int i = 0; i < bp_st_meta_count(f); i++) {   /* a damaged key (the checksum's, say) is not ignored */
-        static const char *const known[] = {"format", "version", "architecture", "input_scaling", BP_ST_CHECKSUM_KEY};
+        static const char *const known[] = {"format", "version", "architecture", "input_scaling", "input_divide",
+                                            "input_range", BP_ST_CHECKSUM_KEY};
         const char *key = NULL;
         bp_st_meta_at(f, i, &key, NULL);
         int ok = 0;
@@ -359,10 +381,22 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
             }
         }
     }
-    const char *scaling = bp_st_meta(f, "input_scaling"), *want = mean ? SCALING_STANDARDIZE : "none";
+    const char *dvs = bp_st_meta(f, "input_divide"), *rgs = bp_st_meta(f, "input_range");
+    double divide = 0, lo = 0, hi = 0;
+    char *end;
+    if (dvs && (!(divide = strtod(dvs, &end)) || *end || !(divide > 0) || !isfinite(divide) || divide > FLT_MAX)) {
+        st = bp_err(err, F, "%s: __metadata__.input_divide is \"%.40s\", not a positive number", path, dvs);
+        goto done;
+    }
+    char tail;
+    if (rgs && (sscanf(rgs, "%la %la%c", &lo, &hi, &tail) != 2 || !isfinite(lo) || !isfinite(hi) || lo > hi)) {
+        st = bp_err(err, F, "%s: __metadata__.input_range is \"%.60s\", not two numbers lo <= hi", path, rgs);
+        goto done;
+    }
+    const char *scaling = bp_st_meta(f, "input_scaling"), *want = scaling_text(dvs != NULL, mean != NULL);
     if (!scaling || strcmp(scaling, want)) {
-        st = scaling ? bp_err(err, F, "%s: __metadata__.input_scaling is \"%.60s\", but the file %s scaler tensors (expected \"%s\")",
-                              path, scaling, mean ? "has" : "has no", want)
+        st = scaling ? bp_err(err, F, "%s: __metadata__.input_scaling is \"%.80s\", but the file says \"%s\" by its "
+                              "scaler tensors and input_divide", path, scaling, want)
                      : bp_err(err, F, "%s: __metadata__.input_scaling is missing", path);
         goto done;
     }
@@ -415,7 +449,12 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
             scaler->mean[j] = (float)tensor_at(mean, j);
             scaler->std[j] = (float)tensor_at(sd, j);
         }
+    }
+    if (scaler && (mean || dvs || rgs)) {
         scaler->features = s.inputs;
+        scaler->divide = (float)divide;
+        scaler->lo = (float)lo;
+        scaler->hi = (float)hi;
     }
 done:
     bp_st_free(f);

@@ -184,6 +184,7 @@ static bp_mat newmat(int r, int c, bp_error *err)
 typedef struct ctx {
     ex e;
     bp_net *net;
+    const bp_scaler *scaler;   /* the model's input scaling, or NULL */
     const bp_net_spec *s;
     bp_mat x, y;
     int m, mean;
@@ -209,6 +210,22 @@ static void forward(ctx *C)
     const bp_net_spec *s = C->s;
     int nl = s->nlayers, oi = s->layout == BP_OUT_IN;
     head(E, 2, "Forward pass");
+    const bp_scaler *sc = C->scaler;
+    if (sc && (sc->divide > 0 || sc->mean)) {
+        char d[BP_NUM_MAX];
+        bp_num_short(d, sc->divide, 8);
+        if (sc->divide > 0 && sc->mean)
+            para(E, S(E, "The model scales its inputs first: x = (x_given / %s - mean) / std, per feature (mean and std "
+                         "of the training data).", "The model scales its inputs first: $x = (x_{given} / %s - \\mu) / "
+                         "\\sigma$, per feature ($\\mu$, $\\sigma$ of the training data).", d, d));
+        else if (sc->divide > 0)
+            para(E, S(E, "The model scales its inputs first: x = x_given / %s.",
+                      "The model scales its inputs first: $x = x_{given} / %s$.", d, d));
+        else
+            para(E, S(E, "The model scales its inputs first: x = (x_given - mean) / std, per feature (mean and std of "
+                         "the training data).", "The model scales its inputs first: $x = (x_{given} - \\mu) / \\sigma$, "
+                         "per feature ($\\mu$, $\\sigma$ of the training data)."));
+    }
     show(E, S(E, "a^[0] = x", "a^{[0]} = x"), NULL, &C->x);
     for (int k = 0; k < nl; k++) {
         int l = k + 1, fi = k ? s->layers[k - 1].units : s->inputs, u = s->layers[k].units;
@@ -493,6 +510,7 @@ bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error
     C->e.o = out;
     C->e.f = fmt;
     C->net = bp_model_net(m);
+    C->scaler = bp_model_scaler(m);
     C->s = bp_net_get_spec(C->net);
     C->x = x;
     C->y = y;

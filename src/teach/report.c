@@ -12,7 +12,8 @@ bp_status bp_model_pass(bp_model *m, double *loss, bp_error *err)
     bp_mat x, y;
     bp_net *net = bp_model_net(m);
     if (!bp_model_data(m, &x, &y))
-        return bp_err(err, BP_E_VALUE, "no data: the model file has no \"data\" and no --x was given");
+        return bp_err(err, BP_E_VALUE, "no data: the model file has no \"data\" (a safetensors model never has) and no "
+                                       "--x was given: give --x X.csv and --y Y.csv");
     if (bp_net_get_spec(net)->loss == BP_LOSS_NONE)
         return bp_err(err, BP_E_VALUE, "no \"loss\" in the model file: gradients need one "
                                        "(squared, half_squared, bce, cross_entropy)");
