@@ -41,6 +41,9 @@ static const char HELP[] =
     "  --at x=1,y=2      the point: a value for every variable (may be repeated)\n"
     "  --wrt x,y         differentiate with respect to these variables, in this order\n"
     "                    (default: every variable, in order of first appearance)\n"
+    "  --digits N        significant digits of the numbers in the text, --steps, --chain\n"
+    "                    and --graph (default 6; 0: exact, the shortest text that reads\n"
+    "                    back as the same double); --json is always exact\n"
     "  --json            one line of JSON:\n"
     "                      {\"variables\": [\"x\", \"y\"], \"value\": 64, \"gradient\": [32, 48]}\n"
     "                      {\"variables\": [...], \"value\": [...], \"jacobian\": [[...], ...]}\n"
@@ -198,12 +201,14 @@ int cmd_expr(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"at", required_argument, 0, 'a'},   {"wrt", required_argument, 0, 'w'},
+        {"digits", required_argument, 0, 'd'},
         {"json", no_argument, 0, 'j'},        {"steps", no_argument, 0, 's'},
         {"chain", no_argument, 0, 'c'},       {"graph", required_argument, 0, 'g'},
         {"out", required_argument, 0, 'o'},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *at[64], *wrt = NULL, *graph = NULL, *outpath = NULL;
     int nat = 0, json = 0, steps = 0, chain = 0, c;
+    long digits = 6;
     optind = 1;
     opterr = 0;     /* our messages, in our style */
     /* options may follow the expression (GNU permutation); "--" ends them */
@@ -214,6 +219,9 @@ int cmd_expr(int argc, char **argv)
             at[nat++] = optarg;
             break;
         case 'w': wrt = optarg; break;
+        case 'd':
+            if (cli_long(optarg, 0, 17, &digits)) return cli_failf("--digits: expected 0..17, got '%s'", optarg);
+            break;
         case 'j': json = 1; break;
         case 's': steps = 1; break;
         case 'c': chain = 1; break;
@@ -242,6 +250,7 @@ int cmd_expr(int argc, char **argv)
     int where;
     if (bp_expr_parse(text, &e, &where, &err)) return fail_at(text, where, &err);
     int rc = 0;
+    bp_expr_set_digits(e, (int)digits);
     if (nat) {   /* every --at as one list, so that a name given twice is noticed */
         size_t len = 1;
         for (int i = 0; i < nat; i++) len += strlen(at[i]) + 1;

@@ -488,6 +488,11 @@ BP_API bp_status bp_expr_chain(const bp_expr *e, bp_mat *jf, bp_mat *jg, bp_mat 
 /* The graph of the last bp_expr_eval (owned by e; NULL before). */
 BP_API const bp_graph *bp_expr_graph(const bp_expr *e);
 
+/* The reports for people (text, steps, chain, DOT) print numbers to `digits`
+ * significant digits (default 6; 0: the shortest text that reads back as the
+ * same double, as JSON always does; at most 17). */
+BP_API void bp_expr_set_digits(bp_expr *e, int digits);
+
 /* Reports after bp_expr_eval, written to `out` (BP_E_IO if writing fails):
  * the value and gradient/Jacobian as text; as one line of JSON
  *   {"variables": [...], "value": v, "gradient": [...]}   (scalar)

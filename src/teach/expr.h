@@ -82,6 +82,7 @@ struct bp_expr {
     unsigned char *var_set;
     int nvars, capvars;
     int *wrt, nwrt;     /* indices into vars: the Jacobian's columns      */
+    int digits;         /* significant digits in the reports for people (0: exact) */
     int root;           /* ast index of the final expression              */
 
     /* State of the last evaluation (bp_expr_eval). */
@@ -138,8 +139,15 @@ static inline double grad1(const bp_graph *g, int n, int root)
     bp_mat m = bp_graph_grad(g, n);
     return m.rows && n <= root ? bp_mat_get(&m, 0, 0) : 0;
 }
-/* A number as expr prints it: exactly (core/numfmt.h), either zero as "0". */
+/* A number as expr prints it for machines (JSON, the literals of the
+ * program): exactly (core/numfmt.h), either zero as "0". */
 static inline const char *fmtnum(double v, char buf[BP_NUM_MAX]) { return v == 0 ? "0" : bp_num_exact(buf, v); }
+/* A number as expr prints it for people (text, steps, the graph): e->digits
+ * significant digits, or exactly when digits is 0. */
+static inline const char *fmtpeople(const bp_expr *e, double v, char buf[BP_NUM_MAX])
+{
+    return e->digits > 0 ? bp_num_short(buf, v, e->digits) : fmtnum(v, buf);
+}
 /* The reports need a successful bp_expr_eval; a write that failed is an error. */
 static inline bp_status need_eval(const bp_expr *e, bp_error *err)
 {

@@ -88,8 +88,8 @@ bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err)
         snprintf(d, sizeof d, "%s", kind);
         node_desc(e, i, d + strlen(d), sizeof d - strlen(d));
         node_text(e, i, t, sizeof t);
-        if (*t) fprintf(out, "  n%-3d %-18s = %-12s %s\n", i, d, fmtnum(val1(g, i), b1), t);
-        else fprintf(out, "  n%-3d %-18s = %s\n", i, d, fmtnum(val1(g, i), b1));
+        if (*t) fprintf(out, "  n%-3d %-18s = %-12s %s\n", i, d, fmtpeople(e, val1(g, i), b1), t);
+        else fprintf(out, "  n%-3d %-18s = %s\n", i, d, fmtpeople(e, val1(g, i), b1));
     }
     free(all);
     for (int k = 0; k < e->nout; k++) {
@@ -112,14 +112,14 @@ bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err)
             double up = grad1(g, i, root);
             if (op == BP_OP_LEAF) {
                 fprintf(out, "  n%-3d %-18s d%s/d%s = %s\n", i, bp_graph_node_name(g, i), ylab, bp_graph_node_name(g, i),
-                        fmtnum(up, b1));
+                        fmtpeople(e, up, b1));
                 continue;
             }
             bp_node in[2];
             double lg[2];
             bp_graph_node_inputs(g, i, in);
             local_grads(g, i, lg);
-            fprintf(out, "  n%-3d %-18s upstream d%s/dn%d = %s\n", i, node_desc(e, i, d, sizeof d), ylab, i, fmtnum(up, b1));
+            fprintf(out, "  n%-3d %-18s upstream d%s/dn%d = %s\n", i, node_desc(e, i, d, sizeof d), ylab, i, fmtpeople(e, up, b1));
             for (int j = 0; j < 2; j++) {
                 if (in[j] < 0 || isnan(lg[j])) continue;
                 const char *note = "";
@@ -130,13 +130,13 @@ bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err)
                                                                        : "   (the loser gets nothing)";
                 } else if (in[1] == in[0]) note = "   (both operands are this node)";
                 fprintf(out, "         -> n%-3d local dn%d/dn%d = %-10s product %s x %s = %s%s\n", in[j], i, in[j],
-                        fmtnum(lg[j], b1), fmtnum(up, b2), fmtnum(lg[j], b3), fmtnum(up * lg[j], t), note);
+                        fmtpeople(e, lg[j], b1), fmtpeople(e, up, b2), fmtpeople(e, lg[j], b3), fmtpeople(e, up * lg[j], t), note);
             }
         }
         free(r);
         fprintf(out, "  gradient of %s: ", ylab);
         for (int j = 0; j < e->nwrt; j++)
-            fprintf(out, "%sd/d%s = %s", j ? ", " : "", e->vars[e->wrt[j]], fmtnum(grad1(g, e->var_node[e->wrt[j]], root), b1));
+            fprintf(out, "%sd/d%s = %s", j ? ", " : "", e->vars[e->wrt[j]], fmtpeople(e, grad1(g, e->var_node[e->wrt[j]], root), b1));
         fputc('\n', out);
     }
     fputc('\n', out);
@@ -180,11 +180,11 @@ bp_status bp_expr_write_dot(bp_expr *e, FILE *out, bp_error *err)
             fputs("\\n", out);
             dot_str(out, t);
         }
-        if (op != BP_OP_LEAF || isvar) fprintf(out, "\\nvalue %s", fmtnum(val1(g, i), b1));
+        if (op != BP_OP_LEAF || isvar) fprintf(out, "\\nvalue %s", fmtpeople(e, val1(g, i), b1));
         if (bp_graph_node_requires_grad(g, i)) {
             fputs("\\ngrad ", out);
             if (no > 1) fputc('[', out);
-            for (int k = 0; k < no; k++) fprintf(out, "%s%s", k ? ", " : "", fmtnum(G[(size_t)i * no + k], b1));
+            for (int k = 0; k < no; k++) fprintf(out, "%s%s", k ? ", " : "", fmtpeople(e, G[(size_t)i * no + k], b1));
             if (no > 1) fputc(']', out);
         }
         fputc('"', out);

@@ -537,6 +537,7 @@ bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *e
     }
     for (int i = 0; i < e->nvars; i++) e->wrt[i] = i;
     e->nwrt = e->nvars;
+    e->digits = 6;
     *out = e;
     return BP_OK;
 }
@@ -574,3 +575,4 @@ const char *bp_expr_var(const bp_expr *e, int i) { return i >= 0 && i < e->nvars
 int bp_expr_noutputs(const bp_expr *e) { return e->ast[e->root].len; }
 int bp_expr_is_vector(const bp_expr *e) { return e->ast[e->root].isvec; }
 int bp_expr_is_composition(const bp_expr *e) { return e->ast[e->root].k == A_CALL; }
+void bp_expr_set_digits(bp_expr *e, int digits) { e->digits = digits < 0 ? 0 : digits > 17 ? 17 : digits; }

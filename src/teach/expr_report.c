@@ -72,18 +72,18 @@ bp_status bp_expr_write_json(const bp_expr *e, int chain, FILE *out, bp_error *e
 }
 
 /* A matrix as aligned rows "[ a  b ]", each line starting with `indent`. */
-static void text_mat(FILE *out, const char *indent, const double *m, int rows, int cols)
+static void text_mat(const bp_expr *e, FILE *out, const char *indent, const double *m, int rows, int cols)
 {
     char b[32];
     int w[256] = {0};
     for (int j = 0; j < cols && j < 256; j++)
         for (int i = 0; i < rows; i++) {
-            int l = (int)strlen(fmtnum(m[(size_t)i * cols + j], b));
+            int l = (int)strlen(fmtpeople(e, m[(size_t)i * cols + j], b));
             if (l > w[j]) w[j] = l;
         }
     for (int i = 0; i < rows; i++) {
         fprintf(out, "%s[", indent);
-        for (int j = 0; j < cols; j++) fprintf(out, " %*s", j < 256 ? w[j] : 0, fmtnum(m[(size_t)i * cols + j], b));
+        for (int j = 0; j < cols; j++) fprintf(out, " %*s", j < 256 ? w[j] : 0, fmtpeople(e, m[(size_t)i * cols + j], b));
         fputs(" ]\n", out);
     }
 }
@@ -98,17 +98,17 @@ bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err)
     if (need_eval(e, err)) return err ? err->status : BP_E_ARG;
     char b[32];
     if (!bp_expr_is_vector(e)) {
-        fprintf(out, "value     %s\n", fmtnum(e->val[0], b));
+        fprintf(out, "value     %s\n", fmtpeople(e, e->val[0], b));
         for (int j = 0; j < e->nwrt; j++)
-            fprintf(out, "%s d/d%s = %s\n", j ? "         " : "gradient ", e->vars[e->wrt[j]], fmtnum(e->jac[j], b));
+            fprintf(out, "%s d/d%s = %s\n", j ? "         " : "gradient ", e->vars[e->wrt[j]], fmtpeople(e, e->jac[j], b));
         if (!e->nwrt) fputs("gradient  (no variables)\n", out);
     } else {
         fputs("value     [", out);
-        for (int i = 0; i < e->nout; i++) fprintf(out, "%s%s", i ? ", " : "", fmtnum(e->val[i], b));
+        for (int i = 0; i < e->nout; i++) fprintf(out, "%s%s", i ? ", " : "", fmtpeople(e, e->val[i], b));
         fprintf(out, "]\nJacobian  (rows: the %d outputs; columns: ", e->nout);
         text_names(out, e->vars, e->wrt, e->nwrt);
         fputs(")\n", out);
-        text_mat(out, "          ", e->jac, e->nout, e->nwrt);
+        text_mat(e, out, "          ", e->jac, e->nout, e->nwrt);
     }
     return io(out, err);
 }
@@ -126,23 +126,23 @@ bp_status bp_expr_write_chain(const bp_expr *e, FILE *out, bp_error *err)
     fprintf(out, "chain rule for %.*s:  J = J_%s(%s) . J_%s\n\n", R->end - R->start, e->src + R->start, D->name,
             inner, inner);
     fprintf(out, "  %s = [", inner);
-    for (int i = 0; i < e->nargs; i++) fprintf(out, "%s%s", i ? ", " : "", fmtnum(val1(e->g, e->args[i]), b));
+    for (int i = 0; i < e->nargs; i++) fprintf(out, "%s%s", i ? ", " : "", fmtpeople(e, val1(e->g, e->args[i]), b));
     fprintf(out, "]   (the arguments of %s, bound to its parameters ", D->name);
     text_names(out, D->params, NULL, D->nparams);
     fprintf(out, ")\n\n  J_%s at %s   (rows: the %d outputs of %s; columns: ", D->name, inner, e->nout, D->name);
     text_names(out, D->params, NULL, D->nparams);
     fputs(")\n", out);
-    text_mat(out, "    ", e->jf, e->nout, e->nargs);
+    text_mat(e, out, "    ", e->jf, e->nout, e->nargs);
     fprintf(out, "\n  J_%s   (rows: ", inner);
     text_names(out, D->params, NULL, D->nparams);
     fputs("; columns: ", out);
     text_names(out, e->vars, e->wrt, e->nwrt);
     fputs(")\n", out);
-    text_mat(out, "    ", e->jg, e->nargs, e->nwrt);
+    text_mat(e, out, "    ", e->jg, e->nargs, e->nwrt);
     fprintf(out, "\n  J_%s . J_%s   (rows: outputs; columns: ", D->name, inner);
     text_names(out, e->vars, e->wrt, e->nwrt);
     fputs(")\n", out);
-    text_mat(out, "    ", e->jp, e->nout, e->nwrt);
+    text_mat(e, out, "    ", e->jp, e->nout, e->nwrt);
     double worst = 0;
     for (int i = 0; i < e->nout * e->nwrt; i++) {
         double d = fabs(e->jp[i] - e->jac[i]) / (1 + fabs(e->jac[i]));
