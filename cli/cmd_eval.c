@@ -109,7 +109,7 @@ static void print_text(const char *model, const char *data, const bp_metrics *m,
     int k_out = bp_net_outputs(net);
     printf("model     %s (%d input%s, %d output%s)\n", model, s->inputs, s->inputs == 1 ? "" : "s", k_out,
            k_out == 1 ? "" : "s");
-    printf("data      %s (%d samples)\n", data, m->n);
+    printf("data      %s (%d sample%s)\n", data, m->n, m->n == 1 ? "" : "s");
     char b1[BP_NUM_MAX], b2[BP_NUM_MAX];
     if (isnan(m->loss)) printf("loss      none (the model has no loss)\n");
     else printf("loss      %s (%s, %s)\n", bp_num_short(b1, m->loss, 6), bp_loss_name(s->loss),

@@ -2,6 +2,7 @@
  * written out step by step, as text, Markdown or a LaTeX document. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +37,7 @@ static const char HELP[] =
     "  --dtype T       f64 (default) or f32\n"
     "  --x FILE.csv    inputs, one sample per row (replaces data.x)\n"
     "  --y FILE.csv    targets, one sample per row (replaces data.y)\n"
+    "  --out FILE      write the derivation to FILE (atomically) instead of standard output\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 success, 2 bad input (one line \"backprop: FILE: problem\" on stderr,\n"
@@ -44,7 +46,7 @@ static const char HELP[] =
     "examples:\n"
     "  backprop explain examples/q12.json\n"
     "  backprop explain net.json --sample 2 --format markdown > step.md\n"
-    "  backprop explain net.json --format latex > bp.tex && pdflatex bp.tex\n";
+    "  backprop explain net.json --format latex --out bp.tex && pdflatex bp.tex\n";
 
 int cmd_explain(int argc, char **argv)
 {
@@ -52,8 +54,8 @@ int cmd_explain(int argc, char **argv)
         {"format", required_argument, 0, 'f'}, {"sample", required_argument, 0, 's'},
         {"dtype", required_argument, 0, 't'},  {"x", required_argument, 0, 'x'},
         {"y", required_argument, 0, 'y'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *xcsv = NULL, *ycsv = NULL;
+        {"out", required_argument, 0, 'o'},    {0, 0, 0, 0}};
+    const char *xcsv = NULL, *ycsv = NULL, *outpath = NULL;
     bp_format fmt = BP_FMT_TEXT;
     bp_dtype dtype = BP_F64;
     long sample = 0;   /* 1-based; 0 = the whole batch */
@@ -78,12 +80,15 @@ int cmd_explain(int argc, char **argv)
             break;
         case 'x': xcsv = optarg; break;
         case 'y': ycsv = optarg; break;
+        case 'o': outpath = strcmp(optarg, "-") ? optarg : NULL; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_bad_option("explain", argv);
         }
     }
     if (optind != argc - 1) return cli_failf("explain: expected one model file (see `backprop explain --help`)");
     const char *path = argv[optind];
+    const cli_file files[] = {{"FILE", path, 0}, {"--x", xcsv, 0}, {"--y", ycsv, 0}, {"--out", outpath, 1}};
+    if (cli_distinct(files, 4)) return EXIT_BAD;
     bp_model *m;
     int rc = cli_load_model(path, dtype, xcsv, ycsv, &m);
     if (rc) return rc;
@@ -105,8 +110,13 @@ int cmd_explain(int argc, char **argv)
         bp_status st = bp_explain(m, fmt, (int)sample - 1, mem, &err);
         if (fclose(mem) && !st) rc = cli_failf("out of memory");
         else if (st) rc = cli_failf("%s: %s", path, err.msg);
-        else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout))
-            rc = cli_failf("write error on stdout: %s", strerror(errno));
+        else if (outpath) {   /* atomically: a failure leaves the file as it was */
+            bp_atomic_file af;
+            if (bp_atomic_open(&af, outpath, &err)) rc = cli_fail(&err);
+            else if (fwrite(buf, 1, len, af.fp) != len) { bp_atomic_abort(&af); rc = cli_failf("%s: write failed", outpath); }
+            else if (bp_atomic_commit(&af, &err)) rc = cli_fail(&err);
+        } else if (fwrite(buf, 1, len, stdout) != len || fflush(stdout))
+            rc = cli_failf("standard output: write failed: %s", strerror(errno));
     }
     free(buf);
     bp_model_free(m);

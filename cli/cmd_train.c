@@ -276,6 +276,11 @@ int cmd_train(int argc, char **argv)
     if (optind != argc) return cli_failf("train: unexpected argument '%s' (see `backprop train --help`)", argv[optind]);
     if (!arch == !model_json) return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them)");
     if (!dopt.data) return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS");
+    const char *named[] = {save, ckpt, log_path, plot_path}, *optn[] = {"--save", "--checkpoint", "--log", "--plot"};
+    for (int i = 0; i < 4; i++)
+        if (named[i] && !strcmp(named[i], "-"))
+            return cli_failf("%s -: a file name is needed (training prints its report on standard output; "
+                             "/dev/stdout if you mean it)", optn[i]);
     if (o.patience) o.keep_best = 1;   /* early stopping ends with the best weights */
     if ((o.patience || o.keep_best) && val <= 0) return cli_failf("train: --patience and --keep-best need a validation split (--val F)");
     if (val > 0 && dopt.split == 1) return cli_failf("train: --val holds out part of the training data; do not train on the test split");
@@ -390,9 +395,9 @@ int cmd_train(int argc, char **argv)
         const bp_net_spec *s = bp_net_get_spec(net);
         printf("training %d", s->inputs);
         for (int l = 0; l < s->nlayers; l++) printf("-%d", s->layers[l].units);
-        printf(" (%s hidden, %s output, %s loss) on %d samples%s, %s, batch %d, lr %g, %d epoch%s%s\n",
+        printf(" (%s hidden, %s output, %s loss) on %d sample%s%s, %s, batch %d, lr %g, %d epoch%s%s\n",
                s->nlayers > 1 ? bp_act_name(s->layers[0].act) : "no", bp_act_name(s->layers[s->nlayers - 1].act),
-               bp_loss_name(s->loss), train.n, valid.n ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch,
+               bp_loss_name(s->loss), train.n, train.n == 1 ? "" : "s", valid.n ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch,
                o.lr, o.epochs, o.epochs == 1 ? "" : "s", resume ? ", resumed" : "");
         fflush(stdout);
     }
@@ -427,8 +432,16 @@ int cmd_train(int argc, char **argv)
         for (int i = 0; i < nh; i++) secs += h[i].seconds;
         printf("stopped after %d epoch%s: %s; %.2f s training, %.2f s per epoch\n", nh, nh == 1 ? "" : "s",
                bp_trainer_stop_reason(t), secs, nh ? secs / nh : 0);
+        if (o.keep_best && nh) {   /* the trainer keeps the first epoch of the lowest validation loss */
+            int b = 0;
+            for (int i = 1; i < nh; i++)
+                if (h[i].val_loss < h[b].val_loss) b = i;
+            printf("kept the weights of epoch %d, the best validation loss (%.4f)\n", h[b].epoch, h[b].val_loss);
+        }
         printf("%s model saved to %s\n", st == BP_E_DIVERGED ? "last good" : "trained", save);
     }
+    if (st == BP_OK && resume_is_ckpt && unlink(ckpt) == 0 && !quiet)
+        printf("checkpoint %s removed: the run it belonged to is complete\n", ckpt);
 out_t:
     bp_trainer_free(t);
 out:

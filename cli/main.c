@@ -137,7 +137,18 @@ int main(int argc, char **argv)
         fputs(USAGE, stderr);
         return EXIT_BAD;
     }
+    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
+        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"expr", cmd_expr},
+        {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
+    };
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") && argc >= 3) {   /* backprop help train = backprop train --help */
+        char *args[3] = {argv[2], "--help", NULL};
+        for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+            if (!strcmp(argv[2], cmds[i].name)) return finish(cmds[i].fn(2, args));
+        fprintf(stderr, "backprop: help: unknown command '%s' (run `backprop --help` for the list)\n", argv[2]);
+        return EXIT_BAD;
+    }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(USAGE, stdout);
         return finish(0);
@@ -146,10 +157,6 @@ int main(int argc, char **argv)
         printf("backprop %s\n", BP_VERSION);
         return finish(0);
     }
-    static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"expr", cmd_expr},
-        {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
-    };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(cmd, cmds[i].name)) return finish(cmds[i].fn(argc - 1, argv + 1));
     fprintf(stderr, "backprop: unknown command '%s' (run `backprop --help` for the list)\n", cmd);

@@ -67,7 +67,17 @@ if [ "$interrupted" = 1 ]; then
     run resume "${ARGS[@]}" --save "$T/part.safetensors" --resume "$T/part.ckpt"
     expect_rc resume 0
     check "resumed model is bit-identical to the uninterrupted one" cmp -s "$T/full.safetensors" "$T/part.safetensors"
+    cp "$T/part.ckpt" "$T/own.ckpt"
+    run resume_own "${ARGS[@]}" --save "$T/own.safetensors" --resume "$T/own.ckpt" --checkpoint "$T/own.ckpt"
+    expect_rc resume_own 0
+    check "the run's own checkpoint is removed once the run is complete" [ ! -e "$T/own.ckpt" ]
 fi
+# early stopping says which epoch's weights it kept
+run early train --arch 16-64-64-3 --data "$T/cls.csv" --epochs 40 --batch 16 --lr 0.05 --val 0.3 --patience 2 \
+    --seed 3 --save "$T/early.safetensors"
+expect_rc early 0
+check "early stopping names the epoch kept" grep -q "^kept the weights of epoch [0-9]*, the best validation loss" \
+    "$T/early.out"
 
 # ---- divergence: exit 1, names epoch and batch, the last good model is saved
 printf '1,1000\n2,2000\n3,3000\n4,4000\n' >"$T/div.csv"
@@ -116,4 +126,10 @@ run badcsv train --arch 2-2 --data "$T/badnum.csv"
 expect_refused badcsv "badnum.csv:2:3" "oops"
 run negval train --arch 16-3 --data "$T/cls.csv" --val 1.5
 expect_refused negval "--val"
+run savestdout train --arch 16-3 --data "$T/cls.csv" --save -
+expect_refused savestdout "--save -: a file name is needed"
+run_ok helptrain help train
+check "backprop help train = backprop train --help" cmp -s "$T/helptrain.out" <("$BP" train --help)
+run_ok explainout explain examples/q12.json --out "$T/q12.txt"
+check "explain --out writes the file, nothing on stdout" [ -s "$T/q12.txt" ] && [ ! -s "$T/explainout.out" ]
 finish

@@ -18,6 +18,9 @@ void *bp_calloc(size_t count, size_t size, bp_error *err);
 /* A NUL-terminated copy of the n bytes at s (caller frees), or NULL. */
 char *bp_strndup(const char *s, size_t n);
 
+/* "s" unless n is 1: "%d row%s", n, bp_s(n). */
+static inline const char *bp_s(long n) { return n == 1 ? "" : "s"; }
+
 /* Names of enum values: BP_NAME_OF(table, v) is table[v] or "?";
  * BP_NAME_PARSER(fn, type, table) defines int fn(const char *, type *)
  * returning 0 and the index of the name, or -1 if it is not in the table. */

@@ -193,7 +193,7 @@ static bp_status get_matrix(ctx *c, json_t *v, const char *path, int rows, int c
     if (!json_is_array(v)) return fail(c, BP_E_VALUE, path, "expected an array of rows, got %s", type_name(v));
     int n = (int)json_array_size(v);
     if (n == 0) return fail(c, BP_E_SHAPE, path, "empty: expected %s", what);
-    if (rows >= 0 && n != rows) return fail(c, BP_E_SHAPE, path, "expected %d rows (%s), got %d", rows, what, n);
+    if (rows >= 0 && n != rows) return fail(c, BP_E_SHAPE, path, "expected %d row%s (%s), got %d", rows, bp_s(rows), what, n);
     double *m = bp_malloc((size_t)n * cols * sizeof *m, c->err);
     if (!m) return BP_E_NOMEM;
     for (int i = 0; i < n; i++) {
@@ -475,13 +475,16 @@ bp_status bp_model_set_data(bp_model *m, const bp_mat *x, const bp_mat *y, bp_er
     const bp_net_spec *s = bp_net_get_spec(m->net);
     int rows = x ? x->rows : m->m, f32 = bp_net_dtype(m->net) == BP_F32;
     if (x && x->cols != s->inputs)
-        return bp_err(err, BP_E_SHAPE, "x has %d columns, the network has %d inputs", x->cols, s->inputs);
+        return bp_err(err, BP_E_SHAPE, "x has %d column%s, the network has %d input%s", x->cols, bp_s(x->cols), s->inputs,
+                      bp_s(s->inputs));
     if (y && y->cols != bp_net_outputs(m->net))
-        return bp_err(err, BP_E_SHAPE, "y has %d columns, the network has %d outputs", y->cols, bp_net_outputs(m->net));
-    if (y && x && y->rows != x->rows) return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, x->rows);
-    if (y && !x && y->rows != m->m) return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, m->m);
+        return bp_err(err, BP_E_SHAPE, "y has %d column%s, the network has %d output%s", y->cols, bp_s(y->cols),
+                      bp_net_outputs(m->net), bp_s(bp_net_outputs(m->net)));
+    if (y && x && y->rows != x->rows)
+        return bp_err(err, BP_E_SHAPE, "y has %d row%s, x has %d", y->rows, bp_s(y->rows), x->rows);
+    if (y && !x && y->rows != m->m) return bp_err(err, BP_E_SHAPE, "y has %d row%s, x has %d", y->rows, bp_s(y->rows), m->m);
     if (x && !y && m->y && m->ym != rows)
-        return bp_err(err, BP_E_SHAPE, "x has %d rows, and the model file's data.y %d: give y for these rows too",
+        return bp_err(err, BP_E_SHAPE, "x has %d rows, the model file's data.y %d: give y for these rows too",
                       rows, m->ym);
     bp_status st;
     if (x) {

@@ -59,10 +59,12 @@ bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, b
 {
     if (!x || x->rows < 1) return bp_err(err, BP_E_SHAPE, "no samples: x has no rows");
     if (x->cols != net->spec.inputs)
-        return bp_err(err, BP_E_SHAPE, "x has %d columns, the network has %d inputs", x->cols, net->spec.inputs);
+        return bp_err(err, BP_E_SHAPE, "x has %d column%s, the network has %d input%s", x->cols, bp_s(x->cols),
+                      net->spec.inputs, bp_s(net->spec.inputs));
     if (y && y->cols != bp_spec_outputs(&net->spec))
-        return bp_err(err, BP_E_SHAPE, "y has %d columns, the network has %d outputs", y->cols, bp_spec_outputs(&net->spec));
+        return bp_err(err, BP_E_SHAPE, "y has %d column%s, the network has %d output%s", y->cols, bp_s(y->cols),
+                      bp_spec_outputs(&net->spec), bp_s(bp_spec_outputs(&net->spec)));
     if (y && y->rows != x->rows)
-        return bp_err(err, BP_E_SHAPE, "y has %d rows, x has %d", y->rows, x->rows);
+        return bp_err(err, BP_E_SHAPE, "y has %d row%s, x has %d", y->rows, bp_s(y->rows), x->rows);
     return BP_OK;
 }

@@ -463,9 +463,9 @@ static void intro(ctx *C, int sample, int total)
         snprintf(what, sizeof what, E->f == BP_FMT_TEXT ? "sample %d of %d alone (counting from 1), so m = 1"
                                                         : "sample %d of %d alone (counting from 1), so $m = 1$", sample + 1, total);
     else snprintf(what, sizeof what, E->f == BP_FMT_TEXT ? "m = %d sample%s" : "$m = %d$ sample%s", C->m, C->m == 1 ? "" : "s");
-    para(E, S(E, "A %s network (%d layers), %s loss with reduction %s, over %s. Weight layout %s.",
-              "A %s network (%d layers), %s loss with reduction %s, over %s. Weight layout %s.", arch,
-              s->nlayers, lossn[s->loss], bp_reduction_name(s->reduction), what,
+    para(E, S(E, "A %s network (%d layer%s), %s loss with reduction %s, over %s. Weight layout %s.",
+              "A %s network (%d layer%s), %s loss with reduction %s, over %s. Weight layout %s.", arch,
+              s->nlayers, bp_s(s->nlayers), lossn[s->loss], bp_reduction_name(s->reduction), what,
               E->f == BP_FMT_LATEX ? (oi ? "\\texttt{out\\_in}" : "\\texttt{in\\_out}")
               : E->f == BP_FMT_MARKDOWN ? (oi ? "`out_in`" : "`in_out`") : bp_layout_name(s->layout)));
     para(E, S(E, "Notation: z^[l] is layer l's pre-activation, a^[l] = g(z^[l]) its activation, a^[0] = x; "

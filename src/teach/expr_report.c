@@ -105,7 +105,7 @@ bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err)
     } else {
         fputs("value     [", out);
         for (int i = 0; i < e->nout; i++) fprintf(out, "%s%s", i ? ", " : "", fmtpeople(e, e->val[i], b));
-        fprintf(out, "]\nJacobian  (rows: the %d outputs; columns: ", e->nout);
+        fprintf(out, "]\nJacobian  (rows: the %d output%s; columns: ", e->nout, e->nout == 1 ? "" : "s");
         text_names(out, e->vars, e->wrt, e->nwrt);
         fputs(")\n", out);
         text_mat(e, out, "          ", e->jac, e->nout, e->nwrt);

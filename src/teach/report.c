@@ -137,7 +137,7 @@ bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err)
     text_mat(out, "output yhat", &v.a);
     for (int l = 0; l <= v.L; l++) {
         layer_mats g = layer_mats_of(&v, l);
-        fprintf(out, "\nlayer %d: %d units, %s%s\n", l + 1, s->layers[l].units, bp_act_name(s->layers[l].act),
+        fprintf(out, "\nlayer %d: %d unit%s, %s%s\n", l + 1, s->layers[l].units, bp_s(s->layers[l].units), bp_act_name(s->layers[l].act),
                 s->layers[l].bias ? "" : ", no bias");
         text_mat(out, "z", &g.z);
         text_mat(out, "a", &g.a);
