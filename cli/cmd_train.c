@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static const char HELP[] =
-    "usage: backprop train (--arch SIZES | --model FILE.json) --data DATA [OPTIONS]\n"
+    "usage: backprop train (--arch SIZES | --model FILE | --resume CHECKPOINT) --data DATA [OPTIONS]\n"
     "\n"
     "Train a network by mini-batch gradient descent and save it as a safetensors file.\n"
     "Example (the main job, Fashion-MNIST):\n"
@@ -63,8 +63,11 @@ static const char HELP2[] =
     "output:\n"
     "  --save FILE         the trained model (default model.safetensors); written atomically\n"
     "  --checkpoint FILE   where Ctrl-C saves the training state (default: SAVE.ckpt)\n"
-    "  --resume FILE       continue from a checkpoint (same data and options); ends with the\n"
-    "                      same model as an uninterrupted run\n"
+    "  --resume FILE       continue from a checkpoint; ends with the same model as an\n"
+    "                      uninterrupted run. The network and the training options come from\n"
+    "                      the checkpoint (--arch and the others may be left out; if given they\n"
+    "                      must be the run's); give the same --data, --val and scaling options.\n"
+    "                      Once the run is complete, its own checkpoint (--checkpoint) is removed\n"
     "  --log FILE.csv      per epoch: epoch,train_loss,train_acc,val_loss,val_acc,seconds\n"
     "  --plot FILE.svg     learning curves (loss and accuracy per epoch)\n"
     "  --quiet             print nothing but errors\n"
@@ -204,6 +207,7 @@ int cmd_train(int argc, char **argv)
     double val = 0;
     long n, threads = 0;
     int arch_opts = 0;
+    unsigned char given[O_HELP + 1] = {0};   /* which options the command line set */
     int c;
     optind = 1;
     opterr = 0;   /* bad options are reported in one line by cli_bad_option */
@@ -211,6 +215,7 @@ int cmd_train(int argc, char **argv)
         int r = data_opt(c, optarg, &dopt);
         if (r < 0) return EXIT_BAD;
         if (r) continue;
+        if (c >= 0 && c <= O_HELP) given[c] = 1;
         switch (c) {
         case O_ARCH: arch = optarg; break;
         case O_MODEL: model_json = optarg; break;
@@ -274,7 +279,31 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_failf("train: unexpected argument '%s' (see `backprop train --help`)", argv[optind]);
-    if (!arch == !model_json) return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them)");
+    /* --resume alone: the network and the options of the run come from the checkpoint; options given anyway
+     * must be the run's (a different one is refused when the checkpoint is loaded) */
+    int from_ckpt = resume && !arch && !model_json;
+    if (from_ckpt) {
+        bp_net_spec cs;
+        bp_dtype cd;
+        bp_train_options co;
+        bp_error e0;
+        if (bp_checkpoint_info(resume, &cs, &cd, &co, &e0)) return cli_fail(&e0);
+        if (arch_opts)
+            return cli_failf("train: --resume takes the network from the checkpoint: --hidden, --output, --loss, "
+                             "--reduction, --layout and --init do not apply");
+        spec = cs;
+        if (!given[O_DTYPE]) dtype = cd;
+#define FROM(opt, field) if (!given[opt]) o.field = co.field
+        FROM(O_EPOCHS, epochs); FROM(O_BATCH, batch); FROM(O_LR, lr); FROM(O_OPT, optimizer);
+        FROM(O_MOM, momentum); FROM(O_B1, beta1); FROM(O_B2, beta2); FROM(O_AEPS, adam_eps);
+        FROM(O_WD, weight_decay); FROM(O_SCHED, schedule); FROM(O_STEP, step_size); FROM(O_GAMMA, gamma);
+        FROM(O_TOL, tol); FROM(O_PAT, patience); FROM(O_BEST, keep_best); FROM(O_SEED, seed);
+        FROM(O_NOSHUF, shuffle);
+#undef FROM
+    } else if (!arch == !model_json) {
+        return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them), or "
+                         "--resume CHECKPOINT");
+    }
     if (!dopt.data) return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS");
     const char *named[] = {save, ckpt, log_path, plot_path}, *optn[] = {"--save", "--checkpoint", "--log", "--plot"};
     for (int i = 0; i < 4; i++)
@@ -309,7 +338,7 @@ int cmd_train(int argc, char **argv)
     bp_model *model = NULL;
     bp_error err;
     int rc = 0;
-    if (dopt.regression && !loss_set) spec.loss = BP_LOSS_SQUARED;
+    if (!from_ckpt && dopt.regression && !loss_set) spec.loss = BP_LOSS_SQUARED;
     if (model_json && arch_opts)
         return cli_failf("train: --model takes the architecture from the file: --hidden, --output, --loss, --reduction, "
                          "--layout and --init do not apply");
@@ -321,6 +350,8 @@ int cmd_train(int argc, char **argv)
             bp_net_free(net);
             return cli_failf("%s: no \"loss\": training needs one", model_json);
         }
+    } else if (from_ckpt) {
+        if (bp_net_new(&spec, dtype, &net, &err)) return cli_fail(&err);   /* the checkpoint's weights replace these */
     } else {
         if (parse_arch(arch, &spec)) return EXIT_BAD;
         if (!output_set) output = spec.loss == BP_LOSS_CE ? BP_ACT_SOFTMAX : spec.loss == BP_LOSS_BCE ? BP_ACT_SIGMOID : BP_ACT_LINEAR;

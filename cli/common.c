@@ -37,7 +37,20 @@ int cli_load_model(const char *path, bp_dtype dtype, const char *xcsv, const cha
     bp_error err;
     bp_mat x = {0}, y = {0};
     *out = NULL;
-    if (bp_model_read(path, dtype, out, &err)) return cli_fail(&err);
+    if (!strcmp(path, "-")) {   /* a JSON model on standard input */
+        char *text = NULL;
+        size_t len;
+        if (bp_read_file("/dev/stdin", BP_LIMIT_MODEL, "a JSON model file", &text, &len, &err) ||
+            bp_model_parse(text, len, "stdin", dtype, out, &err)) {
+            free(text);
+            char *p = strstr(err.msg, "/dev/stdin");   /* name it as the user did */
+            if (p) memmove(p, p + 5, strlen(p + 5) + 1);
+            return cli_fail(&err);
+        }
+        free(text);
+    } else if (bp_model_read(path, dtype, out, &err)) {
+        return cli_fail(&err);
+    }
     int rc = 0;
     if (xcsv && (rc = load_csv(xcsv, &x))) goto done;
     if (ycsv && (rc = load_csv(ycsv, &y))) goto done;

@@ -793,6 +793,11 @@ BP_API int bp_trainer_history(const bp_trainer *t, const bp_epoch_stats **stats)
 BP_API const char *bp_trainer_stop_reason(const bp_trainer *t);
 /* Checkpoint: the network, optimizer state, position and history, atomically. */
 BP_API bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const char *path, bp_error *err);
+/* What a checkpoint was made with: the network's shape and dtype and the
+ * run's options (callbacks and stop left empty), to make the trainer that
+ * bp_trainer_load restores it into. */
+BP_API bp_status bp_checkpoint_info(const char *path, bp_net_spec *spec, bp_dtype *dtype, bp_train_options *opt,
+                                    bp_error *err);
 /* Restore a checkpoint written by bp_trainer_save into a trainer created for
  * the same network shape and options. */
 BP_API bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err);

@@ -67,6 +67,12 @@ if [ "$interrupted" = 1 ]; then
     run resume "${ARGS[@]}" --save "$T/part.safetensors" --resume "$T/part.ckpt"
     expect_rc resume 0
     check "resumed model is bit-identical to the uninterrupted one" cmp -s "$T/full.safetensors" "$T/part.safetensors"
+    # --resume alone: the network and the options come from the checkpoint, the data options are given again
+    run resume_bare train --resume "$T/part.ckpt" --data "$T/cls.csv" --val 0.2 --quiet --save "$T/bare.safetensors"
+    expect_rc resume_bare 0
+    check "resumed with --resume alone: the same model" cmp -s "$T/full.safetensors" "$T/bare.safetensors"
+    run resume_nodata train --resume "$T/part.ckpt" --data "$T/cls.csv" --quiet --save "$T/bare2.safetensors"
+    expect_refused resume_nodata "the checkpoint was made with 2400 training samples, this data has 3000"
     cp "$T/part.ckpt" "$T/own.ckpt"
     run resume_own "${ARGS[@]}" --save "$T/own.safetensors" --resume "$T/own.ckpt" --checkpoint "$T/own.ckpt"
     expect_rc resume_own 0

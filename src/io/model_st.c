@@ -37,30 +37,6 @@ static const char *scaling_text(int divide, int standardize)
 
 /* ---- save ----------------------------------------------------------------- */
 
-static char *architecture_json(const bp_net_spec *s, bp_error *err)
-{
-    json_t *root = json_object(), *layers = json_array();
-    int bad = !root || !layers;
-    bad |= json_object_set_new(root, "inputs", json_integer(s->inputs));
-    bad |= json_object_set_new(root, "weight_layout", json_string(bp_layout_name(s->layout)));
-    for (int l = 0; !bad && l < s->nlayers; l++) {
-        json_t *L = json_object();
-        bad |= !L;
-        bad |= json_object_set_new(L, "units", json_integer(s->layers[l].units));
-        bad |= json_object_set_new(L, "activation", json_string(bp_act_name(s->layers[l].act)));
-        bad |= json_object_set_new(L, "bias", json_boolean(s->layers[l].bias));
-        bad |= json_array_append_new(layers, L);
-    }
-    bad |= json_object_set(root, "layers", layers);
-    bad |= json_object_set_new(root, "loss", json_string(bp_loss_name(s->loss)));
-    bad |= json_object_set_new(root, "reduction", json_string(bp_reduction_name(s->reduction)));
-    char *text = bad ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(layers);
-    json_decref(root);
-    if (!text) bp_err(err, BP_E_NOMEM, "out of memory");
-    return text;
-}
-
 bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *path, bp_error *err)
 {
     if (!cnet || !path) return bp_err(err, BP_E_ARG, "bp_net_save: %s is NULL", cnet ? "path" : "net");
@@ -129,7 +105,7 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
         t[n++] = (bp_st_tensor){"scaler.mean", BP_F32, 1, {scaler->features}, scaler->mean, nb};
         t[n++] = (bp_st_tensor){"scaler.std", BP_F32, 1, {scaler->features}, scaler->std, nb};
     }
-    if (!(arch = architecture_json(s, err))) { st = BP_E_NOMEM; goto done; }
+    if (!(arch = bp_spec_json(s, err))) { st = BP_E_NOMEM; goto done; }
     /* how inputs are scaled before the first layer, for readers other than us */
     const char *scaling = scaling_text(divide, standardize);
     char dv[32], rg[64];
@@ -150,98 +126,6 @@ done:
 /* ---- load ----------------------------------------------------------------- */
 
 #define F BP_E_FORMAT
-
-static bp_status arch_fail(const char *file, bp_error *err, const char *where, const char *fmt, ...) BP_PRINTF(4, 5);
-static bp_status arch_fail(const char *file, bp_error *err, const char *where, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return bp_err(err, F, "%s: __metadata__.architecture: %s: %s", file, where, msg);
-}
-
-/* Every key of `obj` must be in `keys` and every one of `keys` present. */
-static bp_status exact_keys(const char *file, bp_error *err, json_t *obj, const char *where, const char *const *keys)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        int ok = 0;
-        for (const char *const *a = keys; *a; a++) ok |= !strcmp(*a, k);
-        if (!ok) return arch_fail(file, err, where, "unknown key \"%s\"", k);
-    }
-    for (const char *const *a = keys; *a; a++)
-        if (!json_object_get(obj, *a)) return arch_fail(file, err, where, "missing key \"%s\"", *a);
-    return BP_OK;
-}
-
-static bp_status arch_int(const char *file, bp_error *err, json_t *v, const char *where, int *out)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_UNITS)
-        return arch_fail(file, err, where, "expected an integer from 1 to %d", MAX_UNITS);
-    *out = (int)json_integer_value(v);
-    return BP_OK;
-}
-
-static bp_status arch_name(const char *file, bp_error *err, json_t *v, const char *where,
-                           int (*parse)(const char *, void *), int *out)
-{
-    int tmp;
-    if (!json_is_string(v)) return arch_fail(file, err, where, "expected a string");
-    if (parse(json_string_value(v), &tmp)) return arch_fail(file, err, where, "unknown name \"%s\"", json_string_value(v));
-    *out = tmp;
-    return BP_OK;
-}
-#define PARSER(p) ((int (*)(const char *, void *))(p))
-
-static bp_status parse_architecture(const char *file, const char *text, bp_net_spec *s, bp_error *err)
-{
-    static const char *const ROOT[] = {"inputs", "weight_layout", "layers", "loss", "reduction", NULL};
-    static const char *const LAYER[] = {"units", "activation", "bias", NULL};
-    json_error_t je;
-    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return bp_err(err, F, "%s: __metadata__.architecture: invalid JSON at column %d: %s", file, je.column, je.text);
-    bp_status st;
-    int tmp = 0;
-    char where[64];
-    memset(s, 0, sizeof *s);
-    json_t *layers = json_object_get(root, "layers");
-    if (!json_is_object(root)) { st = arch_fail(file, err, "$", "expected an object"); goto done; }
-    if ((st = exact_keys(file, err, root, "$", ROOT)) || (st = arch_int(file, err, json_object_get(root, "inputs"), "inputs", &s->inputs)))
-        goto done;
-    if ((st = arch_name(file, err, json_object_get(root, "weight_layout"), "weight_layout", PARSER(bp_layout_parse), &tmp))) goto done;
-    s->layout = (bp_layout)tmp;
-    if ((st = arch_name(file, err, json_object_get(root, "loss"), "loss", PARSER(bp_loss_parse), &tmp))) goto done;
-    s->loss = (bp_loss)tmp;
-    if ((st = arch_name(file, err, json_object_get(root, "reduction"), "reduction", PARSER(bp_reduction_parse), &tmp))) goto done;
-    s->reduction = (bp_reduction)tmp;
-    if (!json_is_array(layers) || json_array_size(layers) < 1 || json_array_size(layers) > BP_MAX_LAYERS) {
-        st = arch_fail(file, err, "layers", "expected an array of 1 to %d layers", BP_MAX_LAYERS);
-        goto done;
-    }
-    s->nlayers = (int)json_array_size(layers);
-    for (int l = 0; l < s->nlayers; l++) {
-        json_t *L = json_array_get(layers, l);
-        snprintf(where, sizeof where, "layers[%d]", l);
-        if (!json_is_object(L)) { st = arch_fail(file, err, where, "expected an object"); goto done; }
-        if ((st = exact_keys(file, err, L, where, LAYER))) goto done;
-        snprintf(where, sizeof where, "layers[%d].units", l);
-        if ((st = arch_int(file, err, json_object_get(L, "units"), where, &s->layers[l].units))) goto done;
-        snprintf(where, sizeof where, "layers[%d].activation", l);
-        if ((st = arch_name(file, err, json_object_get(L, "activation"), where, PARSER(bp_act_parse), &tmp))) goto done;
-        s->layers[l].act = (bp_act)tmp;
-        snprintf(where, sizeof where, "layers[%d].bias", l);
-        if (!json_is_boolean(json_object_get(L, "bias"))) { st = arch_fail(file, err, where, "expected true or false"); goto done; }
-        s->layers[l].bias = json_is_true(json_object_get(L, "bias"));
-    }
-    bp_error e2;
-    if (bp_net_spec_check(s, &e2)) st = bp_err(err, F, "%s: __metadata__.architecture: %s", file, e2.msg);
-done:
-    json_decref(root);
-    return st;
-}
 
 /* Check tensor `name`: present (unless optional), F32/F64 (bp_st_read allows
  * nothing else), of shape [d0] or [d0, d1] (d1 < 0: one dimension). */
@@ -342,7 +226,7 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
             goto done;
         }
     }
-    if ((st = parse_architecture(path, arch, &s, err))) goto done;
+    if ((st = bp_spec_parse_json(path, "__metadata__.architecture", arch, &s, err))) goto done;
 
     /* every tensor present, of the right shape, finite; nothing else */
     const bp_st_tensor *W[BP_MAX_LAYERS], *B[BP_MAX_LAYERS] = {0}, *mean = NULL, *sd = NULL;

@@ -12,8 +12,11 @@
  * a resumed run must agree on all three. Loading trusts nothing: every field
  * is parsed whole and range-checked, every tensor must be finite. */
 #include "nn/trainer.h"
+#include "nn/net.h"
 #include "core/mat.h"
 #include "core/safetensors.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <math.h>
@@ -47,6 +50,22 @@ static void run_signature(const bp_trainer *t, char *buf, size_t cap)
                  "schedule (step %d, gamma %a), tol %a, patience %d%s", o->epochs, o->lr, o->momentum, o->beta1,
                  o->beta2, o->adam_eps, o->weight_decay, bp_schedule_name(o->schedule), o->step_size, o->gamma,
                  o->tol, o->patience, o->keep_best ? ", keep best" : "");
+}
+
+/* The options of the run as compact JSON (numbers exact: jansson writes 17
+ * digits), so that a resumed run can take them from the checkpoint. */
+static char *options_json(const bp_train_options *o, bp_error *err)
+{
+    json_t *j = json_pack("{s:i, s:i, s:f, s:s, s:f, s:f, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:i, s:b, s:I, s:b}",
+                          "epochs", o->epochs, "batch", o->batch, "lr", o->lr, "optimizer", bp_optimizer_name(o->optimizer),
+                          "momentum", o->momentum, "beta1", o->beta1, "beta2", o->beta2, "adam_eps", o->adam_eps,
+                          "weight_decay", o->weight_decay, "schedule", bp_schedule_name(o->schedule), "step_size",
+                          o->step_size, "gamma", o->gamma, "tol", o->tol, "patience", o->patience, "keep_best",
+                          o->keep_best, "seed", (json_int_t)o->seed, "shuffle", o->shuffle);
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (!text) bp_err(err, BP_E_NOMEM, "out of memory");
+    return text;
 }
 
 bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const char *path, bp_error *err)
@@ -87,10 +106,17 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
     snprintf(v[8], 64, "%08lx", t->data_crc);
     char nbuf[32];
     snprintf(nbuf, sizeof nbuf, "%d", t->crc_n);
-    const char *keys[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "nparams", "dtype",
-                          "run", "samples", "stop_reason", "data_crc32"};
-    const char *vals[] = {FORMAT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], run, nbuf, t->stop_reason, v[8]};
-    bp_status st = bp_st_write(path, ts, 5 + nscal, keys, vals, 13, err);
+    char *arch = bp_spec_json(bp_net_get_spec(t->net), err), *opts = arch ? options_json(&t->o, err) : NULL;
+    bp_status st = BP_E_NOMEM;
+    if (opts) {
+        const char *keys[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "nparams",
+                              "dtype", "run", "samples", "stop_reason", "data_crc32", "architecture", "options"};
+        const char *vals[] = {FORMAT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], run, nbuf, t->stop_reason, v[8],
+                              arch, opts};
+        st = bp_st_write(path, ts, 5 + nscal, keys, vals, 15, err);
+    }
+    free(arch);
+    free(opts);
     free(hist);
     return st;
 }
@@ -172,7 +198,7 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     const bp_st_tensor *p = NULL, *m1 = NULL, *m2 = NULL, *best = NULL, *hist = NULL;
     static const char *const known[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags",
                                         "nparams", "dtype", "run", "samples", "stop_reason", "data_crc32",
-                                        BP_ST_CHECKSUM_KEY};
+                                        "architecture", "options", BP_ST_CHECKSUM_KEY};
     char run[768];
     bp_epoch_stats *h = NULL;
     if (!fmt || strcmp(fmt, FORMAT)) {
@@ -283,6 +309,51 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     t->perm_epoch = -1;
 done:
     free(h);
+    bp_st_free(f);
+    return st;
+}
+
+bp_status bp_checkpoint_info(const char *path, bp_net_spec *spec, bp_dtype *dtype, bp_train_options *opt, bp_error *err)
+{
+    bp_st_file *f;
+    bp_status st = bp_st_read(path, &f, err);
+    if (st) return st;
+    const char *fmt = bp_st_meta(f, "format"), *arch = bp_st_meta(f, "architecture"), *opts = bp_st_meta(f, "options");
+    const char *dts = bp_st_meta(f, "dtype");
+    json_t *j = NULL;
+    if (!fmt || strcmp(fmt, FORMAT)) {
+        st = bp_err(err, BP_E_FORMAT, "%s: not a backprop checkpoint (no __metadata__.format = " FORMAT ")", path);
+        goto done;
+    }
+    if (!arch || !opts || !dts) {
+        st = bp_err(err, BP_E_FORMAT, "%s: the checkpoint does not record its network and options (made by an older "
+                    "backprop?): give --arch and the options of the run", path);
+        goto done;
+    }
+    if ((st = bp_spec_parse_json(path, "__metadata__.architecture", arch, spec, err))) goto done;
+    if (strcmp(dts, "f32") && strcmp(dts, "f64")) { st = bp_err(err, BP_E_FORMAT, "%s: dtype '%.20s'", path, dts); goto done; }
+    *dtype = strcmp(dts, "f64") ? BP_F32 : BP_F64;
+    json_error_t je;
+    j = json_loads(opts, JSON_REJECT_DUPLICATES, &je);
+    bp_train_options_init(opt);
+    const char *optn = NULL, *sched = NULL;
+    json_int_t seed = 0;
+    int keep = 0, shuf = 0;
+    if (!j || json_unpack_ex(j, &je, JSON_STRICT, "{s:i, s:i, s:F, s:s, s:F, s:F, s:F, s:F, s:F, s:s, s:i, s:F, s:F, s:i, s:b, s:I, s:b}",
+                             "epochs", &opt->epochs, "batch", &opt->batch, "lr", &opt->lr, "optimizer", &optn,
+                             "momentum", &opt->momentum, "beta1", &opt->beta1, "beta2", &opt->beta2, "adam_eps",
+                             &opt->adam_eps, "weight_decay", &opt->weight_decay, "schedule", &sched, "step_size",
+                             &opt->step_size, "gamma", &opt->gamma, "tol", &opt->tol, "patience", &opt->patience,
+                             "keep_best", &keep, "seed", &seed, "shuffle", &shuf) ||
+        bp_optimizer_parse(optn, &opt->optimizer) || bp_schedule_parse(sched, &opt->schedule)) {
+        st = bp_err(err, BP_E_FORMAT, "%s: __metadata__.options is malformed: %s", path, je.text);
+        goto done;
+    }
+    opt->keep_best = keep;
+    opt->shuffle = shuf;
+    opt->seed = (uint64_t)seed;
+done:
+    json_decref(j);
     bp_st_free(f);
     return st;
 }

@@ -37,6 +37,14 @@ static inline int bp_spec_outputs(const bp_net_spec *s) { return s->layers[s->nl
  * (spec.c) */
 bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, bp_error *err);
 
+/* The architecture of a spec as compact JSON {"inputs", "weight_layout",
+ * "layers": [{"units", "activation", "bias"}], "loss", "reduction"} (a new
+ * string, caller frees; NULL and BP_E_NOMEM on failure), and back: every key
+ * present and known, the spec checked; messages "FILE: KEY: place: problem"
+ * (spec.c). */
+char *bp_spec_json(const bp_net_spec *s, bp_error *err);
+bp_status bp_spec_parse_json(const char *file, const char *key, const char *text, bp_net_spec *s, bp_error *err);
+
 /* The trainer's step (net.c, by the fused step of fused.c): forward, loss and
  * backward for the batch of rows `rows` (m of them) of a dataset's f32 inputs
  * X (row r at X + r * features), gradients into the net's gradient block;

@@ -4,7 +4,13 @@
  * (net.c), the fused step (fused.c) and every reader of model files. */
 #include "nn/net.h"
 
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define SPEC_MAX_UNITS 100000000
 
 /* ---- names ---------------------------------------------------------------- */
 static const char *const act_names[] = {"linear", "sigmoid", "relu", "tanh", "softmax"};
@@ -67,4 +73,124 @@ bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, b
     if (y && y->rows != x->rows)
         return bp_err(err, BP_E_SHAPE, "y has %d row%s, x has %d", y->rows, bp_s(y->rows), x->rows);
     return BP_OK;
+}
+
+/* ---- the architecture as JSON (model files, checkpoints) ------------------------------ */
+
+char *bp_spec_json(const bp_net_spec *s, bp_error *err)
+{
+    json_t *root = json_object(), *layers = json_array();
+    int bad = !root || !layers;
+    bad |= json_object_set_new(root, "inputs", json_integer(s->inputs));
+    bad |= json_object_set_new(root, "weight_layout", json_string(bp_layout_name(s->layout)));
+    for (int l = 0; !bad && l < s->nlayers; l++) {
+        json_t *L = json_object();
+        bad |= !L;
+        bad |= json_object_set_new(L, "units", json_integer(s->layers[l].units));
+        bad |= json_object_set_new(L, "activation", json_string(bp_act_name(s->layers[l].act)));
+        bad |= json_object_set_new(L, "bias", json_boolean(s->layers[l].bias));
+        bad |= json_array_append_new(layers, L);
+    }
+    bad |= json_object_set(root, "layers", layers);
+    bad |= json_object_set_new(root, "loss", json_string(bp_loss_name(s->loss)));
+    bad |= json_object_set_new(root, "reduction", json_string(bp_reduction_name(s->reduction)));
+    char *text = bad ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(layers);
+    json_decref(root);
+    if (!text) bp_err(err, BP_E_NOMEM, "out of memory");
+    return text;
+}
+
+typedef struct arch_ctx { const char *file, *key; bp_error *err; } arch_ctx;
+
+static bp_status arch_fail(const arch_ctx *c, const char *where, const char *fmt, ...) BP_PRINTF(3, 4);
+static bp_status arch_fail(const arch_ctx *c, const char *where, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return bp_err(c->err, BP_E_FORMAT, "%s: %s: %s: %s", c->file, c->key, where, msg);
+}
+
+/* Every key of `obj` must be in `keys` and every one of `keys` present. */
+static bp_status exact_keys(const arch_ctx *c, json_t *obj, const char *where, const char *const *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        int ok = 0;
+        for (const char *const *a = keys; *a; a++) ok |= !strcmp(*a, k);
+        if (!ok) return arch_fail(c, where, "unknown key \"%s\"", k);
+    }
+    for (const char *const *a = keys; *a; a++)
+        if (!json_object_get(obj, *a)) return arch_fail(c, where, "missing key \"%s\"", *a);
+    return BP_OK;
+}
+
+static bp_status arch_int(const arch_ctx *c, json_t *v, const char *where, int *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SPEC_MAX_UNITS)
+        return arch_fail(c, where, "expected an integer from 1 to %d", SPEC_MAX_UNITS);
+    *out = (int)json_integer_value(v);
+    return BP_OK;
+}
+
+static bp_status arch_name(const arch_ctx *c, json_t *v, const char *where, int (*parse)(const char *, void *), int *out)
+{
+    int tmp;
+    if (!json_is_string(v)) return arch_fail(c, where, "expected a string");
+    if (parse(json_string_value(v), &tmp)) return arch_fail(c, where, "unknown name \"%s\"", json_string_value(v));
+    *out = tmp;
+    return BP_OK;
+}
+#define PARSER(p) ((int (*)(const char *, void *))(p))
+
+bp_status bp_spec_parse_json(const char *file, const char *key, const char *text, bp_net_spec *s, bp_error *err)
+{
+    arch_ctx cx = {file, key, err}, *c = &cx;
+    static const char *const ROOT[] = {"inputs", "weight_layout", "layers", "loss", "reduction", NULL};
+    static const char *const LAYER[] = {"units", "activation", "bias", NULL};
+    json_error_t je;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!root) return bp_err(err, BP_E_FORMAT, "%s: %s: invalid JSON at column %d: %s", file, key, je.column, je.text);
+    bp_status st;
+    int tmp = 0;
+    char where[64];
+    memset(s, 0, sizeof *s);
+    json_t *layers = json_object_get(root, "layers");
+    if (!json_is_object(root)) { st = arch_fail(c, "$", "expected an object"); goto done; }
+    if ((st = exact_keys(c, root, "$", ROOT)) || (st = arch_int(c, json_object_get(root, "inputs"), "inputs", &s->inputs)))
+        goto done;
+    if ((st = arch_name(c, json_object_get(root, "weight_layout"), "weight_layout", PARSER(bp_layout_parse), &tmp))) goto done;
+    s->layout = (bp_layout)tmp;
+    if ((st = arch_name(c, json_object_get(root, "loss"), "loss", PARSER(bp_loss_parse), &tmp))) goto done;
+    s->loss = (bp_loss)tmp;
+    if ((st = arch_name(c, json_object_get(root, "reduction"), "reduction", PARSER(bp_reduction_parse), &tmp))) goto done;
+    s->reduction = (bp_reduction)tmp;
+    if (!json_is_array(layers) || json_array_size(layers) < 1 || json_array_size(layers) > BP_MAX_LAYERS) {
+        st = arch_fail(c, "layers", "expected an array of 1 to %d layers", BP_MAX_LAYERS);
+        goto done;
+    }
+    s->nlayers = (int)json_array_size(layers);
+    for (int l = 0; l < s->nlayers; l++) {
+        json_t *L = json_array_get(layers, l);
+        snprintf(where, sizeof where, "layers[%d]", l);
+        if (!json_is_object(L)) { st = arch_fail(c, where, "expected an object"); goto done; }
+        if ((st = exact_keys(c, L, where, LAYER))) goto done;
+        snprintf(where, sizeof where, "layers[%d].units", l);
+        if ((st = arch_int(c, json_object_get(L, "units"), where, &s->layers[l].units))) goto done;
+        snprintf(where, sizeof where, "layers[%d].activation", l);
+        if ((st = arch_name(c, json_object_get(L, "activation"), where, PARSER(bp_act_parse), &tmp))) goto done;
+        s->layers[l].act = (bp_act)tmp;
+        snprintf(where, sizeof where, "layers[%d].bias", l);
+        if (!json_is_boolean(json_object_get(L, "bias"))) { st = arch_fail(c, where, "expected true or false"); goto done; }
+        s->layers[l].bias = json_is_true(json_object_get(L, "bias"));
+    }
+    bp_error e2;
+    if (bp_net_spec_check(s, &e2)) st = bp_err(err, BP_E_FORMAT, "%s: %s: %s", file, key, e2.msg);
+done:
+    json_decref(root);
+    return st;
 }
