@@ -15,20 +15,23 @@
 int cmd_predict(int argc, char **argv);
 
 static const char HELP[] =
-    "usage: backprop predict MODEL.safetensors --data NAME|FILE|- [--out PREDS.csv] [options]\n"
+    "usage: backprop predict MODEL --data NAME|FILE|- [--out PREDS.csv] [options]\n"
     "\n"
     "The outputs of a saved network for every sample of a dataset, one CSV row per sample\n"
     "in the order of the data, after a header line.  For a classifier (loss cross_entropy\n"
     "or bce, or a softmax or sigmoid output) the columns are `class,probability`: the\n"
     "predicted class (the largest output; for a single output unit, 1 iff it is >= 0.5)\n"
     "and the network's output for that class (1 - output for class 0 of a single unit).\n"
-    "Otherwise, or with --outputs, the columns are the outputs `output_1,...,output_K`.\n"
+    "With --outputs, a classifier's columns are its outputs, one per class, named by the class\n"
+    "(class_0,...,class_9, or the dataset's class names); a regression's are output_1,...,output_K.\n"
+    "Classes are their labels (0..K-1, as in the data); samples, layers and CSV columns count\n"
+    "from 1.\n"
     "\n"
     "A CSV (--data -: from standard input) holds the features only; one that also has the\n"
     "target column(s) (--label-col, default the last; --regression --targets K) is\n"
     "recognised by its width and those columns are ignored; --no-labels insists on\n"
-    "features only.  If the model file has a scaler, the features are standardised with\n"
-    "it.  A named dataset gives its test split unless --split train.\n"
+    "features only.  The model scales the features as its training data was scaled, from\n"
+    "the data as given.  A named dataset gives its test split unless --split train.\n"
     "\n"
     "  --out FILE          write the CSV to FILE (atomically) instead of standard output\n"
     "  --outputs           every output, also for a classifier\n"
@@ -39,12 +42,23 @@ static const char HELP[] =
     "Example: cat x.csv | backprop predict model.safetensors --data - > preds.csv\n"
     "Exit status: 0 on success, 2 on bad input (the message names the file).\n";
 
-static void write_preds(FILE *f, const float *out, int n, int k, int classes)
+/* The columns: class,probability for a classifier; with --outputs the output
+ * of each class, named by the class (the dataset's class name, else class_L
+ * for label L; class_1 for a single sigmoid unit, the probability of class 1);
+ * output_1..output_K for a regression. */
+static void write_preds(FILE *f, const float *out, int n, int k, int classes, int classifier,
+                        const char *const *names, int nnames)
 {
     char b[BP_NUM_MAX];
     if (classes) fputs("class,probability\n", f);
     else
-        for (int j = 0; j < k; j++) fprintf(f, "output_%d%s", j + 1, j + 1 < k ? "," : "\n");
+        for (int j = 0; j < k; j++) {
+            if (!classifier) fprintf(f, "output_%d", j + 1);
+            else if (k == 1) fputs("class_1", f);
+            else if (names && j < nnames) fputs(names[j], f);
+            else fprintf(f, "class_%d", j);
+            fputs(j + 1 < k ? "," : "\n", f);
+        }
     for (int i = 0; i < n; i++) {
         const float *o = out + (size_t)i * k;
         if (!classes) {
@@ -100,17 +114,17 @@ int cmd_predict(int argc, char **argv)
     float *out = NULL;
     int rc = model_load("predict", argc, argv, &mo, &dopt, DATA_PREDICT, &net, &scaler, &d);
     if (rc) return rc;
-    int k = bp_net_outputs(net), classes = !raw && !dopt.regression && data_net_is_classifier(net);
+    int k = bp_net_outputs(net), classifier = !dopt.regression && data_net_is_classifier(net), classes = !raw && classifier;
     if (!(out = malloc((size_t)d.n * k * sizeof *out))) { rc = cli_failf("out of memory"); goto done; }
     if (bp_predict(net, &d, mo.batch, out, &err)) {
         rc = cli_failf("%s: %s", data_describe(&dopt, DATA_PREDICT), err.msg);
     } else if (outpath) {
         bp_atomic_file af;
         if (bp_atomic_open(&af, outpath, &err)) { rc = cli_fail(&err); goto done; }
-        write_preds(af.fp, out, d.n, k, classes);
+        write_preds(af.fp, out, d.n, k, classes, classifier, d.class_names, d.nclasses);
         if (bp_atomic_commit(&af, &err)) rc = cli_fail(&err);
     } else {
-        write_preds(stdout, out, d.n, k, classes);
+        write_preds(stdout, out, d.n, k, classes, classifier, d.class_names, d.nclasses);
         if (fflush(stdout) || ferror(stdout)) rc = cli_failf("stdout: write error");
     }
 done:

@@ -34,7 +34,17 @@ int data_opt(int c, const char *arg, data_opts *o)
     switch (c) {
     case DOPT_DATA: o->data = arg; return 1;
     case DOPT_LABELS: o->labels = arg; return 1;
-    case DOPT_LABEL_COL: o->label_col_set = 1; return parse_int("--label-col", arg, -1000000000, &o->label_col);
+    case DOPT_LABEL_COL: {   /* columns count from 1, like the fields of the messages; negative from the end */
+        int r = parse_int("--label-col", arg, -1000000000, &o->label_col);
+        if (r < 0) return r;
+        if (o->label_col == 0) {
+            cli_failf("--label-col: columns count from 1 (the first column is 1, the last -1), got 0");
+            return -1;
+        }
+        if (o->label_col > 0) o->label_col--;
+        o->label_col_set = 1;
+        return 1;
+    }
     case DOPT_TARGETS: return parse_int("--targets", arg, 1, &o->targets);
     case DOPT_REGRESSION: o->regression = 1; return 1;
     case DOPT_NO_LABELS: o->no_labels = 1; return 1;
@@ -206,7 +216,7 @@ int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const
                 int f = d->features;
                 bp_dataset_free(d);
                 return cli_failf("%s: --label-col %d: %d target column%s do not fit in the %d columns", name,
-                                 o->label_col, nt, nt == 1 ? "" : "s", f);
+                                 o->label_col < 0 ? o->label_col : o->label_col + 1, nt, nt == 1 ? "" : "s", f);
             }
             drop_columns(d, lc, nt);
         }

@@ -42,8 +42,9 @@ enum {
     "  --data NAME|FILE    a dataset name (fashion-mnist), a CSV file (- for standard input), or an\n" \
     "                      IDX images file (...-idx3-ubyte, optionally .gz; recognised by its magic)\n" \
     "  --labels FILE       the IDX labels file (...-idx1-ubyte[.gz]) that goes with IDX images\n"     \
-    "  --label-col N       CSV: the (first) target column, 0-based; negative counts from the end\n"   \
-    "                      (default: the last column, or the last K with --targets K)\n"             \
+    "  --label-col N       CSV: the (first) target column, counting from 1 (as the fields of\n"        \
+    "                      messages do); negative counts from the end, -1 the last (default: the\n"  \
+    "                      last column, or the last K with --targets K)\n"                           \
     "  --header yes|no|auto  CSV: whether the first row is a header (default auto: it is if a\n"      \
     "                      field of it is not a number)\n"                                            \
     "  --regression        CSV: the targets are numbers to predict, not class labels 0..K-1\n"        \

@@ -72,7 +72,7 @@ cut -d, -f1,2 "$T/cls.csv" | "$BP" predict "$T/cls.safetensors" --data - >"$T/pr
 run_ok pout predict "$T/cls.safetensors" --data "$T/cls.csv" --out "$T/pred_out.csv"
 [ ! -s "$T/pout.out" ] && cmp -s "$T/pred_file.csv" "$T/pred_out.csv" && ok || bad "predict --out differs"
 run_ok pouts predict "$T/cls.safetensors" --data "$T/cls.csv" --outputs
-[ "$(head -1 "$T/pouts.out")" = "output_1,output_2,output_3" ] && [ "$(wc -l <"$T/pouts.out")" -eq 6 ] && ok ||
+[ "$(head -1 "$T/pouts.out")" = "class_0,class_1,class_2" ] && [ "$(wc -l <"$T/pouts.out")" -eq 6 ] && ok ||
     bad "predict --outputs: $(head -2 "$T/pouts.out")"
 run_ok preg predict "$T/reg.safetensors" --data "$T/reg.csv" --regression --targets 2
 [ "$(tr '\n' ' ' <"$T/preg.out")" = "output_1,output_2 1,0 3,0 5,0 " ] && ok || bad "predict reg: $(cat "$T/preg.out")"
@@ -105,4 +105,8 @@ refuses pstdin "stdin:2:3: field 2: expected a number, got 'x'" \
     predict "$T/cls.safetensors" --data - <"$T/stdin_bad.csv"
 refuses pnodir "cannot write" predict "$T/cls.safetensors" --data "$T/cls.csv" --out "$T/no/such/dir/p.csv"
 
+# columns count from 1, like the fields of the messages
+printf '0,1,2\n1,2,0\n2,0,1\n' >"$T/first.csv"
+run_ok labelfirst eval "$T/cls.safetensors" --data "$T/first.csv" --label-col 1
+refuses labelzero "--label-col: columns count from 1" eval "$T/cls.safetensors" --data "$T/first.csv" --label-col 0
 finish

@@ -428,7 +428,7 @@ static void test_csv(void)
     const char *huge = write_text("huge.csv", "1,2,1e9\n");
     CHECK_ERR(bp_csv_load(huge, NULL, &d, &e_), BP_E_VALUE, "too large");
     o = csv_opts(BP_CSV_HEADER_AUTO, BP_CSV_CLASSES, 3);
-    snprintf(want, sizeof want, "%s:1: label column 3", nh);
+    snprintf(want, sizeof want, "%s:1: label column 4 is outside the 3 columns", nh);   /* counted from 1 */
     CHECK_ERR(bp_csv_load(nh, &o, &d, &e_), BP_E_ARG, want);
     o.label_col = -4;
     CHECK_ERR(bp_csv_load(nh, &o, &d, &e_), BP_E_ARG, "label column -4 is outside the 3 columns");

@@ -207,12 +207,14 @@ bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *o
             }
             lc = opt->label_col < 0 ? ncols + opt->label_col : opt->label_col;
             if (nt && (lc < 0 || lc + nt > ncols)) {
+                /* positions in messages count from 1, like the fields ("field 2") */
+                int shown = opt->label_col < 0 ? opt->label_col : opt->label_col + 1;
                 if (nt == 1)
                     st = bp_err(err, BP_E_ARG, "%s:%d: label column %d is outside the %d columns",
-                                path, lineno, opt->label_col, ncols);
+                                path, lineno, shown, ncols);
                 else
                     st = bp_err(err, BP_E_ARG, "%s:%d: %d target columns from column %d do not fit in the %d columns",
-                                path, lineno, nt, opt->label_col, ncols);
+                                path, lineno, nt, shown, ncols);
                 goto done;
             }
             features = ncols - nt;

@@ -21,6 +21,9 @@
 #define NBUF 16
 #define CHUNK_COLS 8    /* text: matrices wider than this are shown in column blocks */
 #define TEX_WIDTH 70    /* Markdown and LaTeX: matrix blocks at most this many digits wide */
+#define TEX_MAX_COLS 20 /* ... and of at most this many columns (the preamble's MaxMatrixCols) */
+#define BP_STR_(x) #x
+#define BP_STR(x) BP_STR_(x)
 #define CHUNK_ROWS 20   /* TeX: longer matrices in row blocks (page breaks)          */
 
 typedef struct ex {
@@ -119,7 +122,7 @@ static int tex_width(const bp_mat *M, int c0, int c1)
 static int tex_block(const bp_mat *M, int c0)
 {
     int c1 = c0 + 1, w = tex_colw(M, c0);
-    while (c1 < M->cols && (w += tex_colw(M, c1)) <= TEX_WIDTH) c1++;
+    while (c1 < M->cols && c1 - c0 < TEX_MAX_COLS && (w += tex_colw(M, c1)) <= TEX_WIDTH) c1++;
     return c1;
 }
 
@@ -521,7 +524,7 @@ bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error
               "\\setlength{\\oddsidemargin}{-0.4cm}\\setlength{\\evensidemargin}{-0.4cm}\\setlength{\\textwidth}{16.8cm}\n"
               "\\setlength{\\topmargin}{-1.5cm}\\setlength{\\textheight}{24cm}\n"
               "\\setlength{\\parindent}{0pt}\\setlength{\\parskip}{0.6ex}\n"
-              "\\setcounter{MaxMatrixCols}{20}\n\\allowdisplaybreaks\n\\begin{document}\n", out);
+              "\\setcounter{MaxMatrixCols}{" BP_STR(TEX_MAX_COLS) "}\n\\allowdisplaybreaks\n\\begin{document}\n", out);
     intro(C, sample, total);
     forward(C);
     if (!(st = loss_section(C, loss, err))) st = backward(C, err);
