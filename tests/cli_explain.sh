@@ -116,4 +116,17 @@ run noargs explain; expect_refused noargs
 run help explain --help
 [ "$rc" = 0 ] && grep -q -- '--sample' "$T/help.out" && ok || bad "--help: exit $rc or no --sample in it"
 
+# ---- a LaTeX document of any width compiles (rows of 30 and 784 short entries), when pdflatex is here
+if command -v pdflatex >/dev/null; then
+    for n in 30 784; do
+        zeros=$(awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) printf "%s0", i ? "," : "" }')
+        printf '{"inputs": %d, "layers": [{"units": 8, "activation": "relu"}, {"units": 3, "activation": "softmax"}],
+"loss": "cross_entropy", "init": "he", "seed": 1, "data": {"x": [[%s]], "y": [[1, 0, 0]]}}\n' "$n" "$zeros" >"$T/w$n.json"
+        run_ok "tex$n" explain "$T/w$n.json" --format latex --out "$T/w$n.tex"
+        (cd "$T" && pdflatex -interaction=nonstopmode -halt-on-error "w$n.tex" >"w$n.pdflog" 2>&1)
+        check "pdflatex compiles the derivation of a $n-input network" [ -s "$T/w$n.pdf" ]
+    done
+else
+    echo "skip: pdflatex is not installed, so the LaTeX documents are not compiled"
+fi
 finish
