@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static const char HELP[] =
@@ -97,35 +98,80 @@ static void on_sigint(int sig)
 
 typedef struct progress {
     int tty, quiet;
+    double run_seconds;   /* training time of the epochs before the current one */
 } progress;
 
+/* The terminal's width (TIOCGWINSZ, else $COLUMNS, else 80). */
+static int term_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    long n;
+    if (c && !cli_long(c, 20, 10000, &n)) return (int)n;
+    return 80;
+}
 
+static void human_time(char *b, size_t n, double s)
+{
+    if (s < 60) snprintf(b, n, "%.1fs", s);
+    else if (s < 3600) snprintf(b, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else snprintf(b, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+}
+
+/* On a terminal: one line, redrawn in place and never wider than the terminal
+ * (a wrapped line could not be redrawn): the epoch, a bar, the batch, the
+ * running loss and accuracy, the speed, and the time left in the epoch and in
+ * the whole run; the parts that do not fit are left out, the bar first. */
 static void on_batch(void *user, const bp_batch_progress *p)
 {
     progress *pr = user;
     if (pr->quiet || !pr->tty) return;
     if (p->batch != p->batches && p->batch % 8 != 1) return;   /* a few redraws per second */
-    int width = 24, done = (int)((double)p->batch / p->batches * width);
-    double left = p->seconds / p->batch * (p->batches - p->batch);
-    char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : (i == done ? '>' : ' ');
-    bar[width] = '\0';
-    printf("\repoch %d/%d [%s] %d/%d loss %.4f", p->epoch, p->epochs, bar, p->batch, p->batches, p->loss);
-    if (!isnan(p->acc)) printf(" acc %.4f", p->acc);
-    printf(" %.0f samples/s ETA %.1fs   ", p->samples_per_s, left);
+    double per_epoch = p->seconds / p->batch * p->batches, left = per_epoch - p->seconds;
+    double run_left = left + per_epoch * (p->epochs - p->epoch);
+    char eta[24], run[24], head[64], stats[96], speed[48], times[80];
+    human_time(eta, sizeof eta, left);
+    human_time(run, sizeof run, run_left);
+    snprintf(head, sizeof head, "epoch %d/%d", p->epoch, p->epochs);
+    int k = snprintf(stats, sizeof stats, " %d/%d loss %.4f", p->batch, p->batches, p->loss);
+    if (!isnan(p->acc)) snprintf(stats + k, sizeof stats - (size_t)k, " acc %.4f", p->acc);
+    snprintf(speed, sizeof speed, " %.0f/s", p->samples_per_s);
+    snprintf(times, sizeof times, " ETA %s, run %s", eta, run);
+    int cols = term_width() - 1;   /* the last column would wrap on some terminals */
+    int fixed = (int)(strlen(head) + strlen(stats));
+    const char *sp = speed, *tm = times;
+    if (fixed + (int)(strlen(sp) + strlen(tm)) + 12 > cols) sp = "";
+    if (fixed + (int)(strlen(sp) + strlen(tm)) + 12 > cols) tm = "";
+    int barw = cols - fixed - (int)(strlen(sp) + strlen(tm)) - 3;
+    if (barw > 30) barw = 30;
+    char bar[40] = "";
+    if (barw >= 8) {
+        int done = (int)((double)p->batch / p->batches * barw);
+        bar[0] = ' ';
+        bar[1] = '[';
+        for (int i = 0; i < barw; i++) bar[2 + i] = i < done ? '=' : (i == done ? '>' : ' ');
+        bar[2 + barw] = ']';
+        bar[3 + barw] = '\0';
+    }
+    char line[512];
+    snprintf(line, sizeof line, "%s%s%s%s%s", head, bar, stats, sp, tm);
+    if ((int)strlen(line) > cols && cols > 0) line[cols] = '\0';
+    printf("\r\033[K%s", line);
     fflush(stdout);
 }
 
 static void on_epoch(void *user, const bp_epoch_stats *s)
 {
     progress *pr = user;
+    pr->run_seconds += s->seconds;
     if (pr->quiet) return;
     if (pr->tty) printf("\r\033[K");
-    printf("epoch %3d  loss %.4f", s->epoch, s->train_loss);
-    if (!isnan(s->train_acc)) printf("  acc %.4f", s->train_acc);
-    if (!isnan(s->val_loss)) printf("  val_loss %.4f", s->val_loss);
-    if (!isnan(s->val_acc)) printf("  val_acc %.4f", s->val_acc);
-    printf("  lr %.4g  %.2fs\n", s->lr, s->seconds);
+    printf("epoch %3d loss %.4f", s->epoch, s->train_loss);   /* under 80 columns with every part */
+    if (!isnan(s->train_acc)) printf(" acc %.4f", s->train_acc);
+    if (!isnan(s->val_loss)) printf(" val_loss %.4f", s->val_loss);
+    if (!isnan(s->val_acc)) printf(" val_acc %.4f", s->val_acc);
+    printf(" lr %.4g %.2fs\n", s->lr, s->seconds);
     fflush(stdout);
 }
 
@@ -414,7 +460,7 @@ int cmd_train(int argc, char **argv)
     }
 
     /* train */
-    progress pr = {isatty(STDOUT_FILENO), quiet};
+    progress pr = {isatty(STDOUT_FILENO), quiet, 0};
     o.on_batch = on_batch;
     o.on_epoch = on_epoch;
     o.user = &pr;
@@ -426,16 +472,21 @@ int cmd_train(int argc, char **argv)
         const bp_net_spec *s = bp_net_get_spec(net);
         printf("training %d", s->inputs);
         for (int l = 0; l < s->nlayers; l++) printf("-%d", s->layers[l].units);
-        printf(" (%s hidden, %s output, %s loss) on %d sample%s%s, %s, batch %d, lr %g, %d epoch%s%s\n",
-               s->nlayers > 1 ? bp_act_name(s->layers[0].act) : "no", bp_act_name(s->layers[s->nlayers - 1].act),
-               bp_loss_name(s->loss), train.n, train.n == 1 ? "" : "s", valid.n ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch,
-               o.lr, o.epochs, o.epochs == 1 ? "" : "s", resume ? ", resumed" : "");
+        /* two short lines rather than one that wraps in 80 columns */
+        printf(": %s hidden, %s output, %s loss\n", s->nlayers > 1 ? bp_act_name(s->layers[0].act) : "no",
+               bp_act_name(s->layers[s->nlayers - 1].act), bp_loss_name(s->loss));
+        printf("  on %d sample%s%s, %s, batch %d, lr %g, %d epoch%s%s\n", train.n, train.n == 1 ? "" : "s",
+               valid.n ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch, o.lr, o.epochs,
+               o.epochs == 1 ? "" : "s", resume ? ", resumed" : "");
         fflush(stdout);
     }
     signal(SIGINT, on_sigint);
     bp_status st = bp_trainer_run(t, &train, valid.n ? &valid : NULL, &err);
     signal(SIGINT, SIG_DFL);
-    if (!quiet && pr.tty) printf("\r\033[K");
+    if (!quiet && pr.tty) {   /* end the bar's line before any message */
+        printf("\r\033[K");
+        fflush(stdout);
+    }
     if (st == BP_E_INTERRUPTED) {
         bp_error e2;
         if (bp_trainer_save(t, scaler.features ? &scaler : NULL, ckpt, &e2)) rc = cli_fail(&e2);

@@ -138,4 +138,17 @@ run_ok helptrain help train
 check "backprop help train = backprop train --help" cmp -s "$T/helptrain.out" <("$BP" train --help)
 run_ok explainout explain examples/q12.json --out "$T/q12.txt"
 check "explain --out writes the file, nothing on stdout" [ -s "$T/q12.txt" ] && [ ! -s "$T/explainout.out" ]
+# ---- on a terminal the progress bar fits its width (a wrapped line cannot be redrawn)
+if command -v script >/dev/null; then
+    awk 'BEGIN { for (i = 0; i < 300; i++) printf "%d,%d,%d\n", i % 7, i % 5 * 3, i % 2 }' >"$T/bar.csv"
+    for cols in 50 80; do
+        COLUMNS=$cols script -qfec "$BP train --arch 2-64-64-2 --data $T/bar.csv --epochs 2 --batch 1 --save $T/bar.st" \
+            "$T/bar$cols.typescript" >/dev/null 2>&1
+        widest=$(tr '\r' '\n' <"$T/bar$cols.typescript" | grep '\[' | sed 's/\x1b\[K//g' | awk '{ print length($0) }' |
+                 sort -n | tail -1)
+        check "the bar fits $cols columns (widest ${widest:-none})" [ -n "$widest" ] && [ "$widest" -lt "$cols" ]
+    done
+else
+    echo "skip: no script(1), so the progress bar on a terminal is not tested"
+fi
 finish

@@ -285,6 +285,8 @@ static void test_checkpoint_checks(void)
     CHECK(bp_trainer_save(t, NULL, good, &err) == BP_E_ARG, "a checkpoint before any run: %s", err.msg);
     CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_E_INTERRUPTED, "%s", err.msg);
     CHECK(bp_trainer_save(t, NULL, good, &err) == BP_OK, "%s", err.msg);
+    bp_scaler pixels = {2, NULL, NULL, 255, 0, 1};   /* IDX data: a division, no standardisation */
+    CHECK(bp_trainer_save(t, &pixels, bad, &err) == BP_OK, "a checkpoint with a divide-only scaler: %s", err.msg);
     bp_trainer_free(t);
     o.stop = NULL;
     o.on_batch = NULL;

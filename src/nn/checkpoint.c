@@ -81,7 +81,7 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
         double row[HIST_COLS] = {h->epoch, h->train_loss, h->train_acc, h->val_loss, h->val_acc, h->seconds, h->lr};
         memcpy(hist + (size_t)i * HIST_COLS, row, sizeof row);
     }
-    int nscal = scaler && scaler->features > 0 ? 2 : 0;
+    int nscal = scaler && scaler->features > 0 && scaler->mean ? 2 : 0;   /* the standardisation, if any */
     bp_st_tensor ts[7] = {
         {"params", dt, 1, {(int64_t)t->np}, bp_net_params(t->net), t->np * es},
         {"m1", dt, 1, {(int64_t)t->np}, t->opt.m1, t->np * es},
