@@ -208,6 +208,10 @@ int model_load(const char *cmd, int argc, char **argv, const model_opts *o, cons
     }
     bp_model_free(m);
     int rc = data_load(dopt, purpose, *net, scaler, d);
+    if (!rc && bp_net_class_names(*net)) {   /* the model's names are the classes' (the data may have none) */
+        d->class_names = bp_net_class_names(*net);
+        if (!d->nclasses) d->nclasses = bp_net_classes(*net);
+    }
     if (rc) {
         bp_scaler_free(scaler);
         bp_net_free(*net);

@@ -21,17 +21,19 @@ static const char HELP[] =
     "in the order of the data, after a header line.  For a classifier (loss cross_entropy\n"
     "or bce, or a softmax or sigmoid output) the columns are `class,probability`: the\n"
     "predicted class (the largest output; for a single output unit, 1 iff it is >= 0.5)\n"
-    "and the network's output for that class (1 - output for class 0 of a single unit).\n"
+    "and the network's output for that class (1 - output for class 0 of a single unit); a\n"
+    "model trained on named classes (setosa, ...) adds their name: `class,name,probability`.\n"
     "With --outputs, a classifier's columns are its outputs, one per class, named by the class\n"
-    "(class_0,...,class_9, or the dataset's class names); a regression's are output_1,...,output_K.\n"
+    "(its name, else class_0,...,class_9); a regression's are output_1,...,output_K.\n"
     "Classes are their labels (0..K-1, as in the data); samples, layers and CSV columns count\n"
     "from 1.\n"
     "\n"
     "A CSV (--data -: from standard input) holds the features only; one that also has the\n"
     "target column(s) (--label-col, default the last; --regression --targets K) is\n"
-    "recognised by its width and those columns are ignored; --no-labels insists on\n"
-    "features only.  The model scales the features as its training data was scaled, from\n"
-    "the data as given.  A named dataset gives its test split unless --split train.\n"
+    "recognised by its width and those columns are left out, whatever they hold;\n"
+    "--no-labels insists on features only.  The model scales the features as its training\n"
+    "data was scaled, from the data as given.  A named dataset gives its test split unless\n"
+    "--split train.\n"
     "\n"
     "  --out FILE          write the CSV to FILE (atomically) instead of standard output\n"
     "  --outputs           every output, also for a classifier\n"
@@ -46,17 +48,30 @@ static const char HELP[] =
  * of each class, named by the class (the dataset's class name, else class_L
  * for label L; class_1 for a single sigmoid unit, the probability of class 1);
  * output_1..output_K for a regression. */
+/* A CSV field: quoted (RFC 4180) when it holds a comma, a quote or spaces at an end. */
+static void put_field(FILE *f, const char *s)
+{
+    size_t n = strlen(s);
+    if (!strpbrk(s, ",\";\t") && n && s[0] != ' ' && s[n - 1] != ' ') { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static void write_preds(FILE *f, const float *out, int n, int k, int classes, int classifier,
                         const char *const *names, int nnames)
 {
     char b[BP_NUM_MAX];
-    if (classes) fputs("class,probability\n", f);
+    if (!(nnames == (k == 1 ? 2 : k))) names = NULL;
+    if (classes) fputs(names ? "class,name,probability\n" : "class,probability\n", f);
     else
         for (int j = 0; j < k; j++) {
             if (!classifier) fprintf(f, "output_%d", j + 1);
-            else if (k == 1) fputs("class_1", f);
-            else if (names && j < nnames) fputs(names[j], f);
-            else fprintf(f, "class_%d", j);
+            else if (names) put_field(f, names[k == 1 ? 1 : j]);
+            else fprintf(f, "class_%d", k == 1 ? 1 : j);
             fputs(j + 1 < k ? "," : "\n", f);
         }
     for (int i = 0; i < n; i++) {
@@ -75,7 +90,12 @@ static void write_preds(FILE *f, const float *out, int n, int k, int classes, in
                 if (o[j] > o[c]) c = j;
             p = o[c];
         }
-        fprintf(f, "%d,%s\n", c, bp_num_exact_f32(b, p));
+        fprintf(f, "%d,", c);
+        if (names) {
+            put_field(f, names[c]);
+            fputc(',', f);
+        }
+        fprintf(f, "%s\n", bp_num_exact_f32(b, p));
     }
 }
 

@@ -62,7 +62,8 @@ static const char HELP2[] =
     "                      every core; the same seed and thread count give the same model)\n"
     "\n"
     "output:\n"
-    "  --save FILE         the trained model (default model.safetensors); written atomically\n"
+    "  --save FILE         the trained model (default model.safetensors; a JSON model file when\n"
+    "                      FILE ends in .json); written atomically\n"
     "  --checkpoint FILE   where Ctrl-C saves the training state (default: SAVE.ckpt)\n"
     "  --resume FILE       continue from a checkpoint; ends with the same model as an\n"
     "                      uninterrupted run. The network and the training options come from\n"
@@ -72,7 +73,8 @@ static const char HELP2[] =
     "  --log FILE.csv      per epoch: epoch,train_loss,train_acc,val_loss,val_acc,seconds\n"
     "  --plot FILE.svg     learning curves (loss and accuracy per epoch)\n"
     "  --quiet             print nothing but errors\n"
-    "  -h, --help          this help\n"
+    "  -h, --help          this help\n";
+static const char HELP3[] =   /* C99 promises string literals of 4095 characters, no more */
     "\n" DATA_OPTIONS_HELP
     "\n"
     "Progress: on a terminal, a live bar per epoch (batch, loss, accuracy, samples/s, ETA);\n"
@@ -215,6 +217,21 @@ static int parse_arch(const char *s, bp_net_spec *spec)
     return 0;
 }
 
+/* The model as a JSON model file when the name ends in .json (for reading and
+ * for explain), else as safetensors. */
+static bp_status save_model(const bp_net *net, const bp_scaler *scaler, const char *path, bp_error *err)
+{
+    size_t n = strlen(path);
+    if (n < 5 || strcmp(path + n - 5, ".json")) return bp_net_save(net, scaler, path, err);
+    bp_net *copy = NULL;
+    bp_model *m = NULL;
+    bp_status st = bp_net_clone(net, bp_net_dtype(net), &copy, err);
+    if (!st && (st = bp_model_from_net(copy, scaler, &m, err))) bp_net_free(copy);
+    if (!st) st = bp_model_save(m, path, err);
+    bp_model_free(m);
+    return st;
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -320,7 +337,7 @@ int cmd_train(int argc, char **argv)
         case O_LOG: log_path = optarg; break;
         case O_PLOT: plot_path = optarg; break;
         case O_QUIET: quiet = 1; break;
-        case O_HELP: case 'h': fputs(HELP, stdout); fputs(HELP2, stdout); return 0;
+        case O_HELP: case 'h': fputs(HELP, stdout); fputs(HELP2, stdout); fputs(HELP3, stdout); return 0;
         default: return cli_bad_option("train", argv);
         }
     }
@@ -454,8 +471,20 @@ int cmd_train(int argc, char **argv)
         goto out;
     }
     if (train.outputs != bp_net_outputs(net)) {
-        rc = cli_failf("%s: the data has %d target columns%s, the network %d outputs", data_describe(&dopt, DATA_TRAIN),
-                       train.outputs, train.nclasses ? " (one-hot classes)" : "", bp_net_outputs(net));
+        if (train.nclasses)
+            rc = cli_failf("%s: the data has %d classes, the network %d output%s: a classifier has one output per "
+                           "class (or one sigmoid output for two classes), so end --arch with %d",
+                           data_describe(&dopt, DATA_TRAIN), train.nclasses, bp_net_outputs(net),
+                           bp_net_outputs(net) == 1 ? "" : "s", train.nclasses);
+        else
+            rc = cli_failf("%s: the data has %d target column%s, the network %d output%s",
+                           data_describe(&dopt, DATA_TRAIN), train.outputs, train.outputs == 1 ? "" : "s", bp_net_outputs(net),
+                           bp_net_outputs(net) == 1 ? "" : "s");
+        goto out;
+    }
+    /* the classes' names (a CSV's label names, a named dataset's) go into the model */
+    if (train.class_names && bp_net_set_class_names(net, train.class_names, train.nclasses, &err)) {
+        rc = cli_failf("%s: %s", data_describe(&dopt, DATA_TRAIN), err.msg);
         goto out;
     }
 
@@ -508,7 +537,7 @@ int cmd_train(int argc, char **argv)
     int classifier = train.nclasses > 0 && train.labels;   /* the library's rule: accuracy needs class labels */
     if (log_path && nh && bp_log_csv(h, nh, classifier, log_path, &err)) { rc = cli_fail(&err); goto out_t; }
     if (plot_path && nh && bp_plot_svg(h, nh, plot_path, &err)) { rc = cli_fail(&err); goto out_t; }
-    if (bp_net_save(net, scaler.features ? &scaler : NULL, save, &err)) { rc = cli_fail(&err); goto out_t; }
+    if (save_model(net, scaler.features ? &scaler : NULL, save, &err)) { rc = cli_fail(&err); goto out_t; }
     if (!quiet) {
         double secs = 0;
         for (int i = 0; i < nh; i++) secs += h[i].seconds;

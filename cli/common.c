@@ -1,6 +1,7 @@
 /* common.c - loading a model file with optional --x/--y CSV overrides, and
  * the check that no output of a command overwrites one of its inputs. */
 #include "cli.h"
+#include "data_opts.h"
 #include "core/file.h"
 
 #include <string.h>
@@ -11,6 +12,27 @@ static int load_csv(const char *path, bp_mat *m)
 {
     bp_error err;
     if (bp_csv_read_matrix(path, m, &err)) return cli_fail(&err);
+    return 0;
+}
+
+/* A single column of class labels 0..K-1 for a classifier of K > 1 outputs
+ * (what train reads) becomes the one-hot y the model's data holds. */
+static int labels_to_one_hot(const char *path, const bp_net *net, bp_mat *y)
+{
+    int k = bp_net_outputs(net);
+    if (y->cols != 1 || k < 2 || !data_net_is_classifier(net)) return 0;
+    for (int i = 0; i < y->rows; i++) {
+        double v = ((double *)y->data)[i];
+        if (v < 0 || v >= k || v != (int)v)
+            return cli_failf("%s: row %d: %g is not a class label 0..%d (one column of y holds the class of each "
+                             "sample; %d columns hold the targets)", path, i + 1, v, k - 1, k);
+    }
+    double *oh = calloc((size_t)y->rows * k, sizeof *oh);
+    if (!oh) return cli_failf("out of memory");
+    for (int i = 0; i < y->rows; i++) oh[(size_t)i * k + (int)((double *)y->data)[i]] = 1;
+    free(y->data);
+    y->data = oh;
+    y->cols = k;
     return 0;
 }
 
@@ -53,7 +75,17 @@ int cli_load_model(const char *path, bp_dtype dtype, const char *xcsv, const cha
     }
     int rc = 0;
     if (xcsv && (rc = load_csv(xcsv, &x))) goto done;
-    if (ycsv && (rc = load_csv(ycsv, &y))) goto done;
+    if (ycsv && bp_csv_read_matrix(ycsv, &y, &err)) {   /* class names are for data files; y takes numbers */
+        const char *const *names = bp_net_class_names(bp_model_net(*out));
+        if (err.status == BP_E_PARSE && names)
+            rc = cli_failf("%s; y holds numbers: the class labels 0..%d (0 is %s, 1 is %s%s)", err.msg,
+                           bp_net_classes(bp_model_net(*out)) - 1, names[0], names[1],
+                           bp_net_classes(bp_model_net(*out)) > 2 ? ", ..." : "");
+        else
+            rc = cli_fail(&err);
+        goto done;
+    }
+    if (ycsv && (rc = labels_to_one_hot(ycsv, bp_model_net(*out), &y))) goto done;
     if ((xcsv || ycsv) && bp_model_set_data(*out, xcsv ? &x : NULL, ycsv ? &y : NULL, &err)) {
         rc = cli_failf("%s%s%s: %s", xcsv ? xcsv : "", xcsv && ycsv ? ", " : "", ycsv ? ycsv : "", err.msg);
         goto done;

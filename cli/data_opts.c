@@ -35,6 +35,14 @@ int data_opt(int c, const char *arg, data_opts *o)
     case DOPT_DATA: o->data = arg; return 1;
     case DOPT_LABELS: o->labels = arg; return 1;
     case DOPT_LABEL_COL: {   /* columns count from 1, like the fields of the messages; negative from the end */
+        long v;
+        if (cli_long(arg, -1000000000L, 1000000000L, &v)) {   /* not a number: a header name */
+            if (!*arg) { cli_failf("--label-col: expected a column number or a header name, got ''"); return -1; }
+            o->label_name = arg;
+            o->label_col_set = 1;
+            return 1;
+        }
+        o->label_name = NULL;
         int r = parse_int("--label-col", arg, -1000000000, &o->label_col);
         if (r < 0) return r;
         if (o->label_col == 0) {
@@ -45,6 +53,13 @@ int data_opt(int c, const char *arg, data_opts *o)
         o->label_col_set = 1;
         return 1;
     }
+    case DOPT_DELIMITER:
+        if (!strcmp(arg, ",") || !strcmp(arg, "comma")) o->delim = ',';
+        else if (!strcmp(arg, ";") || !strcmp(arg, "semicolon")) o->delim = ';';
+        else if (!strcmp(arg, "tab") || !strcmp(arg, "\t") || !strcmp(arg, "\\t")) o->delim = '\t';
+        else if (!strcmp(arg, "auto")) o->delim = 0;
+        else { cli_failf("--delimiter: expected ',', ';', tab or auto, got '%s'", arg); return -1; }
+        return 1;
     case DOPT_TARGETS: return parse_int("--targets", arg, 1, &o->targets);
     case DOPT_REGRESSION: o->regression = 1; return 1;
     case DOPT_NO_LABELS: o->no_labels = 1; return 1;
@@ -151,19 +166,6 @@ static int fail_renamed(const bp_error *err, const char *from, const char *to)
     return cli_failf("%s", out);
 }
 
-/* Remove the columns [lc, lc + nt) of x. */
-static void drop_columns(bp_dataset *d, int lc, int nt)
-{
-    int f = d->features, nf = f - nt;
-    for (int i = 0; i < d->n; i++) {
-        const float *src = d->x + (size_t)i * f;
-        float *dst = d->x + (size_t)i * nf;
-        memmove(dst, src, (size_t)lc * sizeof *dst);
-        memmove(dst + lc, src + lc + nt, (size_t)(f - lc - nt) * sizeof *dst);
-    }
-    d->features = nf;
-}
-
 int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const bp_scaler *scaler,
               bp_dataset *d)
 {
@@ -188,13 +190,22 @@ int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const
         bp_csv_options_init(&co);
         co.header = o->header;
         co.label_col = o->label_col;
+        co.label_name = o->label_name;
         co.ntargets = o->targets;
-        if (o->no_labels || purpose == DATA_PREDICT) co.target = BP_CSV_UNLABELED;
-        else if (purpose == DATA_EVAL && (o->regression || !data_net_is_classifier(net))) {
+        co.delim = o->delim;
+        const char *const *names = net ? bp_net_class_names(net) : NULL;
+        if (o->no_labels) {
+            co.target = BP_CSV_UNLABELED;
+        } else if (purpose == DATA_PREDICT) {   /* targets, if the file has them, are left out */
+            co.target = BP_CSV_DROP;
+            co.ntargets = o->regression ? o->targets : 1;
+            if (net) co.features = bp_net_get_spec(net)->inputs;
+        } else if (purpose == DATA_EVAL && (o->regression || !data_net_is_classifier(net))) {
             co.target = BP_CSV_REGRESSION;
             co.ntargets = outputs;
         } else if (purpose == DATA_EVAL) {
-            co.nclasses = outputs == 1 ? 2 : outputs;
+            co.nclasses = bp_net_classes(net);
+            co.class_names = names;
         } else if (o->regression) {
             co.target = BP_CSV_REGRESSION;
         }
@@ -204,21 +215,14 @@ int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const
             if (spool_stdin(tmp, sizeof tmp)) return EXIT_BAD;
             path = tmp;
         }
-        if (!o->label_col_set && co.target == BP_CSV_REGRESSION) co.label_col = -co.ntargets;  /* the last K */
+        if (!o->label_col_set && co.target != BP_CSV_CLASSES) co.label_col = -co.ntargets;  /* the last K */
         st = bp_csv_load(path, &co, d, &err);
         if (src == SRC_STDIN) unlink(tmp);
         if (st) return src == SRC_STDIN ? fail_renamed(&err, tmp, "stdin") : cli_fail(&err);
-        /* predict: drop the target columns of a labelled CSV */
-        int nt = o->regression ? o->targets : 1;
-        if (purpose == DATA_PREDICT && net && !o->no_labels && d->features == bp_net_get_spec(net)->inputs + nt) {
-            int lc = !o->label_col_set ? d->features - nt : o->label_col < 0 ? d->features + o->label_col : o->label_col;
-            if (lc < 0 || lc + nt > d->features) {
-                int f = d->features;
-                bp_dataset_free(d);
-                return cli_failf("%s: --label-col %d: %d target column%s do not fit in the %d columns", name,
-                                 o->label_col < 0 ? o->label_col : o->label_col + 1, nt, nt == 1 ? "" : "s", f);
-            }
-            drop_columns(d, lc, nt);
+        if (purpose == DATA_EVAL && co.target == BP_CSV_CLASSES && !names && d->class_names) {
+            bp_dataset_free(d);
+            return cli_failf("%s: the labels are class names, but the model has none (it was trained on class "
+                             "numbers 0..%d): give the labels as those numbers", name, bp_net_classes(net) - 1);
         }
     }
     if (st) return cli_fail(&err);

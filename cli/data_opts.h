@@ -27,7 +27,7 @@
 
 enum {
     DOPT_DATA = 1000, DOPT_LABELS, DOPT_LABEL_COL, DOPT_HEADER, DOPT_REGRESSION, DOPT_TARGETS,
-    DOPT_NO_LABELS, DOPT_TEST, DOPT_SPLIT
+    DOPT_NO_LABELS, DOPT_TEST, DOPT_SPLIT, DOPT_DELIMITER
 };
 
 #define DATA_OPTIONS                                                                                  \
@@ -35,19 +35,23 @@ enum {
     {"label-col", required_argument, 0, DOPT_LABEL_COL}, {"header", required_argument, 0, DOPT_HEADER}, \
     {"regression", no_argument, 0, DOPT_REGRESSION}, {"targets", required_argument, 0, DOPT_TARGETS},  \
     {"no-labels", no_argument, 0, DOPT_NO_LABELS}, {"test", no_argument, 0, DOPT_TEST},               \
-    {"split", required_argument, 0, DOPT_SPLIT}
+    {"split", required_argument, 0, DOPT_SPLIT}, {"delimiter", required_argument, 0, DOPT_DELIMITER}
 
 #define DATA_OPTIONS_HELP                                                                             \
     "data:\n"                                                                                         \
     "  --data NAME|FILE    a dataset name (fashion-mnist), a CSV file (- for standard input), or an\n" \
     "                      IDX images file (...-idx3-ubyte, optionally .gz; recognised by its magic)\n" \
     "  --labels FILE       the IDX labels file (...-idx1-ubyte[.gz]) that goes with IDX images\n"     \
-    "  --label-col N       CSV: the (first) target column, counting from 1 (as the fields of\n"        \
-    "                      messages do); negative counts from the end, -1 the last (default: the\n"  \
-    "                      last column, or the last K with --targets K)\n"                           \
+    "  --label-col N|NAME  CSV: the (first) target column, by its header name or by position\n"     \
+    "                      counting from 1 (as the fields of messages do); negative counts from\n"   \
+    "                      the end, -1 the last (default: the last column, or the last K with\n"     \
+    "                      --targets K)\n"                                                           \
     "  --header yes|no|auto  CSV: whether the first row is a header (default auto: it is if a\n"      \
-    "                      field of it is not a number)\n"                                            \
-    "  --regression        CSV: the targets are numbers to predict, not class labels 0..K-1\n"        \
+    "                      field of it that must be a number is not)\n"                             \
+    "  --delimiter D       CSV: the field separator: ',', ';' or tab (default: detected from the\n"  \
+    "                      first rows); fields may be quoted as RFC 4180 says (\"a, b\")\n"          \
+    "  --regression        CSV: the targets are numbers to predict, not class labels (integers\n"    \
+    "                      0..K-1, or names such as setosa: the classes are then the sorted names)\n" \
     "  --targets K         CSV with --regression: K target columns from --label-col (default 1)\n"    \
     "  --no-labels         CSV: every column is a feature (no targets)\n"                             \
     "  --split train|test  named datasets: which split (--test = --split test)\n"
@@ -58,6 +62,8 @@ typedef enum data_purpose { DATA_TRAIN = 0, DATA_EVAL, DATA_PREDICT } data_purpo
 typedef struct data_opts {
     const char *data, *labels;
     int label_col, label_col_set;
+    const char *label_name;  /* --label-col NAME, or NULL */
+    char delim;              /* --delimiter, 0 detect */
     bp_csv_header header;
     int regression, targets, no_labels;
     int split;            /* -1 unset (default per purpose), 0 train, 1 test */
@@ -81,9 +87,12 @@ int data_net_is_classifier(const bp_net *net);
  *    classes iff data_net_is_classifier(net) and not --regression (with the
  *    net's class count, so a label the net cannot output is an error);
  *    named datasets default to the test split.
+ *    With a model that has class names, CSV labels are those names (or
+ *    class indices); labels that are names need a model that has them.
  *  - DATA_PREDICT: only features are used: a CSV is read as features, and
  *    when it has the net's inputs plus the target columns (--label-col,
- *    --targets) those are dropped; --no-labels insists on features only.
+ *    --targets) those are left out, whatever they hold; --no-labels insists
+ *    on features only.
  *    Named datasets default to the test split.
  * With a net, the feature count must match its inputs; a scaler with
  * features > 0 (the model's) is then applied, whatever the data source. */

@@ -269,6 +269,15 @@ BP_API bp_status bp_net_clone(const bp_net *net, bp_dtype dtype, bp_net **out, b
 BP_API const bp_net_spec *bp_net_get_spec(const bp_net *net);
 BP_API bp_dtype bp_net_dtype(const bp_net *net);
 BP_API int bp_net_outputs(const bp_net *net);
+/* The classes a classifier tells apart: its outputs, or 2 for one output. */
+BP_API int bp_net_classes(const bp_net *net);
+/* Name the classes (those of the training data: "setosa", ...), copied into
+ * the net, saved with it in model files, kept by bp_net_clone; k must be
+ * bp_net_classes(net) and the names distinct, non-empty, at most 100 bytes of
+ * UTF-8 without control characters.  names NULL: remove them. */
+BP_API bp_status bp_net_set_class_names(bp_net *net, const char *const *names, int k, bp_error *err);
+/* The class names (bp_net_classes of them, owned by the net), or NULL. */
+BP_API const char *const *bp_net_class_names(const bp_net *net);
 
 /* Fill every W and b: small_uniform draws from U(-0.01, 0.01); xavier from
  * U(-r, r), r = sqrt(6 / (fan_in + units)); he from N(0, 2 / fan_in); biases
@@ -332,6 +341,7 @@ BP_API const bp_graph *bp_net_graph(const bp_net *net);
  *                "W": [[...], ...], "b": [...]}, ...],
  *    "loss": "squared", "reduction": "sum", "init": "small_uniform", "seed": 1,
  *    "scaler": {"divide": 255, "mean": [...], "std": [...], "range": [lo, hi]},
+ *    "class_names": ["setosa", "versicolor", "virginica"],
  *    "data": {"x": [[...], ...], "y": [[...], ...]}}
  * "scaler" (each part optional; see bp_scaler) is what the inputs go through
  * before the first layer: data.x is given unscaled. Parsing is strict; every
@@ -374,8 +384,10 @@ BP_API const bp_scaler *bp_model_scaler(const bp_model *m);
 /* Write the model as a JSON model file, atomically: the network, the scaler
  * and the data as given (unscaled). */
 BP_API bp_status bp_model_save(const bp_model *m, const char *path, bp_error *err);
-/* Read a numeric CSV matrix (no header) into a new f64 matrix owned by the
- * caller (free data with free()). Errors name file:line:column. */
+/* Read a numeric CSV matrix into a new f64 matrix owned by the caller (free
+ * data with free()): the reader of bp_csv_load (RFC 4180 fields, the delimiter
+ * detected), a first row in which no field is a number taken as a header,
+ * every value in full double precision. Errors name file:line:column. */
 BP_API bp_status bp_csv_read_matrix(const char *path, bp_mat *out, bp_error *err);
 /* Write a network (and optional data) as a model file, atomically. */
 BP_API bp_status bp_model_save_json(const bp_net *net, const bp_mat *x, const bp_mat *y,
@@ -531,8 +543,12 @@ typedef struct bp_dataset {
     float *y;         /* n x outputs targets (one-hot when classifying); NULL
                          when outputs == 0                                   */
     int *labels;      /* n class indices; NULL unless classifying            */
-    const char *const *class_names; /* nclasses static names, or NULL; never
-                                       owned (bp_dataset_free leaves it)     */
+    const char *const *class_names; /* nclasses names, or NULL: static ones
+                                       (Fashion-MNIST), or those of a CSV's
+                                       label column, kept in names_owned     */
+    void *names_owned; /* the storage of class_names when the dataset owns
+                          them (freed by bp_dataset_free, copied by subsets);
+                          NULL for static names                              */
 } bp_dataset;
 
 /* Free the arrays of `d` (which may be NULL or zeroed) and zero it. */
@@ -550,41 +566,64 @@ BP_API bp_mat bp_dataset_y(const bp_dataset *d, int start, int count);
 /* ------------------------------------------------------------------------ */
 
 typedef enum bp_csv_header {
-    BP_CSV_HEADER_AUTO = 0, /* a header iff the first row has a non-number   */
+    BP_CSV_HEADER_AUTO = 0, /* a header iff the first row has a non-number
+                               where a number belongs (a feature, a
+                               regression target), or its label is a word
+                               over integer labels                           */
     BP_CSV_HEADER_YES,      /* the first row is a header: skip it            */
     BP_CSV_HEADER_NO        /* every row is data                             */
 } bp_csv_header;
 
 typedef enum bp_csv_target {
-    BP_CSV_CLASSES = 0,  /* label column = class index 0..K-1 -> labels and
-                            one-hot y                                        */
+    BP_CSV_CLASSES = 0,  /* label column = class index 0..K-1, or class
+                            names -> labels and one-hot y                    */
     BP_CSV_REGRESSION,   /* target column(s) copied to y as numbers          */
-    BP_CSV_UNLABELED     /* no targets: every column is a feature            */
+    BP_CSV_UNLABELED,    /* no targets: every column is a feature            */
+    BP_CSV_DROP          /* target column(s) present but not read (any text)
+                            and left out: features only, for predicting      */
 } bp_csv_target;
 
 typedef struct bp_csv_options {
     bp_csv_header header;
     bp_csv_target target;
     int label_col;   /* first target column, 0-based; negative counts from
-                        the end (-1 = last).  Ignored when UNLABELED.        */
+                        the end (-1 = last).  Ignored when UNLABELED or when
+                        label_name is set.                                   */
+    const char *label_name; /* or the target column by its header name (the
+                        file must have a header); NULL: use label_col        */
     int ntargets;    /* REGRESSION: target columns label_col ..
                         label_col + ntargets - 1 (0 means 1)                 */
     int nclasses;    /* CLASSES: K; 0 = (largest label) + 1.  With K given,
                         a label >= K is an error.                            */
-    char delim;      /* field separator; 0 means ','                         */
+    const char *const *class_names; /* CLASSES: the names the labels may be
+                        (a model's classes, in its order), nclasses of them;
+                        NULL: names found in the file are sorted            */
+    int features;    /* > 0: the number of feature columns the caller
+                        expects (a model's inputs).  A file with just that
+                        many columns has no targets; one with more must hold
+                        features + the targets; anything else is an error
+                        saying so.  0: features = columns - targets.         */
+    char delim;      /* field separator; 0: detected from the first rows
+                        (tab, ';' or ',': the first that splits every one of
+                        them into the same number of fields, at least 2)    */
 } bp_csv_options;
 
 /* The defaults: header auto-detected, classification, label in the last
- * column, K from the data, comma-separated. */
+ * column, K from the data, the delimiter detected. */
 BP_API void bp_csv_options_init(bp_csv_options *opt);
 
 /* Load a numeric CSV file into a new dataset owned by the caller (`opt` NULL
- * means the defaults).  Rows are separated by LF or CRLF; the last newline is
- * optional; blank lines are skipped; spaces around a field are ignored;
- * quoted fields are not supported.  Every row must have as many fields as the
- * first; values must be finite numbers (float32 range).  Errors name the file
- * and place, e.g. "d.csv:3:7: field 2: expected a number, got 'abc'" (line and
- * 1-based character column) or "d.csv:12: expected 5 fields, got 4". */
+ * means the defaults).  The format is RFC 4180's: rows separated by LF or
+ * CRLF (the last newline optional), a field may be quoted ("a, b", with ""
+ * for a quote, and line breaks inside); blank lines are skipped; spaces around
+ * an unquoted field are ignored; a UTF-8 byte order mark is skipped.  Every
+ * row must have as many fields as the first; values must be finite numbers
+ * (float32 range).  Class labels are integers 0..K-1, or names (setosa,
+ * virginica): when any label is not such an integer, every label is a name,
+ * the classes are the sorted names (or opt->class_names, in their order) and
+ * d->class_names holds them.  Errors name the file and place, e.g.
+ * "d.csv:3:7: field 2: expected a number, got 'abc'" (line and 1-based
+ * character column) or "d.csv:12: expected 5 fields, got 4". */
 BP_API bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *out,
                       bp_error *err);
 
@@ -695,8 +734,10 @@ BP_API bp_status bp_dataset_split(const bp_dataset *all, double val_fraction, bp
  * "architecture" = a JSON string {"inputs", "weight_layout", "layers":
  * [{"units", "activation", "bias"}], "loss", "reduction"}, and
  * "input_scaling" = "none" or "standardize: x' = (x - scaler.mean) / scaler.std",
- * and "checksum" = "crc32:XXXXXXXX", the CRC-32 of the tensor bytes (other
- * readers ignore it; a load verifies it when present).
+ * "class_names" = a JSON array of the classes' names when the net has them
+ * (bp_net_set_class_names), and "checksum" = "crc32:XXXXXXXX", the CRC-32 of
+ * the tensor bytes (other readers ignore it; a load verifies it when
+ * present).
  * Writes are atomic (temp file, fsync, rename; a symbolic link is followed,
  * a device or FIFO written in place); loads validate everything and reject a
  * damaged or foreign file naming the file and the problem.

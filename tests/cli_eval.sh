@@ -98,7 +98,7 @@ refuses badlabel "class label 7 is out of range 0..2" eval "$T/cls.safetensors" 
 refuses no_data "--data" eval "$T/cls.safetensors"
 refuses header "--header" eval "$T/cls.safetensors" --data "$T/cls.csv" --header maybe
 refuses dataset "unknown dataset" eval "$T/cls.safetensors" --data fashon-mnist
-refuses pwide "the model has 2 inputs, the data has 4 features" \
+refuses pwide "wide.csv:1: 4 columns; expected 2 (the features) or 3 (with 1 target column)" \
     predict "$T/cls.safetensors" --data "$T/wide.csv"
 printf '1,2\n3,x\n' >"$T/stdin_bad.csv"
 refuses pstdin "stdin:2:3: field 2: expected a number, got 'x'" \

@@ -104,7 +104,7 @@ expect_refused nodata "--data"
 run wrongwidth train --arch 10-3 --data "$T/cls.csv" --quiet
 expect_refused wrongwidth "16 features" "10 inputs"
 run wrongout train --arch 16-4 --data "$T/cls.csv" --quiet
-expect_refused wrongout "3 target columns" "4 outputs"
+expect_refused wrongout "the data has 3 classes, the network 4 outputs" "end --arch with 3"
 printf 'not a checkpoint' >"$T/junk.ckpt"
 run badresume "${ARGS[@]}" --save "$T/x.safetensors" --resume "$T/junk.ckpt"
 expect_refused badresume "junk.ckpt"

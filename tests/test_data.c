@@ -421,7 +421,7 @@ static void test_csv(void)
     snprintf(want, sizeof want, "%s:2:5: field 2: expected a number, got '0123456789012345678901234567890123456789...'", lg);
     CHECK_ERR(bp_csv_load(lg, NULL, &d, &e_), BP_E_PARSE, want);
     const char *neg = write_text("neg.csv", "1,2,0\n3,4,-1\n");
-    snprintf(want, sizeof want, "%s:2:5: field 3: expected a class label (an integer >= 0), got '-1'", neg);
+    snprintf(want, sizeof want, "%s:2:5: field 3: expected a class label (an integer >= 0, or a name), got '-1'; if the targets are numbers to predict, use --regression", neg);
     CHECK_ERR(bp_csv_load(neg, NULL, &d, &e_), BP_E_VALUE, want);
     const char *frac = write_text("frac.csv", "1,2,0.5\n");
     CHECK_ERR(bp_csv_load(frac, NULL, &d, &e_), BP_E_VALUE, "got '0.5'");
@@ -560,12 +560,114 @@ static void test_shuffle_split(void)
     CHECK_EXPR(ny.rows == 0 && ny.data == NULL);
 }
 
+/* CSV as people have it: quoted fields, other delimiters, class names, the
+ * label column by header name. */
+static void test_csv_dialects(void)
+{
+    bp_dataset d = {0};
+    char want[512];
+    bp_csv_options o;
+
+    /* iris-like: string labels become the sorted names 0..K-1 */
+    const char *ir = write_text("iris.csv", "sepal_length,sepal_width,species\n"
+                                "5.1,3.5,setosa\n6.3,3.3,virginica\n5.9,3.0,versicolor\n4.9,3.1,setosa\n");
+    CHECK_OK(bp_csv_load(ir, NULL, &d, &e_));
+    CHECK_EXPR(d.n == 4 && d.features == 2 && d.nclasses == 3 && d.class_names && d.names_owned);
+    if (d.class_names) {
+        CHECK_EXPR(!strcmp(d.class_names[0], "setosa") && !strcmp(d.class_names[1], "versicolor") &&
+                   !strcmp(d.class_names[2], "virginica"));
+        CHECK_EXPR(d.labels[0] == 0 && d.labels[1] == 2 && d.labels[2] == 1 && d.labels[3] == 0);
+        CHECK_EXPR(d.y[0 * 3 + 0] == 1 && d.y[1 * 3 + 2] == 1 && d.y[2 * 3 + 1] == 1);
+    }
+    /* subsets and splits own a copy of the names */
+    bp_dataset a = {0}, b = {0};
+    CHECK_OK(bp_dataset_split(&d, 0.5, &a, &b, &e_));
+    bp_dataset_free(&d);
+    CHECK_EXPR(a.class_names && b.class_names && a.names_owned != b.names_owned);
+    if (b.class_names) CHECK_EXPR(!strcmp(b.class_names[2], "virginica") && b.nclasses == 3);
+    bp_dataset_free(&a);
+    bp_dataset_free(&b);
+
+    /* a model's class names give the order; a name outside them is an error */
+    static const char *const order[] = {"virginica", "setosa", "versicolor"};
+    bp_csv_options_init(&o);
+    o.class_names = order;
+    o.nclasses = 3;
+    CHECK_OK(bp_csv_load(ir, &o, &d, &e_));
+    CHECK_EXPR(d.nclasses == 3 && d.labels[0] == 1 && d.labels[1] == 0 && d.labels[2] == 2);
+    if (d.class_names) CHECK_EXPR(!strcmp(d.class_names[0], "virginica"));
+    bp_dataset_free(&d);
+    static const char *const two[] = {"setosa", "virginica"};
+    o.class_names = two;
+    o.nclasses = 2;
+    snprintf(want, sizeof want, "%s:4:9: field 3: ", ir);
+    CHECK_ERR(bp_csv_load(ir, &o, &d, &e_), BP_E_VALUE, want);
+    CHECK_ERR(bp_csv_load(ir, &o, &d, &e_), BP_E_VALUE, "'versicolor'");
+
+    /* RFC 4180 quoting: a quoted delimiter, a doubled quote, a line break */
+    const char *q = write_text("q.csv", "\"x,\nfirst\",\"say \"\"y\"\"\",label\r\n"
+                               "1,\"2.5\",\"Iris \"\"big\"\"\"\r\n3,4,two\r\n");
+    CHECK_OK(bp_csv_load(q, NULL, &d, &e_));
+    CHECK_EXPR(d.n == 2 && d.features == 2 && d.x[1] == 2.5f && d.x[2] == 3 && d.nclasses == 2);
+    if (d.class_names && d.nclasses == 2)
+        CHECK_EXPR(!strcmp(d.class_names[0], "Iris \"big\"") && !strcmp(d.class_names[1], "two"));
+    bp_dataset_free(&d);
+    const char *ql = write_text("ql.csv", "1,2,cat\n3,4,\"two\nlines\"\n");
+    snprintf(want, sizeof want, "%s:2:5: field 3: the class name 'two lines' holds a line break", ql);
+    CHECK_ERR(bp_csv_load(ql, NULL, &d, &e_), BP_E_VALUE, want);
+    const char *le = write_text("le.csv", "1,2,cat\n3,4,\n");
+    snprintf(want, sizeof want, "%s:2:5: field 3: the class label is empty", le);
+    CHECK_ERR(bp_csv_load(le, NULL, &d, &e_), BP_E_VALUE, want);
+    const char *qn = write_text("qn.csv", "\"a\nb\",c,d\n1,2,0\n3,x,1\n");   /* lines count inside quotes */
+    snprintf(want, sizeof want, "%s:4:3: field 2: expected a number, got 'x'", qn);
+    CHECK_ERR(bp_csv_load(qn, NULL, &d, &e_), BP_E_PARSE, want);
+    const char *uq = write_text("uq.csv", "1,2,0\n3,\"4,0\n");
+    snprintf(want, sizeof want, "%s:2:3: field 2: the quote that opens it is never closed", uq);
+    CHECK_ERR(bp_csv_load(uq, NULL, &d, &e_), BP_E_PARSE, want);
+    const char *aq = write_text("aq.csv", "1,2,0\n3,\"4\"x,0\n");
+    snprintf(want, sizeof want, "%s:2:6: field 2: after its closing quote, expected ',' or the end of the row", aq);
+    CHECK_ERR(bp_csv_load(aq, NULL, &d, &e_), BP_E_PARSE, want);
+
+    /* the delimiter is detected: ';' (with decimal points), tab; or given */
+    const char *sc = write_text("sc.csv", "a;b;label\n1.5;2;0\n3;4;1\n");
+    CHECK_OK(bp_csv_load(sc, NULL, &d, &e_));
+    CHECK_EXPR(d.n == 2 && d.features == 2 && d.x[0] == 1.5f && d.x[3] == 4);
+    bp_dataset_free(&d);
+    const char *tb = write_text("tb.tsv", "a\tb\tlabel\n1\t2\tcat\n3\t4\tdog\n");
+    CHECK_OK(bp_csv_load(tb, NULL, &d, &e_));
+    CHECK_EXPR(d.n == 2 && d.features == 2 && d.nclasses == 2 && d.class_names);
+    bp_dataset_free(&d);
+    bp_csv_options_init(&o);
+    o.delim = ';';
+    CHECK_OK(bp_csv_load(sc, &o, &d, &e_));
+    CHECK_EXPR(d.n == 2);
+    bp_dataset_free(&d);
+
+    /* the label column by its header name, anywhere in the row */
+    const char *nm = write_text("nm.csv", "id,species,w\n1,cat,0.5\n2,dog,0.25\n");
+    bp_csv_options_init(&o);
+    o.label_name = "species";
+    CHECK_OK(bp_csv_load(nm, &o, &d, &e_));
+    CHECK_EXPR(d.n == 2 && d.features == 2 && d.x[1] == 0.5f && d.x[2] == 2 && d.labels[1] == 1);
+    bp_dataset_free(&d);
+    o.label_name = "kind";
+    snprintf(want, sizeof want, "%s:1: no column named 'kind' in the header (its columns: id, species, w)", nm);
+    CHECK_ERR(bp_csv_load(nm, &o, &d, &e_), BP_E_ARG, want);
+
+    /* a header over integer labels is still a header */
+    const char *hl = write_text("hl.csv", "1,2,label\n1,2,0\n3,4,1\n");
+    CHECK_OK(bp_csv_load(hl, NULL, &d, &e_));
+    CHECK_EXPR(d.n == 2 && d.nclasses == 2 && !d.class_names);
+    bp_dataset_free(&d);
+}
+
 int main(void)
 {
     if (!check_tmpdir("bp_test_data")) return 1;
     test_idx();
     test_named();
     test_csv();
+    test_csv_dialects();
     test_scaler();
     test_shuffle_split();
     check_remove_tree(check_dir());

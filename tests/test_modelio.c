@@ -566,10 +566,86 @@ static void test_json_scaler(void)
     bp_model_free(m);
 }
 
+/* Class names: set and checked, kept by clone, saved and read back by both
+ * kinds of model file, and a damaged class_names refused. */
+static void test_class_names(void)
+{
+    bp_error err;
+    bp_net *a = make_net(BP_F32, BP_OUT_IN, 7, 1, 5), *b = NULL;
+    static const char *const two[] = {"cat", "dog \"big\", \xc3\xa9t\xc3\xa9"};
+    static const char *const three[] = {"a", "b", "c"};
+    static const char *const dup[] = {"cat", "cat"};
+    static const char *const ctl[] = {"cat", "d\tog"};
+    static const char *const utf[] = {"cat", "d\xc3og"};
+    CHECK(bp_net_classes(a) == 2 && !bp_net_class_names(a), "a new net has 2 classes and no names");
+    CHECK(bp_net_set_class_names(a, three, 3, &err) == BP_E_SHAPE && strstr(err.msg, "3 class names for a network of 2"),
+          "%s", err.msg);
+    CHECK(bp_net_set_class_names(a, dup, 2, &err) == BP_E_VALUE && strstr(err.msg, "the same name, \"cat\""), "%s",
+          err.msg);
+    CHECK(bp_net_set_class_names(a, ctl, 2, &err) == BP_E_VALUE && strstr(err.msg, "control character"), "%s", err.msg);
+    CHECK(bp_net_set_class_names(a, utf, 2, &err) == BP_E_VALUE && strstr(err.msg, "not UTF-8"), "%s", err.msg);
+    CHECK(bp_net_set_class_names(a, two, 2, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_net_clone(a, BP_F64, &b, &err) == BP_OK && bp_net_class_names(b) &&
+          !strcmp(bp_net_class_names(b)[1], two[1]), "clone keeps the names");
+    bp_net_free(b);
+    b = NULL;
+
+    const char *st = check_path("named.safetensors"), *js = check_path("named.json");
+    CHECK(bp_net_save(a, NULL, st, &err) == BP_OK, "%s", err.msg);
+    CHECK(load(st, &b, &err) == BP_OK && bp_net_class_names(b) && !strcmp(bp_net_class_names(b)[0], "cat") &&
+          !strcmp(bp_net_class_names(b)[1], two[1]), "safetensors keeps the names: %s", err.msg);
+    bp_model *m = NULL;
+    CHECK(b && bp_model_from_net(b, NULL, &m, &err) == BP_OK && bp_model_save(m, js, &err) == BP_OK, "%s", err.msg);
+    bp_model_free(m);
+    m = NULL;
+    CHECK(bp_model_read(js, BP_F64, &m, &err) == BP_OK && bp_net_class_names(bp_model_net(m)) &&
+          !strcmp(bp_net_class_names(bp_model_net(m))[1], two[1]), "JSON keeps the names: %s", err.msg);
+    bp_model_free(m);
+    bp_net_set_class_names(a, NULL, 0, &err);
+    CHECK(!bp_net_class_names(a), "names removed");
+    bp_net_free(a);
+
+    /* JSON: the wrong number, a non-string */
+    static const struct { const char *names, *want; } bad[] = {
+        {"[\"a\"]", "class_names: expected 2 names (one per class), got 1"},
+        {"[\"a\", 3]", "class_names[1]: expected a string, got"},
+        {"\"a\"", "class_names: expected an array of 2 names"},
+        {"[\"a\", \"a\"]", "the same name"},
+    };
+    char text[512];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "{\"inputs\": 2, \"layers\": [{\"units\": 2, \"activation\": \"softmax\"}], "
+                 "\"loss\": \"cross_entropy\", \"class_names\": %s}", bad[i].names);
+        CHECK(bp_model_parse(text, strlen(text), "c.json", BP_F64, &m, &err) != BP_OK && strstr(err.msg, bad[i].want),
+              "class_names %s: %s", bad[i].names, err.msg);
+    }
+    /* safetensors: a class_names that is not an array of the right size */
+    bp_st_file *f = NULL;
+    CHECK(bp_st_read(st, &f, &err) == BP_OK, "%s", err.msg);
+    if (f) {
+        const char *keys[8], *values[8];
+        int nm = 0;
+        for (int i = 0; i < bp_st_meta_count(f) && nm < 8; i++) {
+            bp_st_meta_at(f, i, &keys[nm], &values[nm]);
+            if (!strcmp(keys[nm], BP_ST_CHECKSUM_KEY)) continue;
+            if (!strcmp(keys[nm], "class_names")) values[nm] = "[\"only one\"]";
+            nm++;
+        }
+        bp_st_tensor t[16];
+        int n = bp_st_count(f);
+        for (int i = 0; i < n && i < 16; i++) t[i] = *bp_st_get(f, i);
+        const char *bad_st = check_path("badnames.safetensors");
+        CHECK(bp_st_write(bad_st, t, n, keys, values, nm, &err) == BP_OK, "%s", err.msg);
+        expect_format(bad_st, "__metadata__.class_names is not a JSON array of 2 names", "class_names of 1 name");
+        bp_st_free(f);
+    }
+}
+
 int main(void)
 {
     if (!check_tmpdir("bp_modelio")) return 2;
     test_json_scaler();
+    test_class_names();
     test_f32_range();
     test_round_trips();
     test_json_export();

@@ -65,3 +65,19 @@ char *bp_strndup(const char *s, size_t n)
     if (d) { memcpy(d, s, n); d[n] = 0; }
     return d;
 }
+
+char **bp_strings_copy(const char *const *s, int k, bp_error *err)
+{
+    size_t bytes = (size_t)k * sizeof(char *);
+    for (int i = 0; i < k; i++) bytes += strlen(s[i]) + 1;
+    char **block = bp_malloc(bytes, err);
+    if (!block) return NULL;
+    char *t = (char *)(block + k);
+    for (int i = 0; i < k; i++) {
+        size_t len = strlen(s[i]) + 1;
+        memcpy(t, s[i], len);
+        block[i] = t;
+        t += len;
+    }
+    return block;
+}

@@ -17,6 +17,9 @@ void *bp_malloc(size_t n, bp_error *err);
 void *bp_calloc(size_t count, size_t size, bp_error *err);
 /* A NUL-terminated copy of the n bytes at s (caller frees), or NULL. */
 char *bp_strndup(const char *s, size_t n);
+/* The k strings s[0..k-1] copied into one block: k pointers, then the text
+ * they point to (free the block with free()); NULL and BP_E_NOMEM on failure. */
+char **bp_strings_copy(const char *const *s, int k, bp_error *err);
 
 /* "s" unless n is 1: "%d row%s", n, bp_s(n). */
 static inline const char *bp_s(long n) { return n == 1 ? "" : "s"; }

@@ -18,7 +18,40 @@ void bp_dataset_free(bp_dataset *d)
     free(d->x);
     free(d->y);
     free(d->labels);
+    free(d->names_owned);
     memset(d, 0, sizeof *d);
+}
+
+const char *bp_class_name_problem(const char *s, size_t len)
+{
+    if (len == 0) return "is empty";
+    if (len > BP_MAX_CLASS_NAME) return "is longer than 100 bytes";
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        if (c < 32 || c == 127) return "holds a line break or a control character";
+        int n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+        if (n < 0 || end - p <= n) return "is not UTF-8 text";
+        unsigned cp = n ? c & (0x3f >> n) : c;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80) return "is not UTF-8 text";
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return "is not UTF-8 text";
+        p += n + 1;
+    }
+    return NULL;
+}
+
+bp_status bp_dataset_set_names(bp_dataset *d, const char *const *names, int k, bp_error *err)
+{
+    char **block = bp_strings_copy(names, k, err);
+    if (!block) return BP_E_NOMEM;
+    free(d->names_owned);
+    d->names_owned = block;
+    d->class_names = (const char *const *)block;
+    return BP_OK;
 }
 
 bp_mat bp_dataset_x(const bp_dataset *d, int start, int count)
@@ -48,6 +81,8 @@ static bp_status dataset_alloc(bp_dataset *out, const bp_dataset *like, int n, b
     out->outputs = like->outputs;
     out->nclasses = like->nclasses;
     out->class_names = like->class_names;
+    if (like->names_owned && bp_dataset_set_names(out, like->class_names, like->nclasses, err))
+        goto fail;
     out->x = bp_malloc((size_t)n * like->features * sizeof(float), err);
     if (!out->x) goto fail;
     if (like->y && !(out->y = bp_malloc((size_t)n * like->outputs * sizeof(float), err)))

@@ -13,4 +13,14 @@
  * sets outputs and nclasses to k. */
 bp_status bp_dataset_one_hot(bp_dataset *d, int k, bp_error *err);
 
+/* d->class_names = a copy of the k names, kept in d->names_owned (freed with
+ * d; any earlier names replaced). */
+bp_status bp_dataset_set_names(bp_dataset *d, const char *const *names, int k, bp_error *err);
+
+/* What is wrong with a class name of len bytes at s ("is empty", "holds a
+ * line break or a control character", ...), or NULL when it is a good one:
+ * 1..BP_MAX_CLASS_NAME bytes of UTF-8, no control characters. */
+#define BP_MAX_CLASS_NAME 100
+const char *bp_class_name_problem(const char *s, size_t len);
+
 #endif

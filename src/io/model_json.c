@@ -231,10 +231,35 @@ static bp_status get_vector(ctx *c, json_t *v, const char *path, int n, const ch
 
 /* ---- the model ------------------------------------------------------------------ */
 static const char *const ROOT_KEYS[] = {"inputs", "weight_layout", "layers", "loss", "reduction",
-                                        "init", "seed", "scaler", "data", "description", NULL};
+                                        "init", "seed", "scaler", "class_names", "data", "description", NULL};
 static const char *const SCALER_KEYS[] = {"divide", "mean", "std", "range", NULL};
 static const char *const LAYER_KEYS[] = {"units", "activation", "bias", "W", "b", NULL};
 static const char *const DATA_KEYS[] = {"x", "y", NULL};
+
+/* "class_names": ["setosa", ...], one per class of the network. */
+static bp_status parse_class_names(ctx *c, json_t *v, bp_net *net)
+{
+    int k = bp_net_classes(net);
+    if (!json_is_array(v))
+        return fail(c, BP_E_VALUE, "class_names", "expected an array of %d names (one per class), got %s", k,
+                    type_name(v));
+    if ((int)json_array_size(v) != k)
+        return fail(c, BP_E_VALUE, "class_names", "expected %d names (one per class), got %d", k,
+                    (int)json_array_size(v));
+    const char **names = bp_malloc((size_t)k * sizeof *names, c->err);
+    if (!names) return BP_E_NOMEM;
+    bp_status st = BP_OK;
+    for (int i = 0; !st && i < k; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "class_names[%d]", i);
+        json_t *e = json_array_get(v, i);
+        if (!(names[i] = json_string_value(e))) st = fail(c, BP_E_VALUE, p, "expected a string, got %s", type_name(e));
+    }
+    bp_error e2;
+    if (!st && bp_net_set_class_names(net, names, k, &e2)) st = fail(c, BP_E_VALUE, "class_names", "%s", e2.msg);
+    free(names);
+    return st;
+}
 
 /* "scaler": {"divide": D, "mean": [...], "std": [...], "range": [lo, hi]}, each optional (mean and std together). */
 static bp_status parse_scaler(ctx *c, json_t *v, int inputs, bp_scaler *s)
@@ -400,6 +425,8 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
 
     json_t *sc = json_object_get(root, "scaler");
     if (sc && (st = parse_scaler(c, sc, spec.inputs, &model->sc))) return st;
+    json_t *cn = json_object_get(root, "class_names");
+    if (cn && (st = parse_class_names(c, cn, model->net))) return st;
 
     json_t *data = json_object_get(root, "data");
     if (data) {
@@ -448,6 +475,19 @@ bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_err
     st = bp_model_parse(text, len, path, dtype, out, err);
     free(text);
     return st;
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void write_json_string(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(fp, "\\%c", ch);
+        else if (ch < 32) fprintf(fp, "\\u%04x", ch);
+        else fputc(ch, fp);
+    }
+    fputc('"', fp);
 }
 
 static bp_status copy_mat(const bp_mat *src, double **dst, int f32, bp_error *err)
@@ -597,6 +637,12 @@ static bp_status write_json(const bp_net *cnet, const bp_scaler *sc, const bp_ma
             fputs("\n  ", fp);
         }
         fputc('}', fp);
+    }
+    const char *const *cn = bp_net_class_names(net);
+    for (int i = 0; cn && i < bp_net_classes(net); i++) {
+        fputs(i ? ", " : ",\n  \"class_names\": [", fp);
+        write_json_string(fp, cn[i]);
+        if (i + 1 == bp_net_classes(net)) fputc(']', fp);
     }
     if (x) {
         fputs(",\n  \"data\": {\n", fp);

@@ -6,7 +6,8 @@
  * "scaler.mean" / "scaler.std" (F32, [inputs]); __metadata__ has format =
  * "backprop", version = "1" and architecture = the compact JSON
  * {"inputs", "weight_layout", "layers": [{"units", "activation", "bias"}],
- * "loss", "reduction"}.  Loading trusts nothing: every problem with the file
+ * "loss", "reduction"}, and class_names (a JSON array) when the net has them.
+ * Loading trusts nothing: every problem with the file
  * is BP_E_FORMAT with a message naming the file and the place. */
 #include "core/error.h"
 #include "core/mat.h"
@@ -34,6 +35,50 @@ static const char *scaling_text(int divide, int standardize)
 }
 #define MAX_UNITS 100000000
 
+
+/* ---- class names: __metadata__.class_names = a JSON array of strings ------ */
+
+/* The net's class names as compact JSON (a new string), or NULL with *st = 0
+ * when it has none. */
+static char *names_json(const bp_net *net, bp_status *st, bp_error *err)
+{
+    const char *const *names = bp_net_class_names(net);
+    *st = BP_OK;
+    if (!names) return NULL;
+    json_t *a = json_array();
+    for (int i = 0; a && i < bp_net_classes(net); i++)
+        if (json_array_append_new(a, json_string(names[i]))) { json_decref(a); a = NULL; }
+    char *text = a ? json_dumps(a, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(a);
+    if (!text) *st = bp_err(err, BP_E_NOMEM, "out of memory");
+    return text;
+}
+
+/* Read __metadata__.class_names (text) into the net. */
+static bp_status names_parse(const char *path, const char *text, bp_net *net, bp_error *err)
+{
+    json_error_t je;
+    json_t *a = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    int k = bp_net_classes(net);
+    bp_status st = BP_OK;
+    const char **names = NULL;
+    if (!json_is_array(a) || (int)json_array_size(a) != k) {
+        st = bp_err(err, BP_E_FORMAT, "%s: __metadata__.class_names is not a JSON array of %d names (one per class)",
+                    path, k);
+    } else if (!(names = bp_malloc((size_t)k * sizeof *names, err))) {
+        st = BP_E_NOMEM;
+    } else {
+        for (int i = 0; !st && i < k; i++)
+            if (!(names[i] = json_string_value(json_array_get(a, i))))
+                st = bp_err(err, BP_E_FORMAT, "%s: __metadata__.class_names[%d] is not a string", path, i);
+        bp_error e2;
+        if (!st && bp_net_set_class_names(net, names, k, &e2))
+            st = bp_err(err, BP_E_FORMAT, "%s: __metadata__.class_names: %s", path, e2.msg);
+    }
+    free(names);
+    json_decref(a);
+    return st;
+}
 
 /* ---- save ----------------------------------------------------------------- */
 
@@ -63,7 +108,7 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
     void *copies[BP_MAX_LAYERS] = {0};
     int n = 0;
     bp_status st = BP_OK;
-    char *arch = NULL;
+    char *arch = NULL, *cnames = NULL;
     memset(t, 0, sizeof t);
     for (int l = 0; l < s->nlayers; l++) {
         bp_mat W = bp_net_weight(net, l), B = bp_net_bias(net, l);
@@ -111,15 +156,17 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
     char dv[32], rg[64];
     snprintf(dv, sizeof dv, "%.9g", divide ? scaler->divide : 0.0);
     snprintf(rg, sizeof rg, "%a %a", range ? scaler->lo : 0.0, range ? scaler->hi : 0.0);
-    const char *keys[6] = {"format", "version", "architecture", "input_scaling"};
-    const char *values[6] = {"backprop", MODEL_VERSION, arch, scaling};
+    const char *keys[7] = {"format", "version", "architecture", "input_scaling"};
+    const char *values[7] = {"backprop", MODEL_VERSION, arch, scaling};
     int nm = 4;
     if (divide) { keys[nm] = "input_divide"; values[nm++] = dv; }
     if (range) { keys[nm] = "input_range"; values[nm++] = rg; }
-    st = bp_st_write(path, t, n, keys, values, nm, err);
+    if ((cnames = names_json(net, &st, err))) { keys[nm] = "class_names"; values[nm++] = cnames; }
+    if (!st) st = bp_st_write(path, t, n, keys, values, nm, err);
 done:
     for (int l = 0; l < BP_MAX_LAYERS; l++) free(copies[l]);
     free(arch);
+    free(cnames);
     return st;
 }
 
@@ -215,7 +262,7 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
     if (!arch) { st = bp_err(err, F, "%s: __metadata__.architecture is missing", path); goto done; }
     for (int i = 0; i < bp_st_meta_count(f); i++) {   /* a damaged key (the checksum's, say) is not ignored */
         static const char *const known[] = {"format", "version", "architecture", "input_scaling", "input_divide",
-                                            "input_range", BP_ST_CHECKSUM_KEY};
+                                            "input_range", "class_names", BP_ST_CHECKSUM_KEY};
         const char *key = NULL;
         bp_st_meta_at(f, i, &key, NULL);
         int ok = 0;
@@ -339,6 +386,11 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
         scaler->divide = (float)divide;
         scaler->lo = (float)lo;
         scaler->hi = (float)hi;
+    }
+    const char *cn = bp_st_meta(f, "class_names");
+    if (cn && (st = names_parse(path, cn, net, err))) {
+        if (scaler) bp_scaler_free(scaler);
+        goto done;
     }
 done:
     bp_st_free(f);

@@ -18,6 +18,7 @@
  */
 #include "nn/net.h"
 #include "nn/fused.h"
+#include "data/dataset.h"
 #include "core/rng.h"
 
 #include <math.h>
@@ -58,6 +59,7 @@ void bp_net_free(bp_net *net)
     bp_fused_free(net->fused);
     free(net->params);
     free(net->grads);
+    free(net->class_names);
     free(net);
 }
 
@@ -70,8 +72,44 @@ bp_status bp_net_clone(const bp_net *src, bp_dtype dtype, bp_net **out, bp_error
         if (dtype == BP_F64) ((double *)(*out)->params)[i] = v;
         else ((float *)(*out)->params)[i] = (float)v;
     }
+    if (src->class_names &&
+        (st = bp_net_set_class_names(*out, (const char *const *)src->class_names, bp_net_classes(src), err))) {
+        bp_net_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+int bp_net_classes(const bp_net *net)
+{
+    int k = bp_net_outputs(net);
+    return k == 1 ? 2 : k;
+}
+
+bp_status bp_net_set_class_names(bp_net *net, const char *const *names, int k, bp_error *err)
+{
+    if (!names) {
+        free(net->class_names);
+        net->class_names = NULL;
+        return BP_OK;
+    }
+    if (k != bp_net_classes(net))
+        return bp_err(err, BP_E_SHAPE, "%d class names for a network of %d classes", k, bp_net_classes(net));
+    for (int i = 0; i < k; i++) {
+        const char *bad = bp_class_name_problem(names[i], strlen(names[i]));
+        if (bad) return bp_err(err, BP_E_VALUE, "class name %d %s", i, bad);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(names[i], names[j]))
+                return bp_err(err, BP_E_VALUE, "classes %d and %d have the same name, \"%s\"", j, i, names[i]);
+    }
+    char **block = bp_strings_copy(names, k, err);
+    if (!block) return BP_E_NOMEM;
+    free(net->class_names);
+    net->class_names = block;
     return BP_OK;
 }
+
+const char *const *bp_net_class_names(const bp_net *net) { return (const char *const *)net->class_names; }
 
 const bp_net_spec *bp_net_get_spec(const bp_net *net) { return &net->spec; }
 bp_dtype bp_net_dtype(const bp_net *net) { return net->dtype; }

@@ -5,6 +5,10 @@
  *           (-3..4)
  *   byte 1: bits 0-2 delimiter (default, ',', ';', tab, ' ', '|', ':', ','),
  *           bits 3-4 ntargets (0..3), bits 5-7 nclasses (0..7, with K given)
+ * When bit 7 of byte 0 is set, byte 2 adds one option (bits 0-1): the class
+ * names "a", "b", "c" (K = 3, classification), the target dropped
+ * (BP_CSV_DROP), the label column named "y", or features = bits 2-4 of it;
+ * the file then starts at byte 3.
  * A dataset that loads is also split and standardised. */
 #include "fuzz_common.h"
 
@@ -23,7 +27,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.delim = delims[b1 & 7];
     o.ntargets = (b1 >> 3) & 3;
     if (tgt == 3) o.nclasses = b1 >> 5;
-    const char *path = fuzz_write(0, "data.csv", data + 2, size - 2);
+    size_t skip = 2;
+    static const char *const abc[] = {"a", "b", "c"};
+    if (b0 & 0x80) {
+        if (size < 3) return 0;
+        int mode = data[2] & 3;
+        if (mode == 0) {
+            o.target = BP_CSV_CLASSES;
+            o.class_names = abc;
+            o.nclasses = 3;
+        } else if (mode == 1) {
+            o.target = BP_CSV_DROP;
+        } else if (mode == 2) {
+            o.label_name = "y";
+        } else {
+            o.features = (data[2] >> 2) & 7;
+        }
+        skip = 3;
+    }
+    const char *path = fuzz_write(0, "data.csv", data + skip, size - skip);
     bp_dataset d = {0};
     bp_error err;
     if (fuzz_note("bp_csv_load", bp_csv_load(path, &o, &d, &err), &err) == BP_OK) {
