@@ -118,8 +118,11 @@ static void one_blas_thread(int argc, char **argv, char **envp)
     (void)argc;
     static char var[] = "OPENBLAS_NUM_THREADS=1";
     size_t n = 0;
-    for (; envp && envp[n]; n++)
+    for (; envp && envp[n]; n++) {
         if (!strncmp(envp[n], "OPENBLAS_NUM_THREADS=", 21)) return;
+        /* under valgrind (its preload library in LD_PRELOAD) a new start would leave it behind */
+        if (!strncmp(envp[n], "LD_PRELOAD=", 11) && strstr(envp[n], "vgpreload")) return;
+    }
     if (!envp || n + 2 > sizeof blas_env / sizeof *blas_env) return;
     memcpy(blas_env, envp, n * sizeof *envp);
     blas_env[n] = var;
