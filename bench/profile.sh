@@ -54,7 +54,7 @@ for line in open(rep):
     if "openblas" in dso:
         c = ("sgemm compute kernel" if re.search(r"gemm_kernel|small_kernel", sym)
              else "sgemm packing (copy)" if "copy" in sym else "other OpenBLAS")
-    elif sym.startswith("kernel_avx512") or sym.startswith("kernel_ref"):
+    elif sym.startswith(("kernel_avx512", "kernel_avx2", "kernel_ref")):
         c = "sgemm compute kernel"
     elif re.match(r"(bp_sgemm|sgemm\.|transpose8|rows_to_columns|pack_[ab])", sym):
         c = "sgemm packing (copy)"

@@ -816,6 +816,12 @@ BP_API void bp_train_options_init(bp_train_options *o);
  * the environment says OPENBLAS_NUM_THREADS=1: the `backprop` tool sets it
  * for itself, and a program under a memory limit should too. */
 BP_API void bp_set_threads(int n);
+/* The f32 matrix product of a training step on one thread: "avx512" or
+ * "avx2" (the library's own micro-kernels, the best this CPU runs), or "blas"
+ * (OpenBLAS: a CPU with neither; f64 steps and several threads always take
+ * OpenBLAS). BP_SGEMM=avx512|avx2|ref|blas in the environment forces one the
+ * CPU runs ("ref": the portable C kernel), for comparisons. */
+BP_API const char *bp_matmul_kernel(void);
 
 /* A trainer: a network (borrowed, updated in place), its optimizer state and
  * where it is in the run. Everything needed to resume is in the trainer. */

@@ -1,8 +1,9 @@
 /* test_sgemm.c - the own f32 matrix product (src/core/sgemm.c) against a naive
  * loop. Every element of the product is one chain of fused multiply-adds in
- * k order, so the naive loop with fmaf, the reference kernel and the AVX-512
- * kernel must give the same bits: the comparisons are exact. Shapes cover
- * edge tiles (m, n not multiples of the 8 x 32 tile), several k blocks
+ * k order, so the naive loop with fmaf, the reference kernel (in both tile
+ * shapes) and every kernel this CPU runs (AVX2, AVX-512) must give the same
+ * bits: the comparisons are exact. Shapes cover edge tiles (m, n not
+ * multiples of the 8 x 32 and 6 x 16 tiles), several k blocks
  * (k > 384), several column blocks, both transposes of both operands,
  * accumulation, and views that gather scattered rows. A float64 product
  * checks the naive loop itself to float32 rounding. */
@@ -71,25 +72,30 @@ static void one(int m, int n, int k, int ta, int tb, int acc, int gather_a, int 
         }
     CHECK(worst < 1e-6 * (k + 1), "naive fmaf loop vs double: relative error %g (m=%d n=%d k=%d)", worst, m, n, k);
     float *ws = aligned_alloc(64, (bp_sgemm_ws_floats(m, n, k) * sizeof(float) + 63) / 64 * 64);
-    bp_sgemm_kernel kerns[2] = {BP_SGEMM_REF, BP_SGEMM_AVX512};
-    for (int kk = 0; kk < (bp_sgemm_available() ? 2 : 1); kk++) {
+    static const bp_sgemm_kernel kerns[] = {BP_SGEMM_REF, BP_SGEMM_REF_6X16, BP_SGEMM_AVX2, BP_SGEMM_AVX512};
+    for (size_t kk = 0; kk < sizeof kerns / sizeof *kerns; kk++) {
+        if (!bp_sgemm_supported(kerns[kk])) continue;
+        /* the portable kernel in the AVX2 tile calls fmaf for every FMA: the smaller shapes are enough */
+        if (kerns[kk] == BP_SGEMM_REF_6X16 && (double)m * n * k > 3e6) continue;
         memcpy(got, C0, nc * sizeof(float));
         bp_sgemm(m, n, k, A, B, got, ldc, acc, ws, kerns[kk]);
         size_t w = 0;
         int ok = same_bits(got, want, nc, &w);
         CHECK(ok, "%s kernel: m=%d n=%d k=%d ta=%d tb=%d acc=%d gather=%d%d differs at row %zu col %zu: %.9g vs %.9g",
-              kk ? "avx512" : "ref", m, n, k, ta, tb, acc, gather_a, gather_b, w / ldc, w % ldc, got[w], want[w]);
+              bp_sgemm_name(kerns[kk]), m, n, k, ta, tb, acc, gather_a, gather_b, w / ldc, w % ldc, got[w], want[w]);
     }
     free(ws); free(C0); free(want); free(got); free(Ad); free(Bd); free(arows); free(brows);
 }
 
 int main(void)
 {
-    printf("AVX-512 kernel: %s\n", bp_sgemm_available() ? "yes" : "no (reference kernel only)");
+    printf("kernels run: ref ref6x16%s%s; training uses %s\n", bp_sgemm_supported(BP_SGEMM_AVX2) ? " avx2" : "",
+           bp_sgemm_supported(BP_SGEMM_AVX512) ? " avx512" : "", bp_sgemm_name(bp_sgemm_auto()));
     /* shapes of the MLP's products (784-256-128-10 at batch 32) and edges */
     static const int shapes[][3] = {{32, 256, 784},  {256, 784, 32}, {32, 784, 256}, {32, 128, 256}, {128, 256, 32},
                                     {1, 1, 1},       {7, 5, 3},      {8, 32, 1},     {9, 33, 385},   {17, 70, 769},
-                                    {130, 40, 12},   {3, 700, 200},  {40, 3, 1000},  {8, 1100, 130}, {5, 5, 0}};
+                                    {130, 40, 12},   {3, 700, 200},  {40, 3, 1000},  {8, 1100, 130}, {5, 5, 0},
+                                    {6, 16, 7},      {13, 17, 400},  {127, 48, 33},  {200, 9, 64}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {

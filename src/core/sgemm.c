@@ -8,14 +8,19 @@
  *   for jc (nc columns)  for pc (kc of k)  pack B   for ic (mc rows)
  *       for ir (MR rows)  for jr (NR columns)   C_tile = (load ? C_tile : 0) + A_ir B_jr
  *
- * The micro-kernel keeps its 8 x 32 tile in 16 AVX-512 registers; per step of
- * k it loads two vectors of B and broadcasts eight values of A into sixteen
- * FMAs. The eight values are read where A is (eight row starts, or eight
- * neighbours of A^T), so A is not copied; the one exception, A^T of a
- * matrix given by rows, is packed first. Copying A was 5% of a training
- * step: its rows fit in L1 either way. The reference kernel does the same
- * with fmaf, in the same order. Packing reads the operands through views, so
- * a mini-batch is gathered from the dataset in the same pass.
+ * Two micro-kernels, one per vector width, chosen when first used (the best
+ * the CPU has; BP_SGEMM in the environment forces one):
+ *   avx512  an 8 x 32 tile in 16 zmm registers; per step of k two vectors of
+ *           B and eight broadcasts of A feed sixteen FMAs;
+ *   avx2    a 6 x 16 tile in 12 ymm registers (AVX2 + FMA: Zen 2/3, Haswell
+ *           and later); per step two vectors of B and six broadcasts of A
+ *           feed twelve FMAs, leaving 4 of the 16 registers for B and A.
+ * The values of A are read where A is (MR row starts, or MR neighbours of
+ * A^T), so A is not copied; the one exception, A^T of a matrix given by
+ * rows, is packed first. Copying A was 5% of a training step: its rows fit
+ * in L1 either way. The reference kernel does the same with fmaf, in the
+ * same order, in either tile shape. Packing reads the operands through
+ * views, so a mini-batch is gathered from the dataset in the same pass.
  */
 #include "core/sgemm.h"
 #include "core/base.h"
@@ -25,35 +30,57 @@
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
-#define HAVE_AVX512_KERNEL 1
+#define HAVE_X86_KERNELS 1
 #else
-#define HAVE_AVX512_KERNEL 0
+#define HAVE_X86_KERNELS 0
 #endif
 
-enum { MR = 8, NR = 32, KC_MAX = 384, MC_MAX = 128, B_BLOCK = 131072 /* floats of B per block: 512 KB, half of L2 */ };
+#include <stdlib.h>
+#include <unistd.h>
+
+enum { MR_MAX = 8, NR_MAX = 32, KC_MAX = 384, MC_MAX = 128 };
 
 /* The A side of a micro-kernel call: A_ip = a[i][p * as] for i < MR, p < kc.
  * A packed panel is a[i] = panel + i, as = MR; an operand read in place is
  * MR row starts with as = 1 (A as stored) or MR neighbours with as = ld (A^T). */
-typedef void (*kernel_fn)(int kc, const float *const a[MR], size_t as, const float *B, float *C, size_t ldc, int load);
+typedef void (*kernel_fn)(int kc, const float *const *a, size_t as, const float *B, float *C, size_t ldc, int load);
 
-/* C tile (MR x NR) = (load ? C : 0) + sum_p A_p B_p: B is kc x NR (packed). */
-static void kernel_ref(int kc, const float *const a[MR], size_t as, const float *B, float *C, size_t ldc, int load)
+/* A micro-kernel and the tile it computes: MR x NR, B packed in NR-column
+ * panels, b_block floats of B per block (about half of L2). */
+typedef struct {
+    bp_sgemm_kernel id;
+    int mr, nr;
+    kernel_fn fn;
+    size_t b_block;
+} kernel_desc;
+
+/* C tile (mr x nr) = (load ? C : 0) + sum_p A_p B_p: B is kc x nr (packed). */
+BP_INLINE void tile_ref(int mr, int nr, int kc, const float *const *a, size_t as, const float *B, float *C, size_t ldc,
+                        int load)
 {
-    float c[MR][NR];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) c[i][j] = load ? C[i * ldc + j] : 0.0f;
-    for (size_t p = 0; p < (size_t)kc; p++, B += NR)
-        for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NR; j++) c[i][j] = fmaf(a[i][p * as], B[j], c[i][j]);
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < NR; j++) C[i * ldc + j] = c[i][j];
+    float c[MR_MAX][NR_MAX];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) c[i][j] = load ? C[i * ldc + j] : 0.0f;
+    for (size_t p = 0; p < (size_t)kc; p++, B += nr)
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) c[i][j] = fmaf(a[i][p * as], B[j], c[i][j]);
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) C[i * ldc + j] = c[i][j];
+}
+static void kernel_ref_8x32(int kc, const float *const *a, size_t as, const float *B, float *C, size_t ldc, int load)
+{
+    tile_ref(8, 32, kc, a, as, B, C, ldc, load);
+}
+static void kernel_ref_6x16(int kc, const float *const *a, size_t as, const float *B, float *C, size_t ldc, int load)
+{
+    tile_ref(6, 16, kc, a, as, B, C, ldc, load);
 }
 
-#if HAVE_AVX512_KERNEL
-__attribute__((target("avx512f"))) static void kernel_avx512(int kc, const float *const a[MR], size_t as,
+#if HAVE_X86_KERNELS
+__attribute__((target("avx512f"))) static void kernel_avx512(int kc, const float *const *a, size_t as,
                                                               const float *B, float *C, size_t ldc, int load)
 {
+    enum { MR = 8, NR = 32 };
     __m512 c0[MR], c1[MR]; /* the tile, in 16 registers: every loop over i must be unrolled */
     const float *ai[MR];
 #pragma GCC unroll 8
@@ -62,13 +89,14 @@ __attribute__((target("avx512f"))) static void kernel_avx512(int kc, const float
         c0[i] = load ? _mm512_loadu_ps(C + i * ldc) : _mm512_setzero_ps();
         c1[i] = load ? _mm512_loadu_ps(C + i * ldc + 16) : _mm512_setzero_ps();
     }
+#pragma GCC unroll 4
     for (size_t p = 0, o = 0; p < (size_t)kc; p++, o += as, B += NR) {
         __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
-            __m512 a = _mm512_set1_ps(ai[i][o]);
-            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+            __m512 x = _mm512_set1_ps(ai[i][o]);
+            c0[i] = _mm512_fmadd_ps(x, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(x, b1, c1[i]);
         }
     }
 #pragma GCC unroll 8
@@ -77,16 +105,100 @@ __attribute__((target("avx512f"))) static void kernel_avx512(int kc, const float
         _mm512_storeu_ps(C + i * ldc + 16, c1[i]);
     }
 }
+
+__attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float *const *a, size_t as, const float *B,
+                                                             float *C, size_t ldc, int load)
+{
+    enum { MR = 6, NR = 16 };
+    __m256 c0[MR], c1[MR]; /* the tile, in 12 registers: every loop over i must be unrolled */
+    const float *ai[MR];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        ai[i] = a[i];
+        c0[i] = load ? _mm256_loadu_ps(C + i * ldc) : _mm256_setzero_ps();
+        c1[i] = load ? _mm256_loadu_ps(C + i * ldc + 8) : _mm256_setzero_ps();
+    }
+#pragma GCC unroll 4
+    for (size_t p = 0, o = 0; p < (size_t)kc; p++, o += as, B += NR) {
+        __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 x = _mm256_broadcast_ss(ai[i] + o);
+            c0[i] = _mm256_fmadd_ps(x, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(x, b1, c1[i]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(C + i * ldc, c0[i]);
+        _mm256_storeu_ps(C + i * ldc + 8, c1[i]);
+    }
+}
 #endif
 
-int bp_sgemm_available(void)
+/* B blocks: half of L2 when the C library knows its size, at most 512 KB. */
+static size_t b_block_floats(size_t most)
 {
-#if HAVE_AVX512_KERNEL
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    size_t half = l2 > 0 ? (size_t)l2 / 2 / sizeof(float) : most;
+    return half < 16384 ? 16384 : half < most ? half : most;
 }
+
+static const kernel_desc *desc_of(bp_sgemm_kernel k)
+{
+    static kernel_desc ref = {BP_SGEMM_REF, 8, 32, kernel_ref_8x32, 131072};
+    static kernel_desc ref6 = {BP_SGEMM_REF, 6, 16, kernel_ref_6x16, 65536};
+#if HAVE_X86_KERNELS
+    static kernel_desc k512 = {BP_SGEMM_AVX512, 8, 32, kernel_avx512, 131072};
+    static kernel_desc k2 = {BP_SGEMM_AVX2, 6, 16, kernel_avx2, 65536};
+    if (k == BP_SGEMM_AVX512) return &k512;
+    if (k == BP_SGEMM_AVX2) {
+        static int sized;
+        if (!sized) k2.b_block = b_block_floats(131072), sized = 1;   /* one value; a race writes the same */
+        return &k2;
+    }
+#endif
+    return k == BP_SGEMM_REF_6X16 ? &ref6 : &ref;
+}
+
+int bp_sgemm_supported(bp_sgemm_kernel k)
+{
+    switch (k) {
+    case BP_SGEMM_REF: case BP_SGEMM_REF_6X16: case BP_SGEMM_BLAS: return 1;
+#if HAVE_X86_KERNELS
+    case BP_SGEMM_AVX512: return __builtin_cpu_supports("avx512f");
+    case BP_SGEMM_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    default: return 0;
+    }
+}
+
+const char *bp_sgemm_name(bp_sgemm_kernel k)
+{
+    static const char *const names[] = {"auto", "ref", "ref6x16", "avx2", "avx512", "blas"};
+    return (unsigned)k < sizeof names / sizeof *names ? names[k] : "?";
+}
+
+/* The best kernel of this CPU, or BP_SGEMM (ref, avx2, avx512, blas) when set
+ * to one the CPU runs. Decided once. */
+bp_sgemm_kernel bp_sgemm_auto(void)
+{
+    static _Atomic int chosen = -1;
+    int c = chosen;
+    if (c >= 0) return (bp_sgemm_kernel)c;
+    c = bp_sgemm_supported(BP_SGEMM_AVX512) ? BP_SGEMM_AVX512
+      : bp_sgemm_supported(BP_SGEMM_AVX2)   ? BP_SGEMM_AVX2
+                                            : BP_SGEMM_BLAS;
+    const char *env = getenv("BP_SGEMM");
+    for (int k = BP_SGEMM_REF; env && k <= BP_SGEMM_BLAS; k++)
+        if (!strcmp(env, bp_sgemm_name((bp_sgemm_kernel)k)) && bp_sgemm_supported((bp_sgemm_kernel)k)) c = k;
+    chosen = c;
+    return (bp_sgemm_kernel)c;
+}
+
+int bp_sgemm_available(void) { return bp_sgemm_auto() != BP_SGEMM_BLAS; }
+
+const char *bp_matmul_kernel(void) { return bp_sgemm_name(bp_sgemm_auto()); }
 
 /* The start of row r of a view's stored matrix S. */
 static inline const float *srow(const bp_sview *v, int r) { return v->p + (size_t)(v->rows ? v->rows[r] : r) * v->ld; }
@@ -94,23 +206,33 @@ static inline const float *srow(const bp_sview *v, int r) { return v->p + (size_
 /* kc (balanced: 784 -> 2 x 392), and the block sizes for it. */
 static int k_block(int k) { int nk = (k + KC_MAX - 1) / KC_MAX; return nk ? (k + nk - 1) / nk : 0; }
 static int round_up(int x, int r) { return (x + r - 1) / r * r; }
-static int n_block(int n, int kc)
+static int n_block(const kernel_desc *d, int n, int kc)
 {
-    int nc = kc ? B_BLOCK / kc / NR * NR : NR;
-    if (nc < NR) nc = NR;
-    return n < nc ? round_up(n, NR) : nc;
+    int nr = d->nr, nc = kc ? (int)(d->b_block / (size_t)kc) / nr * nr : nr;
+    if (nc < nr) nc = nr;
+    return n < nc ? round_up(n, nr) : nc;
 }
-static int m_block(int m) { return m < MC_MAX ? round_up(m, MR) : MC_MAX; }
+static int m_block(const kernel_desc *d, int m) { return m < MC_MAX ? round_up(m, d->mr) : MC_MAX / d->mr * d->mr; }
+
+static size_t ws_floats(const kernel_desc *d, int m, int n, int k)
+{
+    int kc = k_block(k);
+    return (size_t)round_up(m_block(d, m) * kc, 16) + (size_t)kc * n_block(d, n, kc);
+}
 
 size_t bp_sgemm_ws_floats(int m, int n, int k)
 {
-    int kc = k_block(k);
-    return (size_t)round_up(m_block(m) * kc, 16) + (size_t)kc * n_block(n, kc);
+    size_t most = 0;
+    for (int kk = BP_SGEMM_REF; kk < BP_SGEMM_BLAS; kk++) {
+        size_t w = ws_floats(desc_of((bp_sgemm_kernel)kk), m, n, k);
+        if (w > most) most = w;
+    }
+    return most;
 }
 
 /* dst[q * stride + i] = rows[i][q] for i, q < 8: an 8 x 8 block transposed
  * (AVX), used by the packing of B^T (rows into columns). */
-#if HAVE_AVX512_KERNEL
+#if HAVE_X86_KERNELS
 __attribute__((target("avx2"))) static void transpose8(const float *const r[8], size_t off, float *dst, size_t stride)
 {
     __m256 t0 = _mm256_loadu_ps(r[0] + off), t1 = _mm256_loadu_ps(r[1] + off), t2 = _mm256_loadu_ps(r[2] + off),
@@ -139,7 +261,7 @@ __attribute__((target("avx2"))) static void transpose8(const float *const r[8], 
 BP_INLINE void rows_to_columns(const float *const r[8], int kc, float *dst, size_t stride, int simd)
 {
     int p = 0;
-#if HAVE_AVX512_KERNEL
+#if HAVE_X86_KERNELS
     if (simd)
         for (; p + 8 <= kc; p += 8) transpose8(r, (size_t)p, dst + (size_t)p * stride, stride);
 #else
@@ -149,67 +271,84 @@ BP_INLINE void rows_to_columns(const float *const r[8], int kc, float *dst, size
         for (int i = 0; i < 8; i++) dst[(size_t)p * stride + i] = r[i][p];
 }
 
-/* Pack rows i0.. (mc of them, padded to MR) and steps p0..p0+kc of A = S^T,
+/* Pack rows i0.. (mc of them, padded to mr) and steps p0..p0+kc of A = S^T,
  * S given by rows (the one operand the kernel cannot read in place, see
- * a_side), into MR-row panels: A_ip = S[p][i], kc rows of MR values each. */
-BP_INLINE void pack_a(const bp_sview *A, int m, int i0, int mc, int p0, int kc, float *Ap)
+ * a_side), into mr-row panels: A_ip = S[p][i], kc rows of mr values each. */
+BP_INLINE void pack_a(const bp_sview *A, int mr, int m, int i0, int mc, int p0, int kc, float *Ap)
 {
-    for (int ir = 0; ir < mc; ir += MR, Ap += (size_t)MR * kc) {
-        int h = m - (i0 + ir) < MR ? m - (i0 + ir) : MR;
+    for (int ir = 0; ir < mc; ir += mr, Ap += (size_t)mr * kc) {
+        int h = m - (i0 + ir) < mr ? m - (i0 + ir) : mr;
         for (int p = 0; p < kc; p++) {
             const float *r = srow(A, p0 + p) + i0 + ir;
-            for (int i = 0; i < h; i++) Ap[(size_t)p * MR + i] = r[i];
-            for (int i = h; i < MR; i++) Ap[(size_t)p * MR + i] = 0;
+            for (int i = 0; i < h; i++) Ap[(size_t)p * mr + i] = r[i];
+            for (int i = h; i < mr; i++) Ap[(size_t)p * mr + i] = 0;
         }
     }
 }
 
-/* Pack steps p0..p0+kc and columns j0.. (nc of them, padded to NR) of op(B) into NR-column panels. */
-BP_INLINE void pack_b(const bp_sview *B, int n, int j0, int nc, int p0, int kc, float *Bp, int simd)
+/* Pack steps p0..p0+kc and columns j0.. (nc of them, padded to nr, a
+ * multiple of 8) of op(B) into nr-column panels. */
+BP_INLINE void pack_b(const bp_sview *B, int nr, int n, int j0, int nc, int p0, int kc, float *Bp, int simd)
 {
-    for (int jr = 0; jr < nc; jr += NR, Bp += (size_t)NR * kc) {
-        int w = n - (j0 + jr) < NR ? n - (j0 + jr) : NR;
-        if (!B->trans) { /* B_pj = S[p][j]: NR contiguous values per step */
-            for (int p = 0; p < kc; p++) {
-                const float *r = srow(B, p0 + p) + j0 + jr;
-                float *d = Bp + (size_t)p * NR;
-                for (int j = 0; j < w; j++) d[j] = r[j];
-                for (int j = w; j < NR; j++) d[j] = 0;
+    if (!B->trans) {
+        /* B_pj = S[p][j]: row by row, each row's nc values dealt out to the
+         * panels, so that a row of S (a scattered sample of a batch, often
+         * out of cache) is read from start to end; the next row is fetched
+         * meanwhile */
+        int wn = n - j0 < nc ? n - j0 : nc;
+        for (int p = 0; p < kc; p++) {
+            const float *r = srow(B, p0 + p) + j0;
+            if (B->rows && p + 2 < kc) {   /* a scattered row: fetch all of the row after next */
+                const char *q = (const char *)(srow(B, p0 + p + 2) + j0);
+                for (size_t o = 0; o < (size_t)wn * sizeof(float); o += 64) __builtin_prefetch(q + o);
             }
-            continue;
+            float *d = Bp + (size_t)p * nr;
+            int jr = 0;
+            for (; jr + nr <= wn; jr += nr, d += (size_t)nr * kc) memcpy(d, r + jr, (size_t)nr * sizeof *d);
+            if (jr < nc) {   /* the last panel: the rest of the row, then zeros */
+                int w = wn - jr;
+                memcpy(d, r + jr, (size_t)w * sizeof *d);
+                memset(d + w, 0, (size_t)(nr - w) * sizeof *d);
+                for (jr += nr, d += (size_t)nr * kc; jr < nc; jr += nr, d += (size_t)nr * kc)
+                    memset(d, 0, (size_t)nr * sizeof *d);
+            }
         }
-        /* B_pj = S[j][p]: NR rows into columns, eight at a time */
+        return;
+    }
+    for (int jr = 0; jr < nc; jr += nr, Bp += (size_t)nr * kc) {
+        int w = n - (j0 + jr) < nr ? n - (j0 + jr) : nr;
+        /* B_pj = S[j][p]: nr rows into columns, eight at a time */
         int j = 0;
         for (; j + 8 <= w; j += 8) {
             const float *r[8];
             for (int q = 0; q < 8; q++) r[q] = srow(B, j0 + jr + j + q) + p0;
-            rows_to_columns(r, kc, Bp + j, NR, simd);
+            rows_to_columns(r, kc, Bp + j, (size_t)nr, simd);
         }
         for (; j < w; j++) {
             const float *r = srow(B, j0 + jr + j) + p0;
-            for (int p = 0; p < kc; p++) Bp[(size_t)p * NR + j] = r[p];
+            for (int p = 0; p < kc; p++) Bp[(size_t)p * nr + j] = r[p];
         }
-        for (; j < NR; j++)
-            for (int p = 0; p < kc; p++) Bp[(size_t)p * NR + j] = 0;
+        for (; j < nr; j++)
+            for (int p = 0; p < kc; p++) Bp[(size_t)p * nr + j] = 0;
     }
 }
 
-/* The A side of the tile at rows i.. (h of them) and steps p0..: MR
+/* The A side of the tile at rows i.. (h of them) and steps p0..: mr
  * pointers into A itself when direct (rows past h repeat row h - 1; their
  * results are not stored), else into its packed panel. Returns as. */
-static size_t a_side(const bp_sview *A, int direct, int i, int h, int p0, const float *panel, const float *a[MR])
+static size_t a_side(const bp_sview *A, int mr, int direct, int i, int h, int p0, const float *panel, const float **a)
 {
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < mr; r++) {
         int ri = i + (r < h ? r : h - 1);
         if (!direct) a[r] = panel + r;
         else if (!A->trans) a[r] = srow(A, ri) + p0;   /* A_ip = S[i][p] */
         else a[r] = A->p + (size_t)p0 * A->ld + ri;    /* A_ip = S[p][i], S not given by rows */
     }
-    return !direct ? MR : !A->trans ? 1 : A->ld;
+    return !direct ? (size_t)mr : !A->trans ? 1 : A->ld;
 }
 
-BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
-                         bp_sgemm_kernel kern)
+BP_HOT static void sgemm(const kernel_desc *d, int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
+                         int acc, float *ws)
 {
     if (m <= 0 || n <= 0) return;
     if (k <= 0) {
@@ -217,40 +356,36 @@ BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, 
             for (int i = 0; i < m; i++) memset(C + (size_t)i * ldc, 0, (size_t)n * sizeof *C);
         return;
     }
-    kernel_fn kf = kernel_ref;
-#if HAVE_AVX512_KERNEL
-    if (kern != BP_SGEMM_REF) kf = kernel_avx512;
-#else
-    (void)kern;
-#endif
+    const int mr = d->mr, nr = d->nr, simd = d->id != BP_SGEMM_REF && d->id != BP_SGEMM_REF_6X16;
+    const kernel_fn kf = d->fn;
     /* A is read in place, with no packing, unless it is A^T given by rows */
     int direct_a = !A.trans || !A.rows;
-    int kc0 = k_block(k), nc0 = n_block(n, kc0), mc0 = m_block(m);
+    int kc0 = k_block(k), nc0 = n_block(d, n, kc0), mc0 = m_block(d, m);
     float *Ap = ws, *Bp = ws + round_up(mc0 * kc0, 16); /* B panels 64-byte aligned */
-    float tile[MR * NR];
+    float tile[MR_MAX * NR_MAX];
     for (int jc = 0; jc < n; jc += nc0) {
-        int nc = n - jc < nc0 ? round_up(n - jc, NR) : nc0;
+        int nc = n - jc < nc0 ? round_up(n - jc, nr) : nc0;
         for (int pc = 0; pc < k; pc += kc0) {
             int kc = k - pc < kc0 ? k - pc : kc0, load = acc || pc > 0;
-            pack_b(&B, n, jc, nc, pc, kc, Bp, kern != BP_SGEMM_REF);
+            pack_b(&B, nr, n, jc, nc, pc, kc, Bp, simd);
             for (int ic = 0; ic < m; ic += mc0) {
-                int mc = m - ic < mc0 ? round_up(m - ic, MR) : mc0;
-                if (!direct_a) pack_a(&A, m, ic, mc, pc, kc, Ap);
-                for (int ir = 0; ir < mc; ir += MR) {
-                    int i = ic + ir, h = m - i < MR ? m - i : MR;
-                    const float *a[MR];
-                    size_t as = a_side(&A, direct_a, i, h, pc, Ap + (size_t)ir * kc, a);
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int j = jc + jr, w = n - j < NR ? n - j : NR;
+                int mc = m - ic < mc0 ? round_up(m - ic, mr) : mc0;
+                if (!direct_a) pack_a(&A, mr, m, ic, mc, pc, kc, Ap);
+                for (int ir = 0; ir < mc; ir += mr) {
+                    int i = ic + ir, h = m - i < mr ? m - i : mr;
+                    const float *a[MR_MAX];
+                    size_t as = a_side(&A, mr, direct_a, i, h, pc, Ap + (size_t)ir * kc, a);
+                    for (int jr = 0; jr < nc; jr += nr) {
+                        int j = jc + jr, w = n - j < nr ? n - j : nr;
                         const float *b = Bp + (size_t)jr * kc;
                         float *c = C + (size_t)i * ldc + j;
-                        if (h == MR && w == NR) {
+                        if (h == mr && w == nr) {
                             kf(kc, a, as, b, c, ldc, load);
                         } else { /* an edge tile: through a full-size copy */
-                            for (int r = 0; r < MR; r++)
-                                for (int q = 0; q < NR; q++) tile[r * NR + q] = load && r < h && q < w ? c[r * ldc + q] : 0;
-                            kf(kc, a, as, b, tile, NR, load);
-                            for (int r = 0; r < h; r++) memcpy(c + r * ldc, tile + r * NR, (size_t)w * sizeof *c);
+                            for (int r = 0; r < mr; r++)
+                                for (int q = 0; q < nr; q++) tile[r * nr + q] = load && r < h && q < w ? c[r * ldc + q] : 0;
+                            kf(kc, a, as, b, tile, (size_t)nr, load);
+                            for (int r = 0; r < h; r++) memcpy(c + r * ldc, tile + r * nr, (size_t)w * sizeof *c);
                         }
                     }
                 }
@@ -262,5 +397,9 @@ BP_HOT static void sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, 
 void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
               bp_sgemm_kernel kern)
 {
-    sgemm(m, n, k, A, B, C, ldc, acc, ws, kern);
+    if (kern == BP_SGEMM_AUTO || kern == BP_SGEMM_BLAS || !bp_sgemm_supported(kern)) {
+        kern = bp_sgemm_auto();
+        if (kern == BP_SGEMM_BLAS) kern = BP_SGEMM_REF;   /* the caller asked for the own product */
+    }
+    sgemm(desc_of(kern), m, n, k, A, B, C, ldc, acc, ws);
 }

@@ -1,6 +1,7 @@
 /* core/sgemm.h - backprop's own single-precision matrix product, used by the
  * fused training step (fused_kernels.h) for its large f32 products on CPUs
- * with AVX-512; everything else goes through OpenBLAS (bp_gemm_f32, gemm.c).
+ * with AVX-512 or AVX2 + FMA; everything else goes through OpenBLAS
+ * (bp_gemm_f32, gemm.c).
  *
  *   C (m x n) = op(A) op(B)  [+ C]          row-major C with row stride ldc
  *
@@ -26,19 +27,32 @@ typedef struct {
     int trans;       /* the operand is S^T                                */
 } bp_sview;
 
-typedef enum { BP_SGEMM_AUTO, BP_SGEMM_REF, BP_SGEMM_AVX512 } bp_sgemm_kernel;
+/* The kernels. REF is the portable C kernel in the 8 x 32 tile of AVX512,
+ * REF_6X16 the same in the 6 x 16 tile of AVX2 (for tests); BLAS means
+ * "not the own product" (OpenBLAS serves). */
+typedef enum {
+    BP_SGEMM_AUTO, BP_SGEMM_REF, BP_SGEMM_REF_6X16, BP_SGEMM_AVX2, BP_SGEMM_AVX512, BP_SGEMM_BLAS
+} bp_sgemm_kernel;
 
-/* Does this CPU run the optimised kernel (AVX-512F)? */
+/* Can this CPU run kernel k? */
+int bp_sgemm_supported(bp_sgemm_kernel k);
+/* "ref", "ref6x16", "avx2", "avx512", "blas". */
+const char *bp_sgemm_name(bp_sgemm_kernel k);
+/* The kernel of training steps: the environment's BP_SGEMM (ref, avx2,
+ * avx512 or blas) when this CPU runs it, else avx512, avx2 or blas, the best
+ * the CPU has. Decided at the first call. */
+bp_sgemm_kernel bp_sgemm_auto(void);
+/* Is the own product used (bp_sgemm_auto() is not BLAS)? */
 int bp_sgemm_available(void);
 
-/* Floats of packing workspace a product of these sizes needs (64-byte
- * aligned, owned by the caller, reused across calls). */
+/* Floats of packing workspace a product of these sizes needs with any
+ * kernel (64-byte aligned, owned by the caller, reused across calls). */
 size_t bp_sgemm_ws_floats(int m, int n, int k);
 
 /* C = op(A) op(B) (+ C when acc): A is m x k, B is k x n as views. ws holds
  * bp_sgemm_ws_floats(m, n, k) floats, 64-byte aligned.
- * BP_SGEMM_AUTO picks the AVX-512 kernel (callers check
- * bp_sgemm_available() first); BP_SGEMM_REF is the portable C kernel. */
+ * BP_SGEMM_AUTO (or BLAS, or a kernel the CPU lacks) takes bp_sgemm_auto(),
+ * the reference kernel when that is BLAS. */
 void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
               bp_sgemm_kernel kern);
 

@@ -8,7 +8,7 @@
  * after the first batch.
  *
  * Large f32 products go to the own kernel (core/sgemm.c) on CPUs with
- * AVX-512, with packing space kept here. The trainer can then hand over the
+ * AVX-512 or AVX2 + FMA, with packing space kept here. The trainer can then hand over the
  * batch as row numbers into the dataset (bp_fused_backprop_rows): the
  * products that read X take it straight from the dataset, with no gather
  * copy. */
@@ -48,7 +48,7 @@ void bp_fused_free(struct bp_fused *f)
     free(f);
 }
 
-/* Does the net's step use the own sgemm (f32, a CPU with AVX-512)? */
+/* Does the net's step use the own sgemm (f32, a CPU with AVX-512 or AVX2 + FMA; BP_SGEMM=blas says no)? */
 static int own_sgemm(const bp_net *net) { return net->dtype == BP_F32 && bp_sgemm_available(); }
 /* It runs on one thread: with more (bp_set_threads), OpenBLAS's threads do the products. */
 static int own_sgemm_now(const struct bp_fused *f) { return f && f->ws && bp_threads() == 1; }

@@ -12,7 +12,7 @@
  *             dA_prev = G W (out_in) or G W^T (in_out); G_prev = dA_prev (x) g'(Z_prev)
  * Small products run as plain loops (a BLAS call costs more than the work);
  * large ones go to big_mm (fused.c: the own kernel of sgemm.c for f32 on
- * AVX-512 CPUs, else OpenBLAS). fused_pass is BP_HOT (built for
+ * AVX-512 and AVX2 CPUs, else OpenBLAS). fused_pass is BP_HOT (built for
  * AVX-512, AVX2 and baseline x86-64, core/base.h) and its helpers are forced
  * inline so that their loops are vectorised for the CPU at hand.
  */
