@@ -60,7 +60,7 @@ else
         for o in "$OBJ/$layer"/*.o; do
             [ -e "$o" ] || continue
             name="$layer/$(basename "$o" .o)"
-            nm "$o" | awk -v f="$name" -v r="$(rank "$layer")" '
+            "${NM:-nm}" "$o" | awk -v f="$name" -v r="$(rank "$layer")" '
                 NF == 3 && $2 ~ /^[TDBRCVWi]$/ { print "D", f, r, $3 }
                 NF == 2 && $1 == "U" { print "U", f, r, $2 }'
         done

@@ -136,6 +136,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int kc, const float 
 }
 #endif
 
+#if HAVE_X86_KERNELS
 /* B blocks: half of L2 when the C library knows its size, at most 512 KB. */
 static size_t b_block_floats(size_t most)
 {
@@ -143,6 +144,7 @@ static size_t b_block_floats(size_t most)
     size_t half = l2 > 0 ? (size_t)l2 / 2 / sizeof(float) : most;
     return half < 16384 ? 16384 : half < most ? half : most;
 }
+#endif
 
 static const kernel_desc *desc_of(bp_sgemm_kernel k)
 {
