@@ -1,11 +1,19 @@
 /*
  * bp_mlp.c - backprop's side of the MLP benchmark.
  *
- * Trains 784-256-128-10 (ReLU, ReLU, softmax; cross-entropy, mean) on
- * Fashion-MNIST in f32 with SGD + momentum through the public trainer API,
- * then evaluates on the test split and prints one JSON line.
+ * Trains an MLP (default 784-256-128-10: ReLU hidden layers, softmax;
+ * cross-entropy, mean) on Fashion-MNIST with SGD + momentum through the
+ * public trainer API, then evaluates on the test split and prints one JSON
+ * line.
  *
  *   bp_mlp [--epochs E] [--batch B] [--threads T] [--lr LR] [--seed S]
+ *          [--arch I-H1-...-K] [--dtype f32|f64] [--synthetic N]
+ *
+ * --arch with I other than 784, or --synthetic N: N samples (default 10000)
+ * of synthetic data instead, x uniform in [0, 1) and labels uniform over K
+ * classes from a fixed seed (the same recipe as torch_mlp.py; the values
+ * differ, which does not matter to the speed of dense products), with a
+ * test split of N/10 samples.
  *
  * Numbers:
  *  - epoch_seconds: bp_epoch_stats.seconds (training passes only);
@@ -117,6 +125,43 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* n synthetic samples of `features` inputs and k classes (see the top). */
+static int synthetic(int n, int features, int k, unsigned long long seed, bp_dataset *d)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n; d->features = features; d->outputs = k; d->nclasses = k;
+    d->x = malloc((size_t)n * features * sizeof *d->x);
+    d->y = calloc((size_t)n * k, sizeof *d->y);
+    d->labels = malloc((size_t)n * sizeof *d->labels);
+    if (!d->x || !d->y || !d->labels) return -1;
+    unsigned long long s = seed * 0x9E3779B97F4A7C15ULL + 1;
+    for (size_t i = 0; i < (size_t)n * features; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;   /* xorshift64 */
+        d->x[i] = (float)(s >> 40) * (1.0f / 16777216.0f);
+    }
+    for (int i = 0; i < n; i++) {
+        s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+        d->labels[i] = (int)(s % (unsigned long long)k);
+        d->y[(size_t)i * k + d->labels[i]] = 1;
+    }
+    return 0;
+}
+
+/* "784-256-128-10" into sizes (inputs first); returns the count, or -1. */
+static int parse_arch(const char *a, int *sz, int most)
+{
+    int n = 0;
+    while (*a) {
+        char *end;
+        long v = strtol(a, &end, 10);
+        if (end == a || v < 1 || v > 1 << 20 || n == most) return -1;
+        sz[n++] = (int)v;
+        a = *end == '-' ? end + 1 : end;
+        if (*end && *end != '-') return -1;
+    }
+    return n >= 2 ? n : -1;
+}
+
 static void die(const char *what, const bp_error *e)
 {
     fprintf(stderr, "bp_mlp: %s: %s\n", what, e->msg);
@@ -128,7 +173,8 @@ extern char *openblas_get_config(void);
 
 int main(int argc, char **argv)
 {
-    int epochs = 3, batch = 128, threads = 1;
+    int epochs = 3, batch = 128, threads = 1, nsynth = 0, f64 = 0;
+    const char *arch = "784-256-128-10";
     double lr = 0.01;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
@@ -140,28 +186,43 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--lr")) lr = atof(v);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--arch")) arch = v;
+        else if (!strcmp(a, "--synthetic")) nsynth = atoi(v);
+        else if (!strcmp(a, "--dtype") && (!strcmp(v, "f32") || !strcmp(v, "f64"))) f64 = !strcmp(v, "f64");
         else { fprintf(stderr, "bp_mlp: unknown option %s\n", a); return 2; }
         i++;
     }
     long rss_start = status_kb("VmRSS");
     bp_set_threads(threads);
     bp_error err;
+    int sz[BP_MAX_LAYERS + 1];
+    int nsz = parse_arch(arch, sz, BP_MAX_LAYERS + 1);
+    if (nsz < 0) { fprintf(stderr, "bp_mlp: bad --arch %s\n", arch); return 2; }
+    if (sz[0] != 784 && !nsynth) nsynth = 10000;
     bp_dataset train = {0}, test = {0};
-    if (bp_dataset_named("fashion-mnist", 0, &train, &err)) die("train split", &err);
-    if (bp_dataset_named("fashion-mnist", 1, &test, &err)) die("test split", &err);
+    if (nsynth > 0) {
+        if (synthetic(nsynth, sz[0], sz[nsz - 1], seed, &train) ||
+            synthetic(nsynth / 10 > 0 ? nsynth / 10 : 1, sz[0], sz[nsz - 1], seed + 1, &test)) {
+            fprintf(stderr, "bp_mlp: out of memory for the synthetic data\n");
+            return 1;
+        }
+    } else {
+        if (bp_dataset_named("fashion-mnist", 0, &train, &err)) die("train split", &err);
+        if (bp_dataset_named("fashion-mnist", 1, &test, &err)) die("test split", &err);
+        if (sz[nsz - 1] != train.outputs) { fprintf(stderr, "bp_mlp: Fashion-MNIST has 10 classes\n"); return 2; }
+    }
 
     bp_net_spec spec;
     memset(&spec, 0, sizeof spec);
-    spec.inputs = train.features;
-    spec.nlayers = 3;
-    spec.layers[0] = (bp_layer_spec){256, BP_ACT_RELU, 1};
-    spec.layers[1] = (bp_layer_spec){128, BP_ACT_RELU, 1};
-    spec.layers[2] = (bp_layer_spec){train.outputs, BP_ACT_SOFTMAX, 1};
+    spec.inputs = sz[0];
+    spec.nlayers = nsz - 1;
+    for (int l = 0; l + 1 < nsz; l++)
+        spec.layers[l] = (bp_layer_spec){sz[l + 1], l + 2 < nsz ? BP_ACT_RELU : BP_ACT_SOFTMAX, 1};
     spec.layout = BP_OUT_IN;
     spec.loss = BP_LOSS_CE;
     spec.reduction = BP_MEAN;
     bp_net *net = NULL;
-    if (bp_net_new(&spec, BP_F32, &net, &err)) die("net", &err);
+    if (bp_net_new(&spec, f64 ? BP_F64 : BP_F32, &net, &err)) die("net", &err);
     bp_net_init(net, BP_INIT_HE, seed);
 
     bp_train_options opt;
@@ -210,17 +271,26 @@ int main(int argc, char **argv)
     memset(&mt, 0, sizeof mt);
     if (bp_evaluate(net, &test, 1000, &mt, &err)) die("evaluate", &err);
 
-    size_t np = bp_net_nparams(net);
+    size_t np = bp_net_nparams(net), es = f64 ? sizeof(double) : sizeof(float);
+    /* matrix-product FLOPs per sample (bench/README.md): forward and dW of
+     * every layer, dX of every layer but the first */
+    double flops = 0, hidden = 0;
+    for (int l = 0; l + 1 < nsz; l++) {
+        flops += 4.0 * sz[l] * sz[l + 1] + (l > 0 ? 2.0 * sz[l] * sz[l + 1] : 0);
+        hidden += sz[l + 1];
+    }
     double ds_bytes = (double)train.n * ((double)train.features + train.outputs) * sizeof(float) +
                       (double)train.n * sizeof(int) +
                       (double)test.n * ((double)test.features + test.outputs) * sizeof(float) +
                       (double)test.n * sizeof(int);
     /* one batch of activations: input + z and a of every layer */
-    double act_bytes = (double)batch * (train.features + 2.0 * (256 + 128 + train.outputs)) * sizeof(float);
+    double act_bytes = (double)batch * (train.features + 2.0 * hidden) * (double)es;
 
-    printf("{\"tool\":\"backprop\",\"batch\":%d,\"threads\":%d,\"epochs\":%d,\"lr\":%g,\"seed\":%llu,"
+    printf("{\"tool\":\"backprop\",\"arch\":\"%s\",\"dtype\":\"%s\",\"data\":\"%s\",\"kernel\":\"%s\","
+           "\"flops_per_sample\":%.0f,\"batch\":%d,\"threads\":%d,\"epochs\":%d,\"lr\":%g,\"seed\":%llu,"
            "\"n_train\":%d,\"n_test\":%d,",
-           batch, threads, ne, lr, seed, train.n, test.n);
+           arch, f64 ? "f64" : "f32", nsynth ? "synthetic" : "fashion-mnist", f64 ? "blas" : bp_matmul_kernel(), flops, batch,
+           threads, ne, lr, seed, train.n, test.n);
     double wbest = 0; /* the fastest WINDOW consecutive batches after epoch 1 (full batches only) */
     for (int i = 0; i + WINDOW < mk.ntb; i++) {
         double r = (double)WINDOW * batch / (mk.tb[i + WINDOW] - mk.tb[i]);
@@ -245,7 +315,7 @@ int main(int argc, char **argv)
     /* CLOCK_MONOTONIC bounds of bp_trainer_run, for `perf report --time` (bench/profile.sh) */
     printf("\"t_train_start\":%.6f,\"t_train_end\":%.6f,", t_start, t_end);
     printf("\"dataset_bytes\":%.0f,\"nparams\":%zu,\"param_bytes\":%zu,\"batch_act_bytes\":%.0f,",
-           ds_bytes, np, np * sizeof(float), act_bytes);
+           ds_bytes, np, np * es, act_bytes);
     const char *ct = getenv("OPENBLAS_CORETYPE");
     printf("\"openblas_coretype_env\":\"%s\",\"openblas_corename\":\"%s\",\"openblas_config\":\"%s\"}\n",
            ct ? ct : "(unset)", openblas_get_corename(), openblas_get_config());

@@ -2,9 +2,10 @@
 """PyTorch's side of the benchmark: the same recipe as bench/bp_mlp.c and bench/bp_tiny.c.
 
   torch_mlp.py mlp  [--epochs E] [--batch B] [--threads T] [--lr LR] [--seed S]
+                    [--arch I-H1-...-K] [--dtype f32|f64] [--synthetic N]
   torch_mlp.py tiny [--dtype f64|f32] [--iters N] [--repeats R]
 
-mlp: 784-256-128-10 (ReLU, ReLU, logits -> F.cross_entropy, mean), He init
+mlp: default 784-256-128-10 (ReLU hidden layers, logits -> F.cross_entropy, mean), He init
 (kaiming_normal_, fan_in, gain sqrt(2): N(0, 2/fan_in), biases zero: the same
 distribution as backprop's "he" init; not nn.Linear's default), SGD momentum
 0.9 (PyTorch's v = mu v + g; p -= lr v, the same form as backprop's), a new
@@ -12,6 +13,10 @@ shuffle every epoch, the last partial batch kept.  Data: the same gz IDX files
 as bp_dataset_named (BACKPROP_DATA_DIR or /usr/share/datasets), x = bytes/255
 in float32.  Only the training passes of each epoch are timed (shuffle and
 batch gather included, as in backprop's trainer; evaluation excluded).
+--arch with I other than 784, or --synthetic N: N samples (default 10000) of
+synthetic data, x uniform in [0, 1) and labels uniform over K classes, and
+a test split of N/10 (as bp_mlp.c; the values differ, the speed does not).
+--dtype: f32 (default for mlp) or f64 (default for tiny).
 
 tiny: 4-3-2-1 sigmoid network, sigmoid + binary cross-entropy fused
 (BCEWithLogitsLoss, like backprop's fused sigmoid_bce), batch 1, plain SGD:
@@ -89,14 +94,32 @@ def load_fmnist(split):
     return x, y
 
 
+def synthetic(n, features, k, seed, dt):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, features, generator=g, dtype=dt), torch.randint(0, k, (n,), generator=g)
+
+
 def mlp(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rss_start = status_kb("VmRSS")
-    xtr, ytr = load_fmnist("train")
-    xte, yte = load_fmnist("test")
+    sizes = [int(v) for v in args.arch.split("-")]
+    dt = torch.float64 if args.dtype == "f64" else torch.float32
+    nsynth = args.synthetic or (10000 if sizes[0] != 784 else 0)
+    if nsynth:
+        xtr, ytr = synthetic(nsynth, sizes[0], sizes[-1], args.seed, dt)
+        xte, yte = synthetic(max(nsynth // 10, 1), sizes[0], sizes[-1], args.seed + 1, dt)
+    else:
+        xtr, ytr = load_fmnist("train")
+        xte, yte = load_fmnist("test")
+        xtr, xte = xtr.to(dt), xte.to(dt)
     n = xtr.shape[0]
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i + 2 < len(sizes):
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers).to(dt)
     for m in model:
         if isinstance(m, nn.Linear):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
@@ -142,7 +165,10 @@ def mlp(args):
     nparams = sum(p.numel() for p in model.parameters())
     corename, config = openblas_info()
     print(json.dumps({
-        "tool": "pytorch", "batch": args.batch, "threads": args.threads, "epochs": args.epochs,
+        "tool": "pytorch", "arch": args.arch, "dtype": args.dtype, "data": "synthetic" if nsynth else "fashion-mnist",
+        "flops_per_sample": sum(4 * sizes[i] * sizes[i + 1] + (2 * sizes[i] * sizes[i + 1] if i else 0)
+                                for i in range(len(sizes) - 1)),
+        "batch": args.batch, "threads": args.threads, "epochs": args.epochs,
         "lr": args.lr, "seed": args.seed, "n_train": n, "n_test": int(xte.shape[0]),
         "samples_per_s": round(n / med, 1), "samples_per_s_best": round(n / min(later), 1),
         "samples_per_s_window": round(wbest, 1), "epoch_seconds": [round(s, 4) for s in secs], "train_loss": round(losses[-1], 5),
@@ -150,7 +176,7 @@ def mlp(args):
         "allocs_per_step": None,
         "rss_peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "rss_start_kb": rss_start,
         "rss_loaded_kb": rss_loaded, "rss_load_peak_kb": rss_load_peak, "rss_train_peak_kb": rss_train_peak,
-        "nparams": nparams, "param_bytes": nparams * 4,
+        "nparams": nparams, "param_bytes": nparams * (8 if args.dtype == "f64" else 4),
         "t_train_start": round(t_train_start, 6), "t_train_end": round(t_train_end, 6),
         "torch_version": torch.__version__, "torch_num_threads": torch.get_num_threads(),
         "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
@@ -197,10 +223,14 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--dtype", choices=["f64", "f32"], default="f64")
+    ap.add_argument("--dtype", choices=["f64", "f32"], default=None)
+    ap.add_argument("--arch", default="784-256-128-10")
+    ap.add_argument("--synthetic", type=int, default=0)
     ap.add_argument("--iters", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    if args.dtype is None:
+        args.dtype = "f32" if args.mode == "mlp" else "f64"
     want = str(args.threads)
     if args.mode == "mlp" and os.environ.get("OPENBLAS_NUM_THREADS") != want:
         print("torch_mlp.py: warning: OPENBLAS_NUM_THREADS is not %s; OpenBLAS's pool is sized by it" % want,

@@ -29,7 +29,7 @@ static const char USAGE[] =
     "  convert IN OUT   between a JSON model file and a safetensors model\n"
     "\n"
     "Run `backprop COMMAND --help` for the options of a command; `man backprop` for the manual.\n"
-    "  --version        print the version\n";
+    "  --version        print the version and the kernel of the f32 training products\n";
 
 int cli_fail(const bp_error *err)
 {
@@ -158,6 +158,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "--version")) {
         printf("backprop %s\n", BP_VERSION);
+        const char *k = bp_matmul_kernel();
+        printf("f32 training products: %s%s\n", k,
+               !strcmp(k, "blas") ? " (OpenBLAS)" : !strcmp(k, "ref") ? " (the portable C kernel)" : " (own micro-kernel)");
         return finish(0);
     }
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)

@@ -808,18 +808,22 @@ typedef struct bp_train_options {
 
 /* The defaults above. */
 BP_API void bp_train_options_init(bp_train_options *o);
-/* Threads used by the matrix products (OpenBLAS), process-wide; at most as
- * many as the process's memory limit (ulimit -v) leaves room for (OpenBLAS
- * maps a 128 MB work buffer per thread and would retry forever without the
- * room; with no room for one, the products take the library's reference
- * kernels). OpenBLAS starts one thread per core when it is loaded, unless
+/* Threads used by the matrix products, process-wide: the library's own f32
+ * kernels (bp_matmul_kernel) share each large product among that many
+ * threads of a pool started at the first such product, with the same bits
+ * as on one; OpenBLAS uses as many for the rest. At most as many as the
+ * process's memory limit (ulimit -v) leaves room for (OpenBLAS maps a 128 MB
+ * work buffer per thread and would retry forever without the room; with no
+ * room for one, the products take the library's reference kernels).
+ * OpenBLAS starts one thread per core when it is loaded, unless
  * the environment says OPENBLAS_NUM_THREADS=1: the `backprop` tool sets it
  * for itself, and a program under a memory limit should too. */
 BP_API void bp_set_threads(int n);
-/* The f32 matrix product of a training step on one thread: "avx512" or
- * "avx2" (the library's own micro-kernels, the best this CPU runs), or "blas"
- * (OpenBLAS: a CPU with neither; f64 steps and several threads always take
- * OpenBLAS). BP_SGEMM=avx512|avx2|ref|blas in the environment forces one the
+/* The large f32 matrix products of a training step: "avx512" or "avx2" (the
+ * library's own micro-kernels, the best this CPU runs, on the threads of
+ * bp_set_threads), or "blas" (OpenBLAS: a CPU with neither; f64 steps always
+ * take OpenBLAS). The own products give the same bits on any number of
+ * threads. BP_SGEMM=avx512|avx2|ref|blas in the environment forces one the
  * CPU runs ("ref": the portable C kernel), for comparisons. */
 BP_API const char *bp_matmul_kernel(void);
 

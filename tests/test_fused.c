@@ -204,7 +204,7 @@ int main(void)
                 train_step(BP_F32, l ? BP_IN_OUT : BP_OUT_IN, m, 0.5 * sign);
             }
         }
-    for (int threads = 1; threads <= 2; threads++) { /* one thread: the own sgemm (AVX-512); two: OpenBLAS */
+    for (int threads = 1; threads <= 2; threads++) { /* the own sgemm on one thread and on two (core/pool.c) */
         bp_set_threads(threads);
         for (int l = 0; l < 2; l++) {
             bp_layout lay = l ? BP_IN_OUT : BP_OUT_IN;

@@ -5,7 +5,8 @@
  * bits: the comparisons are exact. Shapes cover edge tiles (m, n not
  * multiples of the 8 x 32 and 6 x 16 tiles), several k blocks
  * (k > 384), several column blocks, both transposes of both operands,
- * accumulation, and views that gather scattered rows. A float64 product
+ * accumulation, views that gather scattered rows, and 1, 2 and 3 threads
+ * (the product shared by columns or by rows). A float64 product
  * checks the naive loop itself to float32 rounding. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -71,18 +72,24 @@ static void one(int m, int n, int k, int ta, int tb, int acc, int gather_a, int 
             if (e > worst) worst = e;
         }
     CHECK(worst < 1e-6 * (k + 1), "naive fmaf loop vs double: relative error %g (m=%d n=%d k=%d)", worst, m, n, k);
-    float *ws = aligned_alloc(64, (bp_sgemm_ws_floats(m, n, k) * sizeof(float) + 63) / 64 * 64);
+    enum { MOST_THREADS = 3 };
+    float *ws = aligned_alloc(64, (MOST_THREADS * bp_sgemm_ws_floats(m, n, k) * sizeof(float) + 63) / 64 * 64);
     static const bp_sgemm_kernel kerns[] = {BP_SGEMM_REF, BP_SGEMM_REF_6X16, BP_SGEMM_AVX2, BP_SGEMM_AVX512};
     for (size_t kk = 0; kk < sizeof kerns / sizeof *kerns; kk++) {
         if (!bp_sgemm_supported(kerns[kk])) continue;
         /* the portable kernel in the AVX2 tile calls fmaf for every FMA: the smaller shapes are enough */
         if (kerns[kk] == BP_SGEMM_REF_6X16 && (double)m * n * k > 3e6) continue;
-        memcpy(got, C0, nc * sizeof(float));
-        bp_sgemm(m, n, k, A, B, got, ldc, acc, ws, kerns[kk]);
-        size_t w = 0;
-        int ok = same_bits(got, want, nc, &w);
-        CHECK(ok, "%s kernel: m=%d n=%d k=%d ta=%d tb=%d acc=%d gather=%d%d differs at row %zu col %zu: %.9g vs %.9g",
-              bp_sgemm_name(kerns[kk]), m, n, k, ta, tb, acc, gather_a, gather_b, w / ldc, w % ldc, got[w], want[w]);
+        /* on 1, 2 and 3 threads (shared by columns or by rows): the same bits */
+        for (int nt = 1; nt <= MOST_THREADS; nt++) {
+            if (nt > 1 && kerns[kk] == BP_SGEMM_REF_6X16) break;
+            memcpy(got, C0, nc * sizeof(float));
+            bp_sgemm(m, n, k, A, B, got, ldc, acc, ws, kerns[kk], nt);
+            size_t w = 0;
+            int ok = same_bits(got, want, nc, &w);
+            CHECK(ok, "%s kernel, %d threads: m=%d n=%d k=%d ta=%d tb=%d acc=%d gather=%d%d differs at row %zu col %zu: "
+                  "%.9g vs %.9g", bp_sgemm_name(kerns[kk]), nt, m, n, k, ta, tb, acc, gather_a, gather_b, w / ldc,
+                  w % ldc, got[w], want[w]);
+        }
     }
     free(ws); free(C0); free(want); free(got); free(Ad); free(Bd); free(arows); free(brows);
 }

@@ -19,6 +19,9 @@
 /* 1: OpenBLAS has room for the current thread count (or has run with it);
  * 0: not known yet; -1: no room, the products take the reference kernels. */
 static _Atomic int blas_state;
+/* The thread count of the products (0: not asked yet, then OpenBLAS's own):
+ * kept here so that a training step asks no library call for it. */
+static _Atomic int nthreads;
 
 /* Bytes of address space this process may still map, or -1 for no limit. */
 static long long room_left(void)
@@ -59,10 +62,18 @@ void bp_set_threads(int n)
         if (n < 1) n = 1;
     }
     openblas_set_num_threads(n);
+    atomic_store_explicit(&nthreads, openblas_get_num_threads(), memory_order_relaxed);
     atomic_store_explicit(&blas_state, 0, memory_order_relaxed);
 }
 
-int bp_threads(void) { return openblas_get_num_threads(); }
+int bp_threads(void)
+{
+    int n = atomic_load_explicit(&nthreads, memory_order_relaxed);
+    if (n > 0) return n;
+    n = openblas_get_num_threads();
+    atomic_store_explicit(&nthreads, n, memory_order_relaxed);
+    return n;
+}
 
 double bp_now(void)
 {

@@ -24,6 +24,7 @@
  */
 #include "core/sgemm.h"
 #include "core/base.h"
+#include "core/pool.h"
 
 #include <math.h>
 #include <string.h>
@@ -229,7 +230,7 @@ size_t bp_sgemm_ws_floats(int m, int n, int k)
         size_t w = ws_floats(desc_of((bp_sgemm_kernel)kk), m, n, k);
         if (w > most) most = w;
     }
-    return most;
+    return (size_t)round_up((int)most, 16);   /* each thread's share starts 64-byte aligned */
 }
 
 /* dst[q * stride + i] = rows[i][q] for i, q < 8: an 8 x 8 block transposed
@@ -396,12 +397,74 @@ BP_HOT static void sgemm(const kernel_desc *d, int m, int n, int k, bp_sview A, 
     }
 }
 
+/* One thread's share of a product: a block of columns of C (and of op(B)),
+ * or of rows of C (and of op(A)) when there are too few columns to share.
+ * The shares are whole tiles, and each element of C is computed by one
+ * thread with the same k blocks as on one, so the bits do not depend on the
+ * number of threads. */
+typedef struct {
+    const kernel_desc *d;
+    int m, n, k, acc, by_cols;
+    bp_sview A, B;
+    float *C, *ws;
+    size_t ldc, ws_per;
+} share;
+
+/* [lo, hi) of `total`, cut into nt parts of whole `unit`s. */
+static void part_of(int total, int unit, int t, int nt, int *lo, int *hi)
+{
+    int units = (total + unit - 1) / unit;
+    *lo = (int)((long long)units * t / nt) * unit;
+    *hi = (int)((long long)units * (t + 1) / nt) * unit;
+    if (*lo > total) *lo = total;
+    if (*hi > total) *hi = total;
+}
+
+/* op(S) shifted by `off` along the dimension of its rows (`rows_dim`) or of its columns. */
+static bp_sview shifted(bp_sview v, int off, int rows_dim)
+{
+    if (v.trans == rows_dim) v.p += off;   /* a column of S: the next element of its rows */
+    else if (v.rows) v.rows += off;        /* a row of S, by row numbers */
+    else v.p += (size_t)off * v.ld;        /* a row of S, stored in order */
+    return v;
+}
+
+static void run_share(void *arg, int t, int nt)
+{
+    const share *s = arg;
+    int lo, hi;
+    float *ws = s->ws + (size_t)t * s->ws_per;
+    if (s->by_cols) {   /* columns lo..hi of op(B) and C */
+        part_of(s->n, s->d->nr, t, nt, &lo, &hi);
+        if (hi > lo) sgemm(s->d, s->m, hi - lo, s->k, s->A, shifted(s->B, lo, 0), s->C + lo, s->ldc, s->acc, ws);
+    } else {            /* rows lo..hi of op(A) and C */
+        part_of(s->m, s->d->mr, t, nt, &lo, &hi);
+        if (hi > lo)
+            sgemm(s->d, hi - lo, s->n, s->k, shifted(s->A, lo, 1), s->B, s->C + (size_t)lo * s->ldc, s->ldc, s->acc, ws);
+    }
+}
+
+/* Below this many multiply-adds per thread, waking the pool costs more
+ * than the share saves. */
+#define MIN_SHARE 65536.0
+
 void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
-              bp_sgemm_kernel kern)
+              bp_sgemm_kernel kern, int nt)
 {
     if (kern == BP_SGEMM_AUTO || kern == BP_SGEMM_BLAS || !bp_sgemm_supported(kern)) {
         kern = bp_sgemm_auto();
         if (kern == BP_SGEMM_BLAS) kern = BP_SGEMM_REF;   /* the caller asked for the own product */
     }
-    sgemm(desc_of(kern), m, n, k, A, B, C, ldc, acc, ws);
+    const kernel_desc *d = desc_of(kern);
+    double work = (double)m * n * k;
+    if (nt > 1 && work / nt < MIN_SHARE) nt = (int)(work / MIN_SHARE) > 1 ? (int)(work / MIN_SHARE) : 1;
+    /* share columns when each thread gets at least two panels of them, else rows */
+    int by_cols = n >= 2 * d->nr * nt, units = by_cols ? (n + d->nr - 1) / d->nr : (m + d->mr - 1) / d->mr;
+    if (nt > units) nt = units;
+    if (nt <= 1) {
+        sgemm(d, m, n, k, A, B, C, ldc, acc, ws);
+        return;
+    }
+    share s = {d, m, n, k, acc, by_cols, A, B, C, ws, ldc, bp_sgemm_ws_floats(m, n, k)};
+    bp_pool_run(nt, run_share, &s);
 }

@@ -1,7 +1,7 @@
 /* core/sgemm.h - backprop's own single-precision matrix product, used by the
  * fused training step (fused_kernels.h) for its large f32 products on CPUs
- * with AVX-512 or AVX2 + FMA; everything else goes through OpenBLAS
- * (bp_gemm_f32, gemm.c).
+ * with AVX-512 or AVX2 + FMA, on one thread or several (core/pool.h);
+ * everything else goes through OpenBLAS (bp_gemm_f32, gemm.c).
  *
  *   C (m x n) = op(A) op(B)  [+ C]          row-major C with row stride ldc
  *
@@ -45,15 +45,18 @@ bp_sgemm_kernel bp_sgemm_auto(void);
 /* Is the own product used (bp_sgemm_auto() is not BLAS)? */
 int bp_sgemm_available(void);
 
-/* Floats of packing workspace a product of these sizes needs with any
- * kernel (64-byte aligned, owned by the caller, reused across calls). */
+/* Floats of packing workspace one thread needs for a product of these sizes
+ * with any kernel (a multiple of 16; owned by the caller, reused across
+ * calls). */
 size_t bp_sgemm_ws_floats(int m, int n, int k);
 
-/* C = op(A) op(B) (+ C when acc): A is m x k, B is k x n as views. ws holds
- * bp_sgemm_ws_floats(m, n, k) floats, 64-byte aligned.
- * BP_SGEMM_AUTO (or BLAS, or a kernel the CPU lacks) takes bp_sgemm_auto(),
- * the reference kernel when that is BLAS. */
+/* C = op(A) op(B) (+ C when acc): A is m x k, B is k x n as views, on nt
+ * threads (core/pool.h; fewer when the product is too small to share). ws
+ * holds nt x bp_sgemm_ws_floats(m, n, k) floats, 64-byte aligned. The
+ * result has the same bits for every nt. BP_SGEMM_AUTO (or BLAS, or a
+ * kernel the CPU lacks) takes bp_sgemm_auto(), the reference kernel when
+ * that is BLAS. */
 void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc, int acc, float *ws,
-              bp_sgemm_kernel kern);
+              bp_sgemm_kernel kern, int nt);
 
 #endif

@@ -31,7 +31,7 @@ struct bp_fused {
     int m;                       /* rows of the last pass                   */
     float *ws;                   /* packing space of the own sgemm, or NULL */
     size_t ws_n;                 /* its floats                              */
-    int ws_m;                    /* the batch size it was checked for       */
+    int ws_m, ws_t;              /* the batch size and threads it was checked for */
     const void *xs;              /* X of this pass when given by rows:      */
     size_t ldx;                  /*   row i is xs + xrows[i] * ldx          */
     const int *xrows;
@@ -50,8 +50,8 @@ void bp_fused_free(struct bp_fused *f)
 
 /* Does the net's step use the own sgemm (f32, a CPU with AVX-512 or AVX2 + FMA; BP_SGEMM=blas says no)? */
 static int own_sgemm(const bp_net *net) { return net->dtype == BP_F32 && bp_sgemm_available(); }
-/* It runs on one thread: with more (bp_set_threads), OpenBLAS's threads do the products. */
-static int own_sgemm_now(const struct bp_fused *f) { return f && f->ws && bp_threads() == 1; }
+/* It runs on the threads of bp_set_threads (core/pool.h), with packing space for each. */
+static int own_sgemm_now(const struct bp_fused *f) { return f && f->ws; }
 
 /* Floats of packing space the step's products need at batch size m. Not
  * monotone in m (a product whose k is m is cut into k blocks by size), so it
@@ -69,11 +69,14 @@ static size_t ws_need(const bp_net *net, int m)
     return ws;
 }
 
-/* The packing space for batch size m: f->ws holds at least ws_need(m) floats. */
+/* The packing space for batch size m on the current threads: f->ws holds at
+ * least ws_need(m) floats for each. */
 static bp_status ensure_ws(bp_net *net, struct bp_fused *f, int m, bp_error *err)
 {
-    if (!own_sgemm(net) || f->ws_m == m) return BP_OK;
-    size_t need = ws_need(net, m);
+    if (!own_sgemm(net)) return BP_OK;
+    int t = bp_threads();
+    if (f->ws_m == m && f->ws_t == t) return BP_OK;
+    size_t need = ws_need(net, m) * (size_t)t;
     if (need > f->ws_n) {
         free(f->ws);
         f->ws_n = 0;
@@ -82,6 +85,7 @@ static bp_status ensure_ws(bp_net *net, struct bp_fused *f, int m, bp_error *err
         f->ws_n = need;
     }
     f->ws_m = m;
+    f->ws_t = t;
     return BP_OK;
 }
 
@@ -149,9 +153,9 @@ static void big_mm_f64(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
     bp_gemm_f64(ta, tb, m, n, k, 1, A, ta ? m : k, B, tb ? k : n, acc, C, n);
 }
 
-/* f32: the own kernel when the step has packing space (own_sgemm) and runs
- * on one thread, else OpenBLAS. An operand that is the pass's X given by
- * rows is read through its row numbers. */
+/* f32: the own kernel when the step has packing space (own_sgemm), on the
+ * threads it was sized for, else OpenBLAS. An operand that is the pass's X
+ * given by rows is read through its row numbers. */
 static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, const float *A, const float *B,
                        float *C, int acc)
 {
@@ -162,7 +166,7 @@ static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
     bp_sview a = {A, (size_t)(ta ? m : k), NULL, ta}, b = {B, (size_t)(tb ? k : n), NULL, tb};
     if (f->xrows && (const void *)A == f->xs) { a.ld = f->ldx; a.rows = f->xrows; }
     if (f->xrows && (const void *)B == f->xs) { b.ld = f->ldx; b.rows = f->xrows; }
-    bp_sgemm(m, n, k, a, b, C, (size_t)n, acc, f->ws, BP_SGEMM_AUTO);
+    bp_sgemm(m, n, k, a, b, C, (size_t)n, acc, f->ws, BP_SGEMM_AUTO, f->ws_t);
 }
 
 #define T double
