@@ -98,10 +98,9 @@ static bp_status ensure(bp_net *net, int m, bp_error *err)
     if (!f) return BP_E_NOMEM;
     const bp_net_spec *s = &net->spec;
     size_t es = bp_dtype_size(net->dtype);
-    int widest = s->inputs;
+    int widest = net->widest;
     for (int l = 0; l < s->nlayers; l++) {
         int u = s->layers[l].units;
-        if (u > widest) widest = u;
         if (!(f->z[l] = bp_malloc((size_t)m * u * es, err))) goto fail;
         f->a[l] = s->layers[l].act == BP_ACT_LINEAR ? f->z[l] : bp_malloc((size_t)m * u * es, err);
         if (!f->a[l]) goto fail;
@@ -134,11 +133,7 @@ static const void *as_dtype(const bp_mat *m, bp_dtype dt, void *buf)
 enum { SMALL_W = 16, SMALL_M = 16 };
 static int small_net(const bp_net *net, int m)
 {
-    const bp_net_spec *s = &net->spec;
-    if (m > SMALL_M || s->inputs > SMALL_W) return 0;
-    for (int l = 0; l < s->nlayers; l++)
-        if (s->layers[l].units > SMALL_W) return 0;
-    return 1;
+    return m <= SMALL_M && net->widest <= SMALL_W;
 }
 
 /* A product of m x n x k large enough for a matrix-product library (a call
@@ -229,8 +224,17 @@ bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 {
     if (x && x->rows == 1 && lr > 0 && small_net(net, 1)) { /* the update inside the pass */
         const void *X = NULL, *Y = NULL;
-        bp_status st = prepare(net, x, y, &X, &Y, err);
-        if (st) return st;
+        struct bp_fused *f = net->fused;
+        if (f && y && net->spec.loss != BP_LOSS_NONE && x->cols == net->spec.inputs && y->rows == 1 &&
+            y->cols == bp_spec_outputs(&net->spec)) {   /* the checks of prepare, passed; one sample needs no new buffer */
+            X = as_dtype(x, net->dtype, f->x);
+            Y = as_dtype(y, net->dtype, f->y);
+            f->xrows = NULL;
+            f->m = 1;
+        } else {
+            bp_status st = prepare(net, x, y, &X, &Y, err);
+            if (st) return st;
+        }
         double l = net->dtype == BP_F64 ? small_pass_f64(net, X, Y, 1, loss != NULL, lr)
                                         : small_pass_f32(net, X, Y, 1, loss != NULL, (float)lr);
         if (loss) *loss = l;

@@ -196,7 +196,7 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
     const bp_net_spec *s = &net->spec;
     int nl = s->nlayers, uo = s->layers[nl - 1].units;
     T *P = net->params, *D = net->grads, sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
-    T a[BP_MAX_LAYERS][SMALL_W], zl[SMALL_W], g[SMALL_W], gp[SMALL_W];
+    T a[BP_MAX_LAYERS][SMALL_W], zl[SMALL_W], gs[2][SMALL_W];
     const T *in[BP_MAX_LAYERS]; /* the input of layer l: x, then a[l] */
     double L = 0;
     for (int i = 0; i < m; i++) {
@@ -218,6 +218,7 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
                 for (int j = 0; j < u; j++) ao[j] = z[j];
             if (l + 1 < nl) in[l + 1] = ao;
         }
+        T *g = gs[0], *gp = gs[1];   /* dL/dz of layer l, and of layer l - 1 */
         L += SFX(output_grad)(s, zl, out, Y + (size_t)i * uo, g, 1, uo, want_loss);
         for (int l = nl - 1; l >= 0; l--) {
             int k = bp_fan_in(s, l), u = s->layers[l].units;
@@ -251,8 +252,9 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
                     if (B) dB[j] += gj;
                 }
             }
-            if (l > 0)
-                for (int p = 0; p < k; p++) g[p] = gp[p];
+            T *t = g;
+            g = gp;
+            gp = t;
         }
     }
     return s->reduction == BP_MEAN ? L / m : L;

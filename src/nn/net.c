@@ -36,7 +36,9 @@ bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_e
     net->spec = *spec;
     net->dtype = dtype;
     size_t off = 0;
+    net->widest = spec->inputs;
     for (int l = 0; l < spec->nlayers; l++) {
+        if (spec->layers[l].units > net->widest) net->widest = spec->layers[l].units;
         net->w_off[l] = off;
         off += (size_t)spec->layers[l].units * bp_fan_in(spec, l);
         net->b_off[l] = off;

@@ -17,6 +17,7 @@ struct bp_net {
     size_t nparams;
     void *params, *grads;          /* owned, nparams elements each        */
     size_t w_off[BP_MAX_LAYERS], b_off[BP_MAX_LAYERS];
+    int widest;                    /* the most units of the inputs or any layer */
     /* graph state of the last pass; graphs for other batch sizes are kept
      * in a small cache so that alternating sizes (the last partial batch of
      * an epoch, a validation pass) do not allocate. Node ids depend only on
