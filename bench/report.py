@@ -86,7 +86,7 @@ def main():
         for key, title in [("samples_per_s", None), ("samples_per_s_window", "fastest window of 20 batches")]:
             if title:
                 p("### The same runs, %s\n" % title)
-                p("These machines slow down by 10-20%% for seconds at a time (other tenants). Both tools also report "
+                p("These machines slow down by 10-20% for seconds at a time (other tenants). Both tools also report "
                   "the best rate over any 20 consecutive full batches after the first epoch: the speed of the code "
                   "when nothing interferes. Best over repeats.\n")
             p("| OPENBLAS_CORETYPE | OpenBLAS kernels | batch | backprop kernel | backprop samples/s | PyTorch samples/s "
@@ -164,10 +164,12 @@ def main():
         pk = [r for r in rows if r.get("tool") == "peak" and r.get("section") in ("threads", "threads_after")]
         p("## Two threads\n")
         p("784-256-128-10 f32; in each repeat backprop on 1 then 2 threads, then PyTorch on 1 then 2. speed-up = "
-          "2 threads / 1 thread (best of repeats each). The two-core FP32 peak was measured just before and after "
-          "the section: %s GFLOP/s against one core's %.1f, i.e. %s of two free cores.\n" % (
-              " and ".join("%.1f" % r["peak2_gflops"] for r in pk), peak.get("peak_gflops", 0),
-              " and ".join("%.2fx" % (r["peak2_gflops"] / r["peak_gflops"]) for r in pk if r.get("peak_gflops"))))
+          "2 threads / 1 thread (best of repeats each). The FP32 peak on two threads at once, measured just before "
+          "and after the section: %s GFLOP/s, i.e. %s one core's peak (%.1f GFLOP/s at the start of the run); "
+          "2.0x means the second vCPU was free.\n" % (
+              " and ".join("%.1f" % r["peak2_gflops"] for r in pk),
+              " and ".join("%.2fx" % (r["peak2_gflops"] / peak["peak_gflops"]) for r in pk if peak.get("peak_gflops")),
+              peak.get("peak_gflops", 0)))
         p("| OPENBLAS_CORETYPE | batch | backprop 1 thread | backprop 2 threads | backprop speed-up | PyTorch 1 thread "
           "| PyTorch 2 threads | PyTorch speed-up | 2-thread ratio | backprop 2-thread % of 2 cores' peak |")
         p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -73,7 +73,7 @@ GROWTH="784-1024-1024-10:f32:20000 3072-2048-512-10:f32:6000 784-256-128-10:f64:
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 fam=$(lscpu | sed -n 's/^CPU family: *//p' | head -1)
 mod=$(lscpu | sed -n 's/^Model: *//p' | head -1)
-obv=$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo unknown)
+obv=$(dpkg-query -W -f='${Version}' "libopenblas0-pthread:$(dpkg --print-architecture)" 2>/dev/null || echo unknown)
 tv=$(OPENBLAS_NUM_THREADS=1 $PY -c 'import torch; print(torch.__version__)' 2>/dev/null || echo missing)
 gv=$($CC --version | head -1)
 git=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo none)
