@@ -83,7 +83,8 @@ int data_net_is_classifier(const bp_net *net)
 {
     const bp_net_spec *s = bp_net_get_spec(net);
     bp_act out = s->layers[s->nlayers - 1].act;
-    return s->loss == BP_LOSS_CE || s->loss == BP_LOSS_BCE || out == BP_ACT_SOFTMAX || out == BP_ACT_SIGMOID;
+    return s->loss == BP_LOSS_CE || s->loss == BP_LOSS_BCE || s->loss == BP_LOSS_ZERO_ONE || out == BP_ACT_SOFTMAX ||
+           out == BP_ACT_SIGMOID || out == BP_ACT_STEP;
 }
 
 typedef enum source { SRC_CSV, SRC_STDIN, SRC_IDX, SRC_NAMED } source;

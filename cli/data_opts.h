@@ -74,9 +74,9 @@ void data_opts_init(data_opts *o);
  * value (the error is printed). */
 int data_opt(int c, const char *optarg, data_opts *o);
 
-/* Is `net` a classifier?  Yes if its loss is cross_entropy or bce or its
- * output activation is softmax or sigmoid; otherwise (a linear, tanh or relu
- * output with a squared loss) it is a regression net. */
+/* Is `net` a classifier?  Yes if its loss is cross_entropy, bce or zero_one
+ * or its output activation is softmax, sigmoid or step; otherwise (a linear,
+ * tanh or relu output with a squared loss) it is a regression net. */
 int data_net_is_classifier(const bp_net *net);
 
 /* Load the data of the options into `d` (zeroed on failure); print the error

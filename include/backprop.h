@@ -139,6 +139,9 @@ typedef enum bp_op {
     BP_OP_MEAN,         /* mean of all elements (1 x 1)                         */
     BP_OP_SOFTMAX_CE,   /* sum_i -sum_j y_ij log softmax(z_i)_j  (fused, stable) */
     BP_OP_SIGMOID_BCE,  /* sum -[y log s(z) + (1-y) log(1-s(z))] (fused, stable) */
+    BP_OP_STEP,         /* 1 where a > 0, else 0; its derivative is 0            */
+    BP_OP_ZERO_ONE,     /* the number of rows whose class differs (a = outputs,
+                           b = targets; 1 x 1); its derivative is 0             */
     BP_OP_COUNT
 } bp_op;
 
@@ -163,11 +166,14 @@ BP_API bp_node bp_graph_leaf(bp_graph *g, int rows, int cols, int requires_grad,
 BP_API bp_node bp_graph_leaf_view(bp_graph *g, int rows, int cols, void *data, void *grad,
                            const char *name, bp_error *err);
 
-/* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN). */
+/* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN, STEP). */
 BP_API bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err);
 /* Binary elementwise op on equal shapes (ADD, SUB, MUL, DIV, MAX, MIN), or
  * BIAS_ADD (a: m x n, b: 1 x n), or a fused loss (SOFTMAX_CE, SIGMOID_BCE:
- * a = logits z, b = targets y of the same shape; result 1 x 1). */
+ * a = logits z, b = targets y of the same shape; result 1 x 1), or ZERO_ONE
+ * (a = outputs, b = targets of the same shape; result 1 x 1: the rows whose
+ * class differs, the class of a row being its first largest entry, or, for one
+ * column, 1 iff the entry is >= 0.5). */
 BP_API bp_node bp_op_binary(bp_graph *g, bp_op op, bp_node a, bp_node b, bp_error *err);
 /* op(a) op(b) where op transposes when the flag is set. */
 BP_API bp_node bp_op_matmul(bp_graph *g, bp_node a, bp_node b, int trans_a, int trans_b,
@@ -201,8 +207,12 @@ BP_API int bp_graph_node_requires_grad(const bp_graph *g, bp_node n);
 /* Networks                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* step: 1 where z > 0, else 0 (the perceptron's threshold unit); its
+ * derivative is 0 wherever it exists, so no gradient passes it: a network
+ * with a step unit cannot be trained by gradient descent (bp_trainer_new
+ * refuses it), but grad, explain and step show it. */
 typedef enum bp_act {
-    BP_ACT_LINEAR = 0, BP_ACT_SIGMOID, BP_ACT_RELU, BP_ACT_TANH, BP_ACT_SOFTMAX
+    BP_ACT_LINEAR = 0, BP_ACT_SIGMOID, BP_ACT_RELU, BP_ACT_TANH, BP_ACT_SOFTMAX, BP_ACT_STEP
 } bp_act;
 
 typedef enum bp_loss {
@@ -210,7 +220,12 @@ typedef enum bp_loss {
     BP_LOSS_SQUARED,       /* sum_k (yhat_k - y_k)^2 per sample               */
     BP_LOSS_HALF_SQUARED,  /* 1/2 sum_k (yhat_k - y_k)^2 per sample           */
     BP_LOSS_BCE,           /* -sum_k [y log yhat + (1-y) log(1-yhat)]; sigmoid */
-    BP_LOSS_CE             /* -sum_k y_k log yhat_k; softmax output           */
+    BP_LOSS_CE,            /* -sum_k y_k log yhat_k; softmax output           */
+    BP_LOSS_ZERO_ONE       /* 1 if the sample is misclassified, else 0 (the
+                              empirical error: the class is the first largest
+                              output, or 1 iff the single output is >= 0.5; the
+                              same for the target); piecewise constant, so its
+                              gradient is 0: not for training                */
 } bp_loss;
 
 typedef enum bp_reduction { BP_MEAN = 0, BP_SUM } bp_reduction;
@@ -256,6 +271,13 @@ typedef struct bp_net_spec {
 /* Check a spec: sizes >= 1, softmax only last, bce needs a sigmoid output,
  * cross_entropy a softmax output. The message names the layer. */
 BP_API bp_status bp_net_spec_check(const bp_net_spec *spec, bp_error *err);
+
+/* Can gradient descent move every weight of a network of this shape?  No
+ * (BP_E_VALUE, with the reason) when its loss is zero_one or a layer uses the
+ * step activation: their derivatives are 0 wherever they exist, so the
+ * gradients of the weights behind them (every weight, for zero_one) are 0.
+ * The message names the layer. bp_trainer_new refuses such a network. */
+BP_API bp_status bp_net_spec_trainable(const bp_net_spec *spec, bp_error *err);
 
 typedef struct bp_net bp_net;
 

@@ -147,7 +147,7 @@ bp_node bp_op_binary(bp_graph *g, bp_op op, bp_node a, bp_node b, bp_error *err)
                A->cols, B->rows, B->cols);
         return -1;
     }
-    if (op == BP_OP_SOFTMAX_CE || op == BP_OP_SIGMOID_BCE) rows = cols = 1;
+    if (op == BP_OP_SOFTMAX_CE || op == BP_OP_SIGMOID_BCE || op == BP_OP_ZERO_ONE) rows = cols = 1;
     int aux_n = op == BP_OP_SOFTMAX_CE ? A->rows * A->cols : 0;
     bp_node id = add_node(g, op, a, b, rows, cols, needs_grad(g, a, b), NULL, NULL, NULL, err);
     if (id >= 0 && aux_n) {

@@ -183,6 +183,9 @@ UNARY_BWD(relu, a > 0 ? d : 0)
 /* y = tanh a; da = (1 - y^2) d */
 UNARY_FWD(tanh, TANH(a))
 UNARY_BWD(tanh, (1 - y * y) * d)
+/* step: y = 1[a > 0]; da = 0 (flat on both sides of 0; no derivative at 0, taken as 0) */
+UNARY_FWD(step, a > 0 ? 1 : 0)
+static void SFX(bwd_step)(bp_graph *g, bp_gnode *n) { (void)g; (void)n; }   /* da += 0 */
 
 /* y = ln a; da = d / a (a <= 0 is a domain error) */
 static bp_status SFX(fwd_log)(bp_graph *g, bp_gnode *n, bp_error *err)
@@ -367,6 +370,30 @@ static void SFX(bwd_sigmoid_bce)(bp_graph *g, bp_gnode *n)
     }
 }
 
+/* 0-1 loss: L = sum_i 1[class(a_i) != class(y_i)], the class of a row its first
+ * largest entry, or 1[v >= 0.5] for one column (the scoring rule of nn/eval.c);
+ * da = dy = 0: piecewise constant, its derivative is 0 wherever it exists. */
+static int SFX(row_class)(const T *r, int cols)
+{
+    if (cols == 1) return r[0] >= (T)0.5;
+    int best = 0;
+    for (int j = 1; j < cols; j++)
+        if (r[j] > r[best]) best = j;
+    return best;
+}
+static bp_status SFX(fwd_zero_one)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    const T *a = A->val, *y = VAL(n->in[1]);
+    double L = 0;
+    for (int i = 0; i < A->rows; i++)
+        L += SFX(row_class)(a + (size_t)i * A->cols, A->cols) != SFX(row_class)(y + (size_t)i * A->cols, A->cols);
+    ((T *)n->val)[0] = (T)L;
+    return BP_OK;
+}
+static void SFX(bwd_zero_one)(bp_graph *g, bp_gnode *n) { (void)g; (void)n; }
+
 /* The table, indexed by bp_op. */
 static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
     [BP_OP_LEAF] = {"leaf", 0, SFX(fwd_leaf), SFX(bwd_leaf)},
@@ -394,6 +421,8 @@ static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
     [BP_OP_MEAN] = {"mean", 1, SFX(fwd_mean), SFX(bwd_mean)},
     [BP_OP_SOFTMAX_CE] = {"softmax_cross_entropy", 2, SFX(fwd_softmax_ce), SFX(bwd_softmax_ce)},
     [BP_OP_SIGMOID_BCE] = {"sigmoid_bce", 2, SFX(fwd_sigmoid_bce), SFX(bwd_sigmoid_bce)},
+    [BP_OP_STEP] = {"step", 1, SFX(fwd_step), SFX(bwd_step)},
+    [BP_OP_ZERO_ONE] = {"zero_one", 2, SFX(fwd_zero_one), SFX(bwd_zero_one)},
 };
 
 #undef VAL

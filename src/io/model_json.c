@@ -329,7 +329,7 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
         spec.layout = (bp_layout)tmp;
     }
     if ((v = json_object_get(root, "loss"))) {
-        if ((st = get_name(c, v, "loss", NAME(bp_loss_parse), "squared, half_squared, bce, cross_entropy", &tmp))) return st;
+        if ((st = get_name(c, v, "loss", NAME(bp_loss_parse), "squared, half_squared, bce, cross_entropy, zero_one", &tmp))) return st;
         spec.loss = (bp_loss)tmp;
     }
     if ((v = json_object_get(root, "reduction"))) {
@@ -369,8 +369,8 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
         spec.layers[l].units = (int)ll;
         snprintf(p, sizeof p, "layers[%d].activation", l);
         if (!(v = json_object_get(L, "activation")))
-            return fail(c, BP_E_VALUE, p, "missing (one of: sigmoid, relu, tanh, linear, softmax)");
-        if ((st = get_name(c, v, p, NAME(bp_act_parse), "sigmoid, relu, tanh, linear, softmax", &tmp))) return st;
+            return fail(c, BP_E_VALUE, p, "missing (one of: sigmoid, relu, tanh, linear, softmax, step)");
+        if ((st = get_name(c, v, p, NAME(bp_act_parse), "sigmoid, relu, tanh, linear, softmax, step", &tmp))) return st;
         spec.layers[l].act = (bp_act)tmp;
         if (spec.layers[l].act == BP_ACT_SOFTMAX && l != spec.nlayers - 1)
             return fail(c, BP_E_VALUE, p, "softmax is allowed on the last layer only (this is layer %d of %d)", l + 1, spec.nlayers);

@@ -71,6 +71,9 @@ BP_INLINE void SFX(bias_act)(T *Z, T *A, const T *b, int m, int u, bp_act act)
         case BP_ACT_TANH:
             for (int j = 0; j < u; j++) a[j] = TANH(z[j]);
             break;
+        case BP_ACT_STEP:
+            for (int j = 0; j < u; j++) a[j] = z[j] > 0 ? 1 : 0;
+            break;
         case BP_ACT_SOFTMAX: {
             T mx = z[0], s = 0;
             for (int j = 1; j < u; j++) if (z[j] > mx) mx = z[j];
@@ -92,6 +95,7 @@ BP_INLINE void SFX(act_backward)(T *G, const T *A, int m, int u, bp_act act)
     case BP_ACT_SIGMOID: for (size_t i = 0; i < n; i++) G[i] *= A[i] * (1 - A[i]); break;
     case BP_ACT_RELU: for (size_t i = 0; i < n; i++) G[i] = A[i] > 0 ? G[i] : 0; break;
     case BP_ACT_TANH: for (size_t i = 0; i < n; i++) G[i] *= 1 - A[i] * A[i]; break;
+    case BP_ACT_STEP: for (size_t i = 0; i < n; i++) G[i] = 0; break;   /* g' = 0: no gradient passes */
     case BP_ACT_SOFTMAX: /* the full Jacobian: g_j = a_j (d_j - sum_k d_k a_k) */
         for (int i = 0; i < m; i++) {
             T *g = G + (size_t)i * u, dot = 0;
@@ -130,6 +134,16 @@ BP_INLINE double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, 
             if (want_loss) L += bp_bce_logit(z, Y[i]);
             G[i] = sc * (A[i] - Y[i]);
         }
+        break;
+    case BP_LOSS_ZERO_ONE: /* misclassified rows (the rule of ops_kernels.h); G = 0 */
+        for (int i = 0; i < m; i++) {
+            const T *a = A + (size_t)i * u, *y = Y + (size_t)i * u;
+            int ca = 0, cy = 0;
+            if (u == 1) { ca = a[0] >= (T)0.5; cy = y[0] >= (T)0.5; }
+            for (int j = 1; j < u; j++) { ca = a[j] > a[ca] ? j : ca; cy = y[j] > y[cy] ? j : cy; }
+            L += ca != cy;
+        }
+        for (size_t i = 0; i < n; i++) G[i] = 0;
         break;
     default: { /* (half) squared: (yhat - y)^2; dA = 2 s (yhat - y) or s (yhat - y) */
         T c = s->loss == BP_LOSS_HALF_SQUARED ? sc : 2 * sc;

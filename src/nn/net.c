@@ -3,12 +3,13 @@
  * Layer l (0-based) of a network computes, for a batch a^[l-1] (m x fan_in):
  *   z^[l] = a^[l-1] W^T + b   (out_in layout: W is units x fan_in)
  *   z^[l] = a^[l-1] W   + b   (in_out layout: W is fan_in x units)
- *   a^[l] = g(z^[l])          (sigmoid, relu, tanh, linear, softmax)
+ *   a^[l] = g(z^[l])          (sigmoid, relu, tanh, linear, softmax, step)
  * and the loss node reduces over the batch:
  *   squared:       L = s * sum_i sum_k (a_ik - y_ik)^2
  *   half_squared:  L = s * 1/2 sum_i sum_k (a_ik - y_ik)^2
  *   bce:           L = s * sigmoid_bce(z, y)      (fused; dL/dz = s (yhat - y))
  *   cross_entropy: L = s * softmax_ce(z, y)       (fused; dL/dz = s (yhat - y))
+ *   zero_one:      L = s * zero_one(a, y)         (misclassified samples; gradient 0)
  * with s = 1/m for reduction mean and 1 for sum.
  *
  * All parameters live in one block (W then b, layer after layer), their
@@ -184,7 +185,7 @@ bp_mat bp_net_weight_grad(bp_net *net, int l) { return weight_view(net, net->gra
 bp_mat bp_net_bias_grad(bp_net *net, int l) { return bias_view(net, net->grads, l); }
 
 /* ---- the graph of one pass -------------------------------------------------- */
-static const bp_op act_op[] = {BP_OP_LEAF, BP_OP_SIGMOID, BP_OP_RELU, BP_OP_TANH, BP_OP_SOFTMAX};
+static const bp_op act_op[] = {BP_OP_LEAF, BP_OP_SIGMOID, BP_OP_RELU, BP_OP_TANH, BP_OP_SOFTMAX, BP_OP_STEP};
 
 #define TRY(expr) do { if ((expr) < 0) goto fail; } while (0)
 
@@ -257,6 +258,7 @@ static bp_status build_graph(bp_net *net, int m, int want_dx, bp_error *err)
         TRY(net->y = bp_graph_leaf(g, m, s->layers[L].units, 0, "y", err));
         if (s->loss == BP_LOSS_CE) TRY(sum = bp_op_binary(g, BP_OP_SOFTMAX_CE, net->z[L], net->y, err));
         else if (s->loss == BP_LOSS_BCE) TRY(sum = bp_op_binary(g, BP_OP_SIGMOID_BCE, net->z[L], net->y, err));
+        else if (s->loss == BP_LOSS_ZERO_ONE) TRY(sum = bp_op_binary(g, BP_OP_ZERO_ONE, net->a[L], net->y, err));
         else {
             bp_node d, sq;
             TRY(d = bp_op_binary(g, BP_OP_SUB, net->a[L], net->y, err));
@@ -345,7 +347,7 @@ void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out)
              * it contributes nothing, even where its log is infinite */
             case BP_LOSS_BCE: d = (t != 0 ? -t / p : 0) + (t != 1 ? (1 - t) / (1 - p) : 0); break;
             case BP_LOSS_CE: d = t != 0 ? -t / p : 0; break;
-            default: d = 0;
+            default: d = 0;   /* zero_one: piecewise constant */
             }
             out[(size_t)i * a.cols + j] = d * s;
         }

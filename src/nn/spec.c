@@ -13,8 +13,8 @@
 #define SPEC_MAX_UNITS 100000000
 
 /* ---- names ---------------------------------------------------------------- */
-static const char *const act_names[] = {"linear", "sigmoid", "relu", "tanh", "softmax"};
-static const char *const loss_names[] = {"none", "squared", "half_squared", "bce", "cross_entropy"};
+static const char *const act_names[] = {"linear", "sigmoid", "relu", "tanh", "softmax", "step"};
+static const char *const loss_names[] = {"none", "squared", "half_squared", "bce", "cross_entropy", "zero_one"};
 static const char *const red_names[] = {"mean", "sum"};
 static const char *const layout_names[] = {"out_in", "in_out"};
 static const char *const init_names[] = {"small_uniform", "xavier", "he"};
@@ -41,7 +41,7 @@ bp_status bp_net_spec_check(const bp_net_spec *s, bp_error *err)
     for (int l = 0; l < s->nlayers; l++) {
         const bp_layer_spec *L = &s->layers[l];
         if (L->units < 1) return bp_err(err, BP_E_VALUE, "layers[%d].units must be at least 1, got %d", l, L->units);
-        if ((unsigned)L->act > BP_ACT_SOFTMAX) return bp_err(err, BP_E_VALUE, "layers[%d]: unknown activation", l);
+        if ((unsigned)L->act > BP_ACT_STEP) return bp_err(err, BP_E_VALUE, "layers[%d]: unknown activation", l);
         if (L->act == BP_ACT_SOFTMAX && l != s->nlayers - 1)
             return bp_err(err, BP_E_VALUE, "layers[%d]: softmax is allowed on the last layer only", l);
     }
@@ -58,6 +58,27 @@ bp_status bp_net_spec_check(const bp_net_spec *s, bp_error *err)
         return bp_err(err, BP_E_VALUE, "loss bce needs a sigmoid output layer, not %s", bp_act_name(out));
     if (s->loss == BP_LOSS_CE && out != BP_ACT_SOFTMAX)
         return bp_err(err, BP_E_VALUE, "loss cross_entropy needs a softmax output layer, not %s", bp_act_name(out));
+    return BP_OK;
+}
+
+bp_status bp_net_spec_trainable(const bp_net_spec *s, bp_error *err)
+{
+    if (s->loss == BP_LOSS_ZERO_ONE)
+        return bp_err(err, BP_E_VALUE, "the loss zero_one counts the misclassified samples: it is piecewise constant, "
+                                       "so its gradient is 0 wherever it exists and gradient descent cannot move any "
+                                       "weight (the empirical error cannot be minimised by gradient descent); train "
+                                       "with bce or cross_entropy, and eval reports the 0-1 loss");
+    for (int l = s->nlayers - 1; l >= 0; l--) {
+        if (s->layers[l].act != BP_ACT_STEP) continue;
+        char which[64];
+        if (l == 0) snprintf(which, sizeof which, "the weights of layer 1 (W^[1]%s)", s->layers[0].bias ? ", b^[1]" : "");
+        else snprintf(which, sizeof which, "the weights of layers 1 to %d", l + 1);
+        return bp_err(err, BP_E_VALUE, "layer %d (layers[%d]) uses the step activation: its derivative is 0 wherever "
+                                       "it exists (and undefined at z = 0), so every path from the loss to %s passes a "
+                                       "step unit and their gradients are 0: gradient descent cannot move those weights "
+                                       "(the perceptron's threshold unit); use sigmoid or tanh to train",
+                      l + 1, l, which);
+    }
     return BP_OK;
 }
 

@@ -52,6 +52,8 @@ bp_status bp_trainer_new(bp_net *net, const bp_train_options *opt, bp_trainer **
     if (!(opt->weight_decay >= 0)) return bp_err(err, BP_E_ARG, "weight decay must be >= 0, got %g", opt->weight_decay);
     const bp_net_spec *spec = bp_net_get_spec(net);
     if (spec->loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss to train on");
+    bp_status st = bp_net_spec_trainable(spec, err);
+    if (st) return st;
     if (spec->layers[spec->nlayers - 1].act == BP_ACT_SOFTMAX && bp_net_outputs(net) == 1)
         return bp_err(err, BP_E_ARG, "a softmax output of one unit is always 1, so there is nothing to learn: use one "
                       "unit per class (two for two classes), or one sigmoid unit with bce");

@@ -200,6 +200,9 @@ static const char *act_formula(ex *E, bp_act a, int l)
         return S(E, "a^[%d] = σ(z^[%d]) = 1 / (1 + e^(-z^[%d]))", "a^{[%d]} = \\sigma(z^{[%d]}) = \\frac{1}{1+e^{-z^{[%d]}}}", l, l, l);
     case BP_ACT_RELU: return S(E, "a^[%d] = max(0, z^[%d])", "a^{[%d]} = \\max(0, z^{[%d]})", l, l);
     case BP_ACT_TANH: return S(E, "a^[%d] = tanh(z^[%d])", "a^{[%d]} = \\tanh(z^{[%d]})", l, l);
+    case BP_ACT_STEP:
+        return S(E, "a^[%d] = step(z^[%d]) = 1[z^[%d] > 0]   (1 where z > 0, else 0)",
+                 "a^{[%d]} = \\mathrm{step}(z^{[%d]}) = \\mathbf{1}[z^{[%d]} > 0]", l, l, l);
     case BP_ACT_SOFTMAX:
         return S(E, "a^[%d]_j = e^(z^[%d]_j) / Σ_k e^(z^[%d]_k)   (each row)",
                  "a^{[%d]}_j = \\frac{e^{z^{[%d]}_j}}{\\sum_k e^{z^{[%d]}_k}}", l, l, l);
@@ -260,6 +263,16 @@ static bp_status loss_section(ctx *C, double loss, bp_error *err)
     if (!Li.data) return BP_E_NOMEM;
     for (int i = 0; i < C->m; i++) {
         double acc = 0, mx = -INFINITY, se = 0;
+        if (s->loss == BP_LOSS_ZERO_ONE) {   /* the scoring rule: the first largest entry, or >= 0.5 for one */
+            int ca = 0, cy = 0;
+            if (n == 1) { ca = bp_mat_get(&a, i, 0) >= 0.5; cy = bp_mat_get(&C->y, i, 0) >= 0.5; }
+            for (int k = 1; k < n; k++) {
+                if (bp_mat_get(&a, i, k) > bp_mat_get(&a, i, ca)) ca = k;
+                if (bp_mat_get(&C->y, i, k) > bp_mat_get(&C->y, i, cy)) cy = k;
+            }
+            ((double *)Li.data)[i] = ca != cy;
+            continue;
+        }
         if (s->loss == BP_LOSS_CE) {
             for (int k = 0; k < n; k++) mx = fmax(mx, bp_mat_get(&z, i, k));
             for (int k = 0; k < n; k++) se += exp(bp_mat_get(&z, i, k) - mx);
@@ -286,6 +299,12 @@ static bp_status loss_section(ctx *C, double loss, bp_error *err)
     case BP_LOSS_BCE:
         per = S(E, "L_i = -Σ_k [ y_ik log ŷ_ik + (1 - y_ik) log(1 - ŷ_ik) ]",
                 "L_i = -\\sum_k \\left[ y_{ik}\\log\\hat{y}_{ik} + (1-y_{ik})\\log(1-\\hat{y}_{ik}) \\right]");
+        break;
+    case BP_LOSS_ZERO_ONE:
+        per = n == 1 ? S(E, "L_i = 1[ 1[ŷ_i ≥ 0.5] ≠ 1[y_i ≥ 0.5] ]   (1 if sample i is misclassified, else 0)",
+                         "L_i = \\mathbf{1}\\big[\\mathbf{1}[\\hat{y}_i \\ge 0.5] \\ne \\mathbf{1}[y_i \\ge 0.5]\\big]")
+                     : S(E, "L_i = 1[ argmax_k ŷ_ik ≠ argmax_k y_ik ]   (1 if sample i is misclassified, else 0)",
+                         "L_i = \\mathbf{1}\\big[\\arg\\max_k \\hat{y}_{ik} \\ne \\arg\\max_k y_{ik}\\big]");
         break;
     default: per = S(E, "L_i = -Σ_k y_ik log ŷ_ik", "L_i = -\\sum_k y_{ik}\\log\\hat{y}_{ik}"); break;
     }
@@ -363,6 +382,17 @@ static void through_act(ctx *C, int k, bp_mat *gp)
              NULL, &dz);
         return;
     }
+    if (act == BP_ACT_STEP) {
+        para(E, S(E, "The step is flat on both sides of 0 (and jumps at 0, where it has no derivative, taken as 0): its derivative is 0 "
+                     "wherever it exists, so no gradient passes this layer. g^[%dz] is 0, and so are g^[%dW], g^[%db] and every "
+                     "gradient below: gradient descent cannot move these weights (the perceptron's threshold unit).",
+                  "The step is flat on both sides of 0 (and jumps at 0, where it has no derivative, taken as 0): its derivative is 0 "
+                  "wherever it exists, so no gradient passes this layer. $g^{[%dz]}$ is 0, and so are $g^{[%dW]}$, $g^{[%db]}$ and every "
+                  "gradient below: gradient descent cannot move these weights (the perceptron's threshold unit).", l, l, l));
+        show(E, S(E, "g'(z^[%d]) = 0", "g'(z^{[%d]}) = 0", l), NULL, gp);
+        show(E, S(E, "g^[%dz] = g^[%da] ⊙ g'(z^[%d]) = 0", "g^{[%dz]} = g^{[%da]}\\odot g'(z^{[%d]}) = 0", l, l, l), NULL, &dz);
+        return;
+    }
     if (act == BP_ACT_SOFTMAX) {
         para(E, S(E, "The softmax mixes the units of a row, so its full Jacobian ∂a_j/∂z_k = a_j (δ_jk - a_k) is used, not only its diagonal:",
                   "The softmax mixes the units of a row, so its full Jacobian $\\partial a_j/\\partial z_k = a_j(\\delta_{jk} - a_k)$ is used, not only its diagonal:"));
@@ -409,6 +439,7 @@ static bp_status backward(ctx *C, bp_error *err)
                     ((double *)gp.data)[(size_t)i * u + j] = act == BP_ACT_SIGMOID ? av * (1 - av)
                                                             : act == BP_ACT_TANH  ? 1 - av * av
                                                             : act == BP_ACT_RELU  ? (zv > 0)
+                                                            : act == BP_ACT_STEP  ? 0
                                                                                   : 1;
                 }
             }
@@ -418,7 +449,13 @@ static bp_status backward(ctx *C, bp_error *err)
         if (k == nl - 1 && fusedl) {
             fused(C, &dyh, &gp);
         } else {
-            if (k == nl - 1) {
+            if (k == nl - 1 && s->loss == BP_LOSS_ZERO_ONE) {
+                para(E, "The 0-1 loss counts the misclassified samples: it changes only where a prediction crosses to "
+                        "another class, and is constant everywhere else, so its derivative is 0 wherever it exists. Every "
+                        "gradient below is 0: gradient descent cannot learn from the empirical error (one minimises a smooth "
+                        "loss such as cross-entropy instead).");
+                show(E, S(E, "g^[%da] = ∂L/∂ŷ = 0", "g^{[%da]} = \\frac{\\partial L}{\\partial\\hat{y}} = 0", l), NULL, &dyh);
+            } else if (k == nl - 1) {
                 const char *sc = SC(C);
                 show(E, s->loss == BP_LOSS_SQUARED
                             ? S(E, "g^[%da] = ∂L/∂ŷ = %s2 (ŷ - y)", "g^{[%da]} = \\frac{\\partial L}{\\partial\\hat{y}} = %s2(\\hat{y} - y)", l, sc)
@@ -455,7 +492,7 @@ static void intro(ctx *C, int sample, int total)
     ex *E = &C->e;
     const bp_net_spec *s = C->s;
     int oi = s->layout == BP_OUT_IN;
-    static const char *const lossn[] = {"no", "squared", "half squared", "binary cross-entropy", "cross-entropy"};
+    static const char *const lossn[] = {"no", "squared", "half squared", "binary cross-entropy", "cross-entropy", "0-1"};
     char arch[512];
     int p = snprintf(arch, sizeof arch, "%d", s->inputs);
     for (int k = 0; k < s->nlayers && p < (int)sizeof arch - 40; k++)

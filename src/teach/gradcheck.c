@@ -3,9 +3,9 @@
  * (the five-point central stencil: its truncation error is O(h^4), so a
  * larger h keeps rounding noise small) for every weight, bias and input, in
  * f64. An entry whose +-eps evaluations
- * put some ReLU pre-activation on a different side of its kink than the
- * unperturbed pass is skipped: there the difference quotient is not the
- * derivative. */
+ * put some ReLU or step pre-activation on a different side of its kink than
+ * the unperturbed pass, or (0-1 loss) change a predicted class, is skipped:
+ * there the difference quotient is not the derivative. */
 #include "core/error.h"
 
 #include <float.h>
@@ -23,13 +23,24 @@ static double rel_err(double a, double n, double floor)
     return d / s;
 }
 
-/* Sign pattern of every ReLU pre-activation (-1, 0, 1), written to sig. */
+/* Sign pattern of every ReLU and step pre-activation (-1, 0, 1), and with
+ * the 0-1 loss the predicted classes (1 where an output is its row's first
+ * largest, or >= 0.5 for one output), written to sig. */
 static size_t relu_signs(bp_net *net, signed char *sig)
 {
     const bp_net_spec *s = bp_net_get_spec(net);
     size_t k = 0;
+    if (s->loss == BP_LOSS_ZERO_ONE) {
+        bp_mat a = bp_net_a(net, s->nlayers - 1);
+        for (int i = 0; i < a.rows; i++) {
+            int c = 0;
+            for (int j = 1; j < a.cols; j++) c = bp_mat_get(&a, i, j) > bp_mat_get(&a, i, c) ? j : c;
+            for (int j = 0; j < a.cols; j++, k++)
+                if (sig) sig[k] = (signed char)(a.cols == 1 ? bp_mat_get(&a, i, 0) >= 0.5 : j == c);
+        }
+    }
     for (int l = 0; l < s->nlayers; l++) {
-        if (s->layers[l].act != BP_ACT_RELU) continue;
+        if (s->layers[l].act != BP_ACT_RELU && s->layers[l].act != BP_ACT_STEP) continue;
         bp_mat z = bp_net_z(net, l);
         for (int i = 0; i < z.rows; i++)
             for (int j = 0; j < z.cols; j++) {
@@ -93,7 +104,7 @@ static void report(FILE *out, const char *name, int rows, int cols, double worst
 {
     if (!out) return;
     fprintf(out, "%-6s %4d x %-4d  worst relative error %.3e", name, rows, cols, worst);
-    if (skipped) fprintf(out, "  (%zu of %zu entries at a ReLU kink, skipped)", skipped, n);
+    if (skipped) fprintf(out, "  (%zu of %zu entries at a kink, skipped)", skipped, n);
     if (!nonzero && skipped < n) fprintf(out, "  (all gradients are zero)");
     fputc('\n', out);
 }

@@ -132,13 +132,22 @@ bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err)
     if (grad_view_of(m, &v, err)) return BP_E_NOMEM;
     const bp_net_spec *s = v.s;
     char b[BP_NUM_MAX];
-    fprintf(out, "loss (%s, %s over %d sample%s) = %s\n\n", bp_loss_name(s->loss),
+    fprintf(out, "loss (%s, %s over %d sample%s) = %s\n", bp_loss_name(s->loss),
             bp_reduction_name(s->reduction), v.a.rows, v.a.rows == 1 ? "" : "s", bp_num_short(b, loss, 10));
+    if (s->loss == BP_LOSS_ZERO_ONE)
+        fprintf(out, "  the 0-1 loss counts the misclassified samples (the class: the largest output, or output >= 0.5\n"
+                     "  for one unit): it is piecewise constant in yhat, so dL/dyhat = 0 wherever it exists and every\n"
+                     "  gradient below is 0: gradient descent cannot learn from it\n");
+    fputc('\n', out);
     text_mat(out, "output yhat", &v.a);
     for (int l = 0; l <= v.L; l++) {
         layer_mats g = layer_mats_of(&v, l);
         fprintf(out, "\nlayer %d: %d unit%s, %s%s\n", l + 1, s->layers[l].units, bp_s(s->layers[l].units), bp_act_name(s->layers[l].act),
                 s->layers[l].bias ? "" : ", no bias");
+        if (s->layers[l].act == BP_ACT_STEP)
+            fprintf(out, "  step: a = 1 where z > 0, else 0; its derivative is 0 wherever it exists (z = 0 has none),\n"
+                         "  so dL/dz = dL/da (Hadamard) 0 = 0: no gradient reaches W^[%d], b^[%d] or any layer below\n",
+                    l + 1, l + 1);
         text_mat(out, "z", &g.z);
         text_mat(out, "a", &g.a);
         text_mat(out, l == v.L ? "dL/da = dL/dyhat" : "dL/da", &g.da);
