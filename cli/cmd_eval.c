@@ -18,14 +18,15 @@ static const char HELP[] =
     "usage: backprop eval MODEL --data NAME|FILE [options]\n"
     "\n"
     "The loss and metrics of a saved network on a dataset.  For a classifier: accuracy,\n"
+    "the 0-1 loss beside it (the misclassified samples: their number, and its mean),\n"
     "accuracy per class and the confusion matrix (rows: true class, columns: predicted\n"
     "class; the predicted class is the output with the largest value, or for a single\n"
     "output unit class 1 iff the output is >= 0.5).  For regression: the mean squared\n"
     "and the mean absolute error over samples and outputs.  The loss is the model's own,\n"
     "reduced over the whole set like its reduction (mean: per sample; sum: the total).\n"
     "\n"
-    "The model is a classifier if its loss is cross_entropy or bce or its output is\n"
-    "softmax or sigmoid; then the CSV targets are class labels 0..K-1 and K is the\n"
+    "The model is a classifier if its loss is cross_entropy, bce or zero_one or its output\n"
+    "is softmax, sigmoid or step; then the CSV targets are class labels 0..K-1 and K is the\n"
     "model's number of outputs (2 for a single output).  Otherwise the CSV has as many\n"
     "target columns as the model has outputs: the last ones, or from --label-col.  The model\n"
     "(JSON or safetensors) scales the features as its training data was scaled (pixels / 255,\n"
@@ -34,8 +35,9 @@ static const char HELP[] =
     "--split train.\n"
     "\n"
     "  --json              print one JSON object: {\"model\", \"data\", \"n\", \"loss\", and\n"
-    "                      \"accuracy\", \"class_accuracy\", \"class_names\", \"confusion\"\n"
-    "                      (classifiers) or \"mse\", \"mae\" (regression)}; NaN is null\n"
+    "                      \"accuracy\", \"zero_one\", \"zero_one_mean\", \"class_accuracy\",\n"
+    "                      \"class_names\", \"confusion\" (classifiers) or \"mse\", \"mae\"\n"
+    "                      (regression)}; NaN is null\n"
     MODEL_OPTIONS_HELP
     "  -h, --help          this help\n"
     "\n" DATA_OPTIONS_HELP
@@ -66,8 +68,12 @@ static void print_json(const char *model, const char *data, const bp_metrics *m,
     printf(", \"n\": %d, \"loss\": ", m->n);
     bp_json_num(stdout, m->loss);
     if (k) {
+        long correct = 0;
+        for (int c = 0; c < k; c++) correct += m->confusion[(size_t)c * k + c];
         printf(", \"accuracy\": ");
         bp_json_num(stdout, m->accuracy);
+        printf(", \"zero_one\": %ld, \"zero_one_mean\": ", m->n - correct);
+        bp_json_num(stdout, (double)(m->n - correct) / m->n);
         printf(", \"class_accuracy\": [");
         for (int c = 0; c < k; c++) {
             if (c) printf(", ");
@@ -120,7 +126,9 @@ static void print_text(const char *model, const char *data, const bp_metrics *m,
     }
     long correct = 0;
     for (int c = 0; c < k; c++) correct += m->confusion[(size_t)c * k + c];
-    printf("accuracy  %.4f (%ld/%d)\n\nper-class accuracy\n", m->accuracy, correct, m->n);
+    printf("accuracy  %.4f (%ld/%d)\n", m->accuracy, correct, m->n);
+    printf("0-1 loss  %ld misclassified (sum), %s (mean)\n\nper-class accuracy\n", m->n - correct,
+           bp_num_short(b1, (double)(m->n - correct) / m->n, 6));
     int w = 5;   /* width of the name column */
     for (int c = 0; d->class_names && c < k && c < d->nclasses; c++) {
         int len = (int)strlen(d->class_names[c]);
