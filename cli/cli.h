@@ -20,6 +20,8 @@ int cli_bad_option(const char *cmd, char **argv);
  * it expected). */
 int cli_long(const char *s, long lo, long hi, long *out);
 int cli_double(const char *s, double *out);
+/* Parse a --format name (text/txt, markdown/md, latex/tex); returns 0 on success. */
+int cli_format(const char *s, bp_format *out);
 /* Parse a dtype name ("f32"/"f64"); returns 0 on success. */
 int cli_dtype(const char *s, bp_dtype *out);
 /* One file a command reads (out = 0) or writes (out = 1), named by its
@@ -39,6 +41,7 @@ int cli_load_model(const char *path, bp_dtype dtype, const char *xcsv, const cha
 int cmd_grad(int argc, char **argv);
 int cmd_gradcheck(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_step(int argc, char **argv);
 int cmd_expr(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char HELP[] =
-    "usage: backprop explain FILE [--format text|markdown|latex] [--sample I] [--dtype f64|f32]\n"
-    "                             [--x X.csv] [--y Y.csv]\n"
+    "usage: backprop explain FILE [--format text|markdown|latex] [--sample I] [--lr ETA]\n"
+    "                             [--dtype f64|f32] [--x X.csv] [--y Y.csv]\n"
     "\n"
     "Write out one forward and backward pass of the network in the model file FILE over its\n"
     "data, step by step, in the notation of the course notes \"Back Propagation\":\n"
@@ -34,6 +34,10 @@ static const char HELP[] =
     "                  latex: a complete document; compile it with `pdflatex`\n"
     "  --sample I      explain sample I alone (counting from 1): the network evaluated on that\n"
     "                  one row of the data, so m = 1 (a mean divides by 1)\n"
+    "  --lr ETA        append the update: one gradient-descent step with learning rate ETA on the\n"
+    "                  same data, W^[l] <- W^[l] - ETA g^[lW] and b^[l] <- b^[l] - ETA g^[lb] for every\n"
+    "                  layer with every number, and the loss after it (the file is not changed;\n"
+    "                  `backprop step` takes more steps, with other optimizers)\n"
     "  --dtype T       f64 (default) or f32\n"
     "  --x FILE.csv    inputs, one sample per row (replaces data.x)\n"
     "  --y FILE.csv    targets, one sample per row (replaces data.y)\n"
@@ -46,6 +50,7 @@ static const char HELP[] =
     "examples:\n"
     "  backprop explain examples/q12.json\n"
     "  backprop explain net.json --sample 2 --format markdown > step.md\n"
+    "  backprop explain examples/q12.json --lr 0.01\n"
     "  backprop explain net.json --format latex --out bp.tex && pdflatex bp.tex\n";
 
 int cmd_explain(int argc, char **argv)
@@ -54,21 +59,19 @@ int cmd_explain(int argc, char **argv)
         {"format", required_argument, 0, 'f'}, {"sample", required_argument, 0, 's'},
         {"dtype", required_argument, 0, 't'},  {"x", required_argument, 0, 'x'},
         {"y", required_argument, 0, 'y'},      {"help", no_argument, 0, 'h'},
-        {"out", required_argument, 0, 'o'},    {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'},    {"lr", required_argument, 0, 'l'}, {0, 0, 0, 0}};
     const char *xcsv = NULL, *ycsv = NULL, *outpath = NULL;
     bp_format fmt = BP_FMT_TEXT;
     bp_dtype dtype = BP_F64;
     long sample = 0;   /* 1-based; 0 = the whole batch */
+    double lr = 0;     /* > 0: the update section */
     int c;
     optind = 1;
     opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            if (!strcmp(optarg, "text") || !strcmp(optarg, "txt")) fmt = BP_FMT_TEXT;
-            else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md")) fmt = BP_FMT_MARKDOWN;
-            else if (!strcmp(optarg, "latex") || !strcmp(optarg, "tex")) fmt = BP_FMT_LATEX;
-            else return cli_failf("--format: expected text, markdown or latex, got '%s'", optarg);
+            if (cli_format(optarg, &fmt)) return cli_failf("--format: expected text, markdown or latex, got '%s'", optarg);
             break;
         case 's': {
             if (cli_long(optarg, 1, 1000000000, &sample))
@@ -81,6 +84,9 @@ int cmd_explain(int argc, char **argv)
         case 'x': xcsv = optarg; break;
         case 'y': ycsv = optarg; break;
         case 'o': outpath = strcmp(optarg, "-") ? optarg : NULL; break;
+        case 'l':
+            if (cli_double(optarg, &lr) || !(lr > 0)) return cli_failf("--lr: expected a positive number, got '%s'", optarg);
+            break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_bad_option("explain", argv);
         }
@@ -107,7 +113,8 @@ int cmd_explain(int argc, char **argv)
     if (!mem) {
         rc = cli_failf("out of memory");
     } else {
-        bp_status st = bp_explain(m, fmt, (int)sample - 1, mem, &err);
+        bp_status st = lr > 0 ? bp_explain_update(m, fmt, (int)sample - 1, lr, mem, &err)
+                              : bp_explain(m, fmt, (int)sample - 1, mem, &err);
         if (fclose(mem) && !st) rc = cli_failf("out of memory");
         else if (st) rc = cli_failf("%s: %s", path, err.msg);
         else if (outpath) {   /* atomically: a failure leaves the file as it was */

@@ -17,6 +17,7 @@
 
 static const char HELP[] =
     "usage: backprop train (--arch SIZES | --model FILE | --resume CHECKPOINT) --data DATA [OPTIONS]\n"
+    "       backprop train --model FILE.json [OPTIONS]      (on the data in FILE.json)\n"
     "\n"
     "Train a network by mini-batch gradient descent and save it as a safetensors file.\n"
     "Example (the main job, Fashion-MNIST):\n"
@@ -34,7 +35,8 @@ static const char HELP[] =
     "  --reduction R       mean (default) or sum over the batch\n"
     "  --layout L          out_in (default) or in_out\n"
     "  --init I            he (default for relu), xavier (default otherwise), small_uniform\n"
-    "  --model FILE.json   take the architecture (and any weights) from a model file instead\n"
+    "  --model FILE.json   take the architecture (and any weights) from a model file instead;\n"
+    "                      without --data, train on the file's own data (data.x, data.y)\n"
     "  --dtype T           f32 (default) or f64\n"
     "\n";
 
@@ -368,7 +370,9 @@ int cmd_train(int argc, char **argv)
         return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them), or "
                          "--resume CHECKPOINT");
     }
-    if (!dopt.data) return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS");
+    if (!dopt.data && !model_json)
+        return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS "
+                         "(with --model FILE.json, the file's own data is used when --data is left out)");
     const char *named[] = {save, ckpt, log_path, plot_path}, *optn[] = {"--save", "--checkpoint", "--log", "--plot"};
     for (int i = 0; i < 4; i++)
         if (named[i] && !strcmp(named[i], "-"))
@@ -399,7 +403,7 @@ int cmd_train(int argc, char **argv)
 
     /* the network */
     bp_net *net = NULL;
-    bp_model *model = NULL;
+    bp_model *model = NULL, *own = NULL;   /* own: --model F.json without --data, whose data is trained on */
     bp_error err;
     int rc = 0;
     if (!from_ckpt && dopt.regression && !loss_set) spec.loss = BP_LOSS_SQUARED;
@@ -409,9 +413,11 @@ int cmd_train(int argc, char **argv)
     if (model_json) {
         if (bp_model_read(model_json, dtype, &model, &err)) return cli_fail(&err);
         if (bp_net_clone(bp_model_net(model), dtype, &net, &err)) { bp_model_free(model); return cli_fail(&err); }
-        bp_model_free(model);
+        if (dopt.data) bp_model_free(model);
+        else own = model;
         if (bp_net_get_spec(net)->loss == BP_LOSS_NONE) {
             bp_net_free(net);
+            bp_model_free(own);
             return cli_failf("%s: no \"loss\": training needs one", model_json);
         }
     } else if (from_ckpt) {
@@ -428,17 +434,30 @@ int cmd_train(int argc, char **argv)
         bp_net_init(net, init, o.seed);
     }
 
+    /* a network gradient descent cannot move (step units, the 0-1 loss) is refused before any data is read */
+    if (bp_net_spec_trainable(bp_net_get_spec(net), &err)) {
+        rc = cli_failf("%s: %s", model_json ? model_json : from_ckpt ? resume : "--hidden/--output/--loss", err.msg);
+        bp_net_free(net);
+        bp_model_free(own);
+        return rc;
+    }
+
     /* the data: shuffled once with the seed, split, standardised on the training part */
     bp_dataset all = {0}, train = {0}, valid = {0};
     bp_scaler scaler = {0};
-    if ((rc = data_load(&dopt, DATA_TRAIN, NULL, NULL, &all))) goto out;
-    if (all.outputs == 0) { rc = cli_failf("%s: no targets to train on", data_describe(&dopt, DATA_TRAIN)); goto out; }
+    const char *ddesc = own ? model_json : data_describe(&dopt, DATA_TRAIN);
+    if (own) {
+        if (bp_model_dataset(own, &all, &err)) { rc = cli_failf("%s: %s", model_json, err.msg); goto out; }
+    } else if ((rc = data_load(&dopt, DATA_TRAIN, NULL, NULL, &all))) {
+        goto out;
+    }
+    if (all.outputs == 0) { rc = cli_failf("%s: no targets to train on", ddesc); goto out; }
     if (all.labels && all.n > 1) {
         int one = 1;
         for (int i = 1; i < all.n && one; i++) one = all.labels[i] == all.labels[0];
         if (one)
             fprintf(stderr, "backprop: warning: %s: every sample has the label %d: with one class there is nothing to "
-                            "tell apart (is --label-col right?)\n", data_describe(&dopt, DATA_TRAIN), all.labels[0]);
+                            "tell apart (is --label-col right?)\n", ddesc, all.labels[0]);
     }
     if (bp_net_outputs(net) == 1 && all.nclasses == 2 && all.outputs == 2) {
         /* one sigmoid output for two classes: the target is the label itself */
@@ -459,15 +478,18 @@ int cmd_train(int argc, char **argv)
     }
     /* the inputs' scaling, recorded in the model so that eval and predict apply it to the data as the user
      * has it: CSV features standardised; IDX pixels divided by 255 (the loader did it) */
-    if (data_is_csv(&dopt)) {
+    if (own) {
+        /* the file's data is already as the network sees it (bp_model_dataset): its scaler stays the model's */
+    } else if (data_is_csv(&dopt)) {
         if (standardize && (bp_scaler_fit(&scaler, &train, &err) || bp_scaler_apply(&scaler, &train, &err) ||
                             (valid.n && bp_scaler_apply(&scaler, &valid, &err)))) { rc = cli_fail(&err); goto out; }
     } else {
         scaler.divide = 255;
     }
-    bp_scaler_note_range(&scaler, &train);
+    if (!own) bp_scaler_note_range(&scaler, &train);
+    const bp_scaler *scaler_out = own ? bp_model_scaler(own) : scaler.features ? &scaler : NULL;
     if (train.features != bp_net_get_spec(net)->inputs) {
-        rc = cli_failf("%s: the data has %d features, the network %d inputs", data_describe(&dopt, DATA_TRAIN),
+        rc = cli_failf("%s: the data has %d features, the network %d inputs", ddesc,
                        train.features, bp_net_get_spec(net)->inputs);
         goto out;
     }
@@ -475,17 +497,17 @@ int cmd_train(int argc, char **argv)
         if (train.nclasses)
             rc = cli_failf("%s: the data has %d classes, the network %d output%s: a classifier has one output per "
                            "class (or one sigmoid output for two classes), so end --arch with %d",
-                           data_describe(&dopt, DATA_TRAIN), train.nclasses, bp_net_outputs(net),
+                           ddesc, train.nclasses, bp_net_outputs(net),
                            bp_net_outputs(net) == 1 ? "" : "s", train.nclasses);
         else
             rc = cli_failf("%s: the data has %d target column%s, the network %d output%s",
-                           data_describe(&dopt, DATA_TRAIN), train.outputs, train.outputs == 1 ? "" : "s", bp_net_outputs(net),
+                           ddesc, train.outputs, train.outputs == 1 ? "" : "s", bp_net_outputs(net),
                            bp_net_outputs(net) == 1 ? "" : "s");
         goto out;
     }
     /* the classes' names (a CSV's label names, a named dataset's) go into the model */
     if (train.class_names && bp_net_set_class_names(net, train.class_names, train.nclasses, &err)) {
-        rc = cli_failf("%s: %s", data_describe(&dopt, DATA_TRAIN), err.msg);
+        rc = cli_failf("%s: %s", ddesc, err.msg);
         goto out;
     }
 
@@ -519,7 +541,7 @@ int cmd_train(int argc, char **argv)
     }
     if (st == BP_E_INTERRUPTED) {
         bp_error e2;
-        if (bp_trainer_save(t, scaler.features ? &scaler : NULL, ckpt, &e2)) rc = cli_fail(&e2);
+        if (bp_trainer_save(t, scaler_out, ckpt, &e2)) rc = cli_fail(&e2);
         else {
             fprintf(stderr, "backprop: %s; checkpoint saved to %s (continue with --resume %s)\n", err.msg, ckpt, ckpt);
             rc = 130;
@@ -538,7 +560,7 @@ int cmd_train(int argc, char **argv)
     int classifier = train.nclasses > 0 && train.labels;   /* the library's rule: accuracy needs class labels */
     if (log_path && nh && bp_log_csv(h, nh, classifier, log_path, &err)) { rc = cli_fail(&err); goto out_t; }
     if (plot_path && nh && bp_plot_svg(h, nh, plot_path, &err)) { rc = cli_fail(&err); goto out_t; }
-    if (save_model(net, scaler.features ? &scaler : NULL, save, &err)) { rc = cli_fail(&err); goto out_t; }
+    if (save_model(net, scaler_out, save, &err)) { rc = cli_fail(&err); goto out_t; }
     if (!quiet) {
         double secs = 0;
         for (int i = 0; i < nh; i++) secs += h[i].seconds;
@@ -562,5 +584,6 @@ out:
     bp_dataset_free(&valid);
     bp_scaler_free(&scaler);
     bp_net_free(net);
+    bp_model_free(own);
     return rc;
 }

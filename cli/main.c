@@ -21,6 +21,8 @@ static const char USAGE[] =
     "                   (--json for machines, --compare MINE.json to check hand-derived values)\n"
     "  explain FILE     the derivation step by step (text, markdown, latex) in the notation\n"
     "                   of the course notes \"Back Propagation\"\n"
+    "  step FILE        gradient-descent steps on the file's data (sgd, momentum, nesterov, adam),\n"
+    "                   every number of each update shown; --compare MINE.json checks new weights\n"
     "  gradcheck FILE   finite differences against backprop for every weight, bias and input\n"
     "  expr \"EXPR\"      value, gradient or Jacobian of any expression; its computation graph\n"
     "  train            train a network on a dataset (CSV, IDX, fashion-mnist) and save it\n"
@@ -75,6 +77,15 @@ int cli_double(const char *s, double *out)
      * subnormal number (4e-320) is a number like any other */
     if (end == s || *end || !isfinite(v) || (errno == ERANGE && v == 0)) return -1;
     *out = v;
+    return 0;
+}
+
+int cli_format(const char *s, bp_format *out)
+{
+    if (!strcmp(s, "text") || !strcmp(s, "txt")) *out = BP_FMT_TEXT;
+    else if (!strcmp(s, "markdown") || !strcmp(s, "md")) *out = BP_FMT_MARKDOWN;
+    else if (!strcmp(s, "latex") || !strcmp(s, "tex")) *out = BP_FMT_LATEX;
+    else return -1;
     return 0;
 }
 
@@ -141,7 +152,7 @@ int main(int argc, char **argv)
         return EXIT_BAD;
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
-        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"expr", cmd_expr},
+        {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"step", cmd_step}, {"expr", cmd_expr},
         {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
     };
     const char *cmd = argv[1];

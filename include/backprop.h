@@ -372,7 +372,8 @@ BP_API const bp_graph *bp_net_graph(const bp_net *net);
  */
 
 typedef struct bp_model bp_model;
-typedef struct bp_scaler bp_scaler;   /* the scaling of a model's inputs: see "Input scaling" below */
+typedef struct bp_scaler bp_scaler;
+typedef struct bp_dataset bp_dataset;   /* see "Datasets" below */   /* the scaling of a model's inputs: see "Input scaling" below */
 
 /* Read and validate a model file. */
 BP_API bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_error *err);
@@ -399,6 +400,14 @@ BP_API bp_status bp_model_read(const char *path, bp_dtype dtype, bp_model **out,
  * scaling of its inputs (copied; may be NULL); it has no data until
  * bp_model_set_data. */
 BP_API bp_status bp_model_from_net(bp_net *net, const bp_scaler *scaler, bp_model **out, bp_error *err);
+/* The model's data as a dataset (`train --model F.json` without --data):
+ * *out (overwritten; the caller's, bp_dataset_free) receives x as the network
+ * sees it (scaled when the model has a scaler) and y, in f32; the targets
+ * are class labels (labels, nclasses, the net's class names) when the net is
+ * a classifier (loss cross_entropy, bce or zero_one, or a softmax, sigmoid or
+ * step output) and every row of y is one-hot (0 or 1 for one output).
+ * Errors: no data, no targets. */
+BP_API bp_status bp_model_dataset(bp_model *m, bp_dataset *out, bp_error *err);
 /* The scaling of the model's inputs ("scaler" in a JSON model file), or NULL.
  * With one, bp_model_data gives x scaled (what the network sees), and
  * bp_model_set_data takes x as the user has it. */
@@ -448,6 +457,73 @@ BP_API bp_status bp_gradcheck(bp_model *m, double eps, FILE *out, double *worst,
  * verdict to `out`; *all_right is 1 when every given value is right. */
 BP_API bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FILE *out,
                      int *all_right, bp_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Gradient-descent steps: `backprop step`, `explain --lr`                   */
+/* ------------------------------------------------------------------------ */
+/*
+ * Full-batch steps on a model's own data with every number recorded: step t
+ * (counting from 1) takes the loss L_t and the gradient g = dL/dtheta at the
+ * parameters theta, updates every weight and bias at once by the optimizer's
+ * rule (torch.optim's semantics; the rules of the trainer, one implementation):
+ *   sgd       theta <- theta - lr g
+ *   momentum  v <- mu v + g;  theta <- theta - lr v    (v starts at 0, so the
+ *             first v is g; no dampening: torch.optim.SGD(momentum=mu))
+ *   nesterov  v <- mu v + g;  theta <- theta - lr (g + mu v)
+ *             (torch.optim.SGD(momentum=mu, nesterov=True))
+ *   adam      m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
+ *             theta <- theta - lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+ *             (torch.optim.Adam: eps added to the square root)
+ * then the loss L_after at the new parameters and the change
+ * dL = L_after - L_t.  With tol > 0, the run stops after the first step with
+ * |dL| < tol (the stop rule of the course notes "CS577 Assignment 2").
+ */
+typedef struct bp_steps bp_steps;
+typedef struct bp_train_options bp_train_options;   /* see "Training" below */
+
+/* Up to `steps` (>= 1) steps on the model's data (x and y must be present),
+ * updating its network in place, in the network's dtype (load the model in
+ * f64 for float64 numbers).  From `o`: optimizer, lr (> 0), momentum, beta1,
+ * beta2, adam_eps, tol (0: no stop rule); the other fields are ignored.  *out
+ * receives the record (the caller's; bp_steps_free).  Errors: no data, no
+ * targets or no loss (BP_E_VALUE), a bad hyperparameter or so many steps of so
+ * large a network that the record would pass 2^27 numbers (BP_E_ARG),
+ * BP_E_DIVERGED when a loss, a gradient or a parameter becomes Inf or NaN (the
+ * message names the step; the network keeps the parameters before it). */
+BP_API bp_status bp_model_steps(bp_model *m, const bp_train_options *o, int steps, bp_steps **out, bp_error *err);
+BP_API void bp_steps_free(bp_steps *s);
+/* The steps taken; 1 when the stop rule |dL| < tol held at the last of them
+ * (0 without tol); the loss before step t (0-based), or after the last one
+ * for t = bp_steps_count. */
+BP_API int bp_steps_count(const bp_steps *s);
+BP_API int bp_steps_stopped(const bp_steps *s);
+BP_API double bp_steps_loss(const bp_steps *s, int t);
+/* `step --json`: one line {"steps": [{"loss", "layers": [{"W", "b"}],
+ * "loss_after", "delta_loss"}, ...]}: per step the loss before it, each
+ * layer's parameters after it (W in the network's layout, b null without a
+ * bias), the loss after it and delta_loss = loss_after - loss. */
+BP_API bp_status bp_write_steps_json(const bp_steps *s, FILE *out, bp_error *err);
+/* The steps written out in the notation of the course notes, every number
+ * shown: per step and layer W^[l] <- W^[l] - eta g^[lW] and b^[l] <- b^[l] -
+ * eta g^[lb] (with the optimizer's velocity or moments), the loss before and
+ * after, |dL| and whether the stop rule holds; text, Markdown or a complete
+ * LaTeX document. */
+BP_API bp_status bp_write_steps(const bp_steps *s, bp_format fmt, FILE *out, bp_error *err);
+/* Check a student's values (the JSON file `mine`: any subset of the fields of
+ * bp_write_steps_json, in its shape; {} for a layer or step left out) against
+ * the record: one line per value, and for a wrong one the entries that differ
+ * and the likely slip (the step's sign, a missing learning rate, the 1/m of a
+ * mean, the old parameters or the gradient given as the new ones, ...); then
+ * the first wrong step, layer and entry.  *all_right is 1 when every given
+ * value is right (relative tolerance rtol).  Errors (malformed or unknown
+ * fields, more steps than were taken) name the file and the place. */
+BP_API bp_status bp_steps_compare(const bp_steps *s, const char *mine, double rtol, FILE *out, int *all_right,
+                                  bp_error *err);
+/* bp_explain followed by the update: one plain gradient-descent step with
+ * learning rate lr > 0 on the same data (the one sample, or the batch), each
+ * layer's W^[l] <- W^[l] - lr g^[lW] and b^[l] <- b^[l] - lr g^[lb] with every
+ * number, and the loss after it.  The model's weights are not changed. */
+BP_API bp_status bp_explain_update(bp_model *m, bp_format fmt, int sample, double lr, FILE *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Expressions: `backprop expr`                                              */

@@ -34,6 +34,30 @@ void bp_json_num(FILE *out, double v)
     fputs(isfinite(v) ? bp_num_exact(b, v) : "null", out);
 }
 
+void bp_json_mat(FILE *out, const bp_mat *m)
+{
+    fputc('[', out);
+    for (int i = 0; i < m->rows; i++) {
+        fputs(i ? ", [" : "[", out);
+        for (int j = 0; j < m->cols; j++) {
+            if (j) fputs(", ", out);
+            bp_json_num(out, bp_mat_get(m, i, j));
+        }
+        fputc(']', out);
+    }
+    fputc(']', out);
+}
+
+void bp_json_row(FILE *out, const bp_mat *m)
+{
+    fputc('[', out);
+    for (int j = 0; j < m->cols; j++) {
+        if (j) fputs(", ", out);
+        bp_json_num(out, bp_mat_get(m, 0, j));
+    }
+    fputc(']', out);
+}
+
 const char *bp_num_short(char buf[BP_NUM_MAX], double v, int digits)
 {
     if (v == 0) v = 0;   /* no "-0" */

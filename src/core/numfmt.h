@@ -21,6 +21,10 @@ const char *bp_num_exact(char buf[BP_NUM_MAX], double v);
 const char *bp_num_exact_f32(char buf[BP_NUM_MAX], float v);
 /* A JSON number: bp_num_exact, or null when v is not finite. */
 void bp_json_num(FILE *out, double v);
+/* A matrix as JSON rows of such numbers, [[...], ...]; its first row as a
+ * flat list [...]. */
+void bp_json_mat(FILE *out, const bp_mat *m);
+void bp_json_row(FILE *out, const bp_mat *m);
 
 /* People: v to `digits` significant digits (%.*g); a negative zero is "0". */
 const char *bp_num_short(char buf[BP_NUM_MAX], double v, int digits);

@@ -3,10 +3,12 @@
  * by their first bytes, with one line for a file that is neither (a CSV given
  * where the model belongs, say). */
 #include "core/error.h"
+#include "data/dataset.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -61,4 +63,56 @@ bp_status bp_model_read(const char *path, bp_dtype dtype, bp_model **out, bp_err
     if (st && !*out) bp_net_free(net);
     bp_scaler_free(&sc);
     return st;
+}
+
+/* Row i of y as a class: 0/1 for one column, the column of the 1 of a one-hot
+ * row; -1 when the row is neither. */
+static int row_label(const bp_mat *y, int i)
+{
+    if (y->cols == 1) {
+        double v = bp_mat_get(y, i, 0);
+        return v == 0 ? 0 : v == 1 ? 1 : -1;
+    }
+    int one = -1;
+    for (int j = 0; j < y->cols; j++) {
+        double v = bp_mat_get(y, i, j);
+        if (v == 1 && one < 0) one = j;
+        else if (v != 0) return -1;
+    }
+    return one;
+}
+
+bp_status bp_model_dataset(bp_model *m, bp_dataset *out, bp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bp_mat x, y;
+    if (!bp_model_data(m, &x, &y))
+        return bp_err(err, BP_E_VALUE, "no data: the model file has no \"data\" (a safetensors model never has)");
+    if (y.rows == 0) return bp_err(err, BP_E_VALUE, "no targets: the model file has data.x but no data.y");
+    bp_net *net = bp_model_net(m);
+    const bp_net_spec *s = bp_net_get_spec(net);
+    bp_act oa = s->layers[s->nlayers - 1].act;
+    int classifier = s->loss == BP_LOSS_CE || s->loss == BP_LOSS_BCE || s->loss == BP_LOSS_ZERO_ONE ||
+                     oa == BP_ACT_SOFTMAX || oa == BP_ACT_SIGMOID || oa == BP_ACT_STEP;
+    out->n = x.rows;
+    out->features = x.cols;
+    out->outputs = y.cols;
+    out->x = bp_malloc((size_t)x.rows * x.cols * sizeof(float) + 1, err);
+    out->y = bp_malloc((size_t)y.rows * y.cols * sizeof(float) + 1, err);
+    out->labels = classifier ? bp_malloc((size_t)x.rows * sizeof(int), err) : NULL;
+    if (!out->x || !out->y || (classifier && !out->labels)) { bp_dataset_free(out); return BP_E_NOMEM; }
+    for (int i = 0; i < x.rows; i++) {
+        for (int j = 0; j < x.cols; j++) out->x[(size_t)i * x.cols + j] = (float)bp_mat_get(&x, i, j);
+        for (int j = 0; j < y.cols; j++) out->y[(size_t)i * y.cols + j] = (float)bp_mat_get(&y, i, j);
+        if (out->labels && (out->labels[i] = row_label(&y, i)) < 0) {   /* targets that are not classes */
+            free(out->labels);
+            out->labels = NULL;
+        }
+    }
+    if (out->labels) {
+        out->nclasses = bp_net_classes(net);
+        const char *const *names = bp_net_class_names(net);
+        if (names && bp_dataset_set_names(out, names, out->nclasses, err)) { bp_dataset_free(out); return BP_E_NOMEM; }
+    }
+    return BP_OK;
 }

@@ -5,11 +5,10 @@
  * step to re-derive. For a wrong field it also tries the usual slips: a sign,
  * a missing 1/m, a factor 2 (squared vs half squared), a transposed matrix,
  * the softmax derivative taken as diagonal. */
-#include "core/error.h"
+#include "teach/compare.h"
 #include "core/file.h"
 #include "core/numfmt.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +23,8 @@ typedef struct field {
     int is_scalar;
 } field;
 
-/* Read a user's number/array into rows x cols doubles; non-finite written
- * as null is NaN. Returns 0 ok, -1 malformed (err filled). Shapes may differ
- * from the truth: *r and *c receive what the user gave. */
-static int read_values(json_t *v, const char *file, const char *path, double **out, int *r, int *c, int want_row,
-                       bp_error *err)
+int bp_cmp_values(json_t *v, const char *file, const char *path, double **out, int *r, int *c, int want_row,
+                  bp_error *err)
 {
     *out = NULL;
     if (json_is_number(v)) {
@@ -77,14 +73,28 @@ static int read_values(json_t *v, const char *file, const char *path, double **o
     return 0;
 }
 
+json_t *bp_cmp_load(const char *mine, bp_error *err)
+{
+    json_error_t je;
+    char *text;
+    size_t len;
+    if (bp_read_file(mine, BP_LIMIT_TEXT, "a --compare file", &text, &len, err)) return NULL;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!root) {
+        if (je.line < 0) bp_err(err, BP_E_PARSE, "%s: %s", mine, je.text);
+        else bp_err(err, BP_E_PARSE, "%s:%d:%d: invalid JSON: %s", mine, je.line, je.column, je.text);
+    }
+    return root;
+}
+
 static int close_to(double a, double b, double rtol)
 {
     if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);  /* null matches a non-finite truth */
     return fabs(a - b) <= rtol * fmax(fabs(a), fabs(b)) + 1e-9;
 }
 
-/* Do the user's values equal f(truth) for every entry? */
-static int all_close(const double *u, const bp_mat *t, double factor, int transposed, double rtol)
+int bp_cmp_all_close(const double *u, const bp_mat *t, double factor, int transposed, double rtol)
 {
     for (int i = 0; i < t->rows; i++)
         for (int j = 0; j < t->cols; j++) {
@@ -110,6 +120,46 @@ static void print_mat(FILE *out, const double *d, int rows, int cols)
     fputc(']', out);
 }
 
+int bp_cmp_field(FILE *out, const char *path, const char *what, const double *u, int ur, int uc, const bp_mat *t,
+                 double rtol, int first[2])
+{
+    if (first) first[0] = first[1] = -1;
+    if (ur == t->rows && uc == t->cols && bp_cmp_all_close(u, t, 1, 0, rtol)) {
+        fprintf(out, "right  %-18s %s\n", path, what);
+        return 1;
+    }
+    fprintf(out, "WRONG  %-18s %s\n", path, what);
+    if (ur != t->rows || uc != t->cols)
+        fprintf(out, "         shape: yours is %d x %d, expected %d x %d\n", ur, uc, t->rows, t->cols);
+    fputs("         yours:    ", out);
+    print_mat(out, u, ur, uc);
+    fputs("\n         expected: ", out);
+    double *tv = malloc(((size_t)t->rows * t->cols + 1) * sizeof *tv);
+    if (tv) {
+        for (int r = 0; r < t->rows; r++)
+            for (int c = 0; c < t->cols; c++) tv[(size_t)r * t->cols + c] = bp_mat_get(t, r, c);
+        print_mat(out, tv, t->rows, t->cols);
+        free(tv);
+    }
+    fputc('\n', out);
+    if (ur == t->rows && uc == t->cols) {
+        int shown = 0, total = 0;
+        for (int r = 0; r < t->rows; r++)
+            for (int c = 0; c < t->cols; c++) {
+                double uv = u[(size_t)r * uc + c], tvv = bp_mat_get(t, r, c);
+                if (close_to(uv, tvv, rtol)) continue;
+                if (first && first[0] < 0) first[0] = r, first[1] = c;
+                total++;
+                char b1[BP_NUM_MAX], b2[BP_NUM_MAX];
+                if (shown++ < 8)
+                    fprintf(out, "         differs at [%d][%d]: yours %s, expected %s\n", r, c,
+                            bp_num_short(b1, uv, 8), bp_num_short(b2, tvv, 8));
+            }
+        if (total > shown) fprintf(out, "         ... and %d more entries differ\n", total - shown);
+    }
+    return 0;
+}
+
 /* The slip that explains a wrong field, or NULL. */
 static const char *diagnose(bp_model *m, const field *f, const double *u, int ur, int uc, double rtol)
 {
@@ -117,17 +167,17 @@ static const char *diagnose(bp_model *m, const field *f, const double *u, int ur
     const bp_net_spec *s = bp_net_get_spec(net);
     const bp_mat *t = &f->truth;
     int mrows = bp_net_a(net, 0).rows;
-    if (ur == t->cols && uc == t->rows && ur != uc && all_close(u, t, 1, 1, rtol))
+    if (ur == t->cols && uc == t->rows && ur != uc && bp_cmp_all_close(u, t, 1, 1, rtol))
         return "the values are right but transposed: check the weight layout (out_in: W is units x fan_in; "
                "in_out: W is fan_in x units)";
     if (ur != t->rows || uc != t->cols) return NULL;
-    if (all_close(u, t, -1, 0, rtol)) return "every entry has the wrong sign";
-    if (mrows > 1 && all_close(u, t, mrows, 0, rtol))
+    if (bp_cmp_all_close(u, t, -1, 0, rtol)) return "every entry has the wrong sign";
+    if (mrows > 1 && bp_cmp_all_close(u, t, mrows, 0, rtol))
         return "every entry is m times too large: the 1/m of the mean reduction is missing";
-    if (mrows > 1 && all_close(u, t, 1.0 / mrows, 0, rtol))
+    if (mrows > 1 && bp_cmp_all_close(u, t, 1.0 / mrows, 0, rtol))
         return "every entry is m times too small: a 1/m was applied where the reduction is a sum (or twice)";
-    if (all_close(u, t, 2, 0, rtol)) return "every entry is twice the true value (squared vs half squared loss?)";
-    if (all_close(u, t, 0.5, 0, rtol)) return "every entry is half the true value (half squared vs squared loss?)";
+    if (bp_cmp_all_close(u, t, 2, 0, rtol)) return "every entry is twice the true value (squared vs half squared loss?)";
+    if (bp_cmp_all_close(u, t, 0.5, 0, rtol)) return "every entry is half the true value (half squared vs squared loss?)";
     /* softmax taken as elementwise: g_z = g_a * a (1 - a) instead of the full Jacobian */
     int L = s->nlayers - 1;
     if (f->backward && f->layer >= 0 && strstr(f->path, "dL_dz") && s->layers[f->layer].act == BP_ACT_SOFTMAX) {
@@ -232,17 +282,8 @@ bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FI
     bp_net *net = bp_model_net(m);
     const bp_net_spec *s = bp_net_get_spec(net);
     int L = s->nlayers - 1;
-    json_error_t je;
-    char *text;
-    size_t len;
-    bp_status rs = bp_read_file(mine, BP_LIMIT_TEXT, "a --compare file", &text, &len, err);
-    if (rs) return rs;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    free(text);
-    if (!root) {
-        if (je.line < 0) return bp_err(err, BP_E_PARSE, "%s: %s", mine, je.text);
-        return bp_err(err, BP_E_PARSE, "%s:%d:%d: invalid JSON: %s", mine, je.line, je.column, je.text);
-    }
+    json_t *root = bp_cmp_load(mine, err);
+    if (!root) return err ? err->status : BP_E_PARSE;
     bp_status st = check_user_keys(root, mine, s->nlayers, err);
     if (st) { json_decref(root); return st; }
 
@@ -294,43 +335,11 @@ bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FI
         if (json_is_null(v) && !strcmp(strchr(f->path, '.') ? strchr(f->path, '.') + 1 : f->path, "dL_db")) continue;
         double *u;
         int ur, uc;
-        if (read_values(v, mine, f->path, &u, &ur, &uc, f->is_row, err)) { st = err ? err->status : BP_E_VALUE; break; }
+        if (bp_cmp_values(v, mine, f->path, &u, &ur, &uc, f->is_row, err)) { st = err ? err->status : BP_E_VALUE; break; }
         given++;
-        const bp_mat *t = &f->truth;
-        int ok = ur == t->rows && uc == t->cols && all_close(u, t, 1, 0, rtol);
-        if (ok) {
-            fprintf(out, "right  %-18s %s\n", f->path, f->what);
-        } else {
+        if (!bp_cmp_field(out, f->path, f->what, u, ur, uc, &f->truth, rtol, NULL)) {
             wrong++;
             if (first_wrong < 0) first_wrong = i;
-            fprintf(out, "WRONG  %-18s %s\n", f->path, f->what);
-            if (ur != t->rows || uc != t->cols)
-                fprintf(out, "         shape: yours is %d x %d, expected %d x %d\n", ur, uc, t->rows, t->cols);
-            fputs("         yours:    ", out);
-            print_mat(out, u, ur, uc);
-            fputs("\n         expected: ", out);
-            double *tv = malloc(((size_t)t->rows * t->cols + 1) * sizeof *tv);
-            if (tv) {
-                for (int r = 0; r < t->rows; r++)
-                    for (int c = 0; c < t->cols; c++) tv[(size_t)r * t->cols + c] = bp_mat_get(t, r, c);
-                print_mat(out, tv, t->rows, t->cols);
-                free(tv);
-            }
-            fputc('\n', out);
-            if (ur == t->rows && uc == t->cols) {
-                int shown = 0, total = 0;
-                for (int r = 0; r < t->rows; r++)
-                    for (int c = 0; c < t->cols; c++) {
-                        double uv = u[(size_t)r * uc + c], tvv = bp_mat_get(t, r, c);
-                        if (close_to(uv, tvv, rtol)) continue;
-                        total++;
-                        char b1[BP_NUM_MAX], b2[BP_NUM_MAX];
-                        if (shown++ < 8)
-                            fprintf(out, "         differs at [%d][%d]: yours %s, expected %s\n", r, c,
-                                    bp_num_short(b1, uv, 8), bp_num_short(b2, tvv, 8));
-                    }
-                if (total > shown) fprintf(out, "         ... and %d more entries differ\n", total - shown);
-            }
             const char *why = diagnose(m, f, u, ur, uc, rtol);
             if (why) fprintf(out, "         likely slip: %s\n", why);
         }

@@ -9,7 +9,7 @@
  * the derivation: plain text (UTF-8), Markdown (GitHub math: $...$, $$...$$)
  * and a complete LaTeX document (amsmath, bmatrix).  Markdown and LaTeX use
  * the same math source, so each piece is written twice: text and TeX. */
-#include "core/error.h"
+#include "teach/step.h"
 #include "core/numfmt.h"
 #include "core/stable.h"
 
@@ -487,27 +487,43 @@ static bp_status backward(ctx *C, bp_error *err)
     return BP_OK;
 }
 
+/* "A 2-3-1 network (2 layers), squared loss with reduction sum, over WHAT. Weight layout out_in." */
+static void network_para(ex *E, const bp_net_spec *s, const char *what)
+{
+    static const char *const lossn[] = {"no", "squared", "half squared", "binary cross-entropy", "cross-entropy", "0-1"};
+    int oi = s->layout == BP_OUT_IN;
+    char arch[512];
+    int p = snprintf(arch, sizeof arch, "%d", s->inputs);
+    for (int k = 0; k < s->nlayers && p < (int)sizeof arch - 40; k++)
+        p += snprintf(arch + p, sizeof arch - p, "-%d", s->layers[k].units);
+    para(E, S(E, "A %s network (%d layer%s), %s loss with reduction %s, over %s. Weight layout %s.",
+              "A %s network (%d layer%s), %s loss with reduction %s, over %s. Weight layout %s.", arch,
+              s->nlayers, bp_s(s->nlayers), lossn[s->loss], bp_reduction_name(s->reduction), what,
+              E->f == BP_FMT_LATEX ? (oi ? "\\texttt{out\\_in}" : "\\texttt{in\\_out}")
+              : E->f == BP_FMT_MARKDOWN ? (oi ? "`out_in`" : "`in_out`") : bp_layout_name(s->layout)));
+}
+
+static void latex_begin(FILE *out)
+{
+    fputs("\\documentclass[10pt]{article}\n\\usepackage{amsmath}\n"
+          "\\setlength{\\oddsidemargin}{-0.4cm}\\setlength{\\evensidemargin}{-0.4cm}\\setlength{\\textwidth}{16.8cm}\n"
+          "\\setlength{\\topmargin}{-1.5cm}\\setlength{\\textheight}{24cm}\n"
+          "\\setlength{\\parindent}{0pt}\\setlength{\\parskip}{0.6ex}\n"
+          "\\setcounter{MaxMatrixCols}{" BP_STR(TEX_MAX_COLS) "}\n\\allowdisplaybreaks\n\\begin{document}\n", out);
+}
+
 static void intro(ctx *C, int sample, int total)
 {
     ex *E = &C->e;
     const bp_net_spec *s = C->s;
     int oi = s->layout == BP_OUT_IN;
-    static const char *const lossn[] = {"no", "squared", "half squared", "binary cross-entropy", "cross-entropy", "0-1"};
-    char arch[512];
-    int p = snprintf(arch, sizeof arch, "%d", s->inputs);
-    for (int k = 0; k < s->nlayers && p < (int)sizeof arch - 40; k++)
-        p += snprintf(arch + p, sizeof arch - p, "-%d", s->layers[k].units);
     head(E, 1, "Backpropagation, step by step");
     char what[160];
     if (sample >= 0)
         snprintf(what, sizeof what, E->f == BP_FMT_TEXT ? "sample %d of %d alone (counting from 1), so m = 1"
                                                         : "sample %d of %d alone (counting from 1), so $m = 1$", sample + 1, total);
     else snprintf(what, sizeof what, E->f == BP_FMT_TEXT ? "m = %d sample%s" : "$m = %d$ sample%s", C->m, C->m == 1 ? "" : "s");
-    para(E, S(E, "A %s network (%d layer%s), %s loss with reduction %s, over %s. Weight layout %s.",
-              "A %s network (%d layer%s), %s loss with reduction %s, over %s. Weight layout %s.", arch,
-              s->nlayers, bp_s(s->nlayers), lossn[s->loss], bp_reduction_name(s->reduction), what,
-              E->f == BP_FMT_LATEX ? (oi ? "\\texttt{out\\_in}" : "\\texttt{in\\_out}")
-              : E->f == BP_FMT_MARKDOWN ? (oi ? "`out_in`" : "`in_out`") : bp_layout_name(s->layout)));
+    network_para(E, s, what);
     para(E, S(E, "Notation: z^[l] is layer l's pre-activation, a^[l] = g(z^[l]) its activation, a^[0] = x; "
                  "g^[la] = ∂L/∂a^[l], g^[lz] = ∂L/∂z^[l], g^[lW] = ∂L/∂W^[l], g^[lb] = ∂L/∂b^[l]; "
                  "⊙ is the Hadamard (elementwise) product. The samples are the rows of every matrix.",
@@ -525,7 +541,225 @@ static void intro(ctx *C, int sample, int total)
                   "Row convention: $W^{[l]}$ is fan-in $\\times$ units and $z^{[l]} = a^{[l-1]} W^{[l]} + b^{[l]}$ ($b^{[l]}$ added to every row)."));
 }
 
-bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err)
+
+/* ---- gradient-descent steps: bp_write_steps, and the update of explain --lr ---------- */
+/* Parameter l (0-based) of kind k ('W' or 'b') with a prefix: "W^[2]", "g^[2W]",
+ * "v^[2b]", "m̂^[2W]" (TeX: "W^{[2]}", "\hat{m}^{[2W]}"). */
+static const char *sym(ex *E, const char *pre, int l, char k)
+{
+    if (!*pre) return S(E, "%c^[%d]", "%c^{[%d]}", k, l + 1);
+    if (!strcmp(pre, "mhat")) return S(E, "m̂^[%d%c]", "\\hat{m}^{[%d%c]}", l + 1, k);
+    if (!strcmp(pre, "vhat")) return S(E, "v̂^[%d%c]", "\\hat{v}^{[%d%c]}", l + 1, k);
+    return S(E, "%s^[%d%c]", "%s^{[%d%c]}", pre, l + 1, k);
+}
+
+static const char *numstr(ex *E, double v)
+{
+    char b[BP_NUM_MAX];
+    return S(E, "%s", "%s", bp_num_short(b, v, 8));
+}
+
+/* One parameter (W or b of layer l) through step t: before, gradient, the
+ * optimizer's state, after. */
+static bp_status step_param(ex *E, const bp_steps *s, int t, int l, int bias, bp_error *err)
+{
+    char k = bias ? 'b' : 'W';
+    bp_mat before = bp_steps_view(s, BP_STEPS_THETA, t, l, bias), after = bp_steps_view(s, BP_STEPS_THETA, t + 1, l, bias);
+    bp_mat g = bp_steps_view(s, BP_STEPS_GRAD, t, l, bias);
+    /* the symbols are kept here: S's buffers are reused after NBUF calls */
+    char P[48], G[48], M[48], V[48], MH[48], VH[48];
+    snprintf(P, sizeof P, "%s", sym(E, "", l, k));
+    snprintf(G, sizeof G, "%s", sym(E, "g", l, k));
+    snprintf(M, sizeof M, "%s", sym(E, "m", l, k));
+    snprintf(V, sizeof V, "%s", sym(E, "v", l, k));
+    snprintf(MH, sizeof MH, "%s", sym(E, "mhat", l, k));
+    snprintf(VH, sizeof VH, "%s", sym(E, "vhat", l, k));
+    show(E, S(E, "%s   (before the step)", "%s", P), NULL, &before);
+    show(E, S(E, "%s = ∂L/∂%s", "%s = \\frac{\\partial L}{\\partial %s}", G, P), NULL, &g);
+    const bp_train_options *o = &s->o;
+    if (o->optimizer == BP_OPT_SGD) {
+        show(E, S(E, "%s ← %s - η %s", "%s \\leftarrow %s - \\eta\\, %s", P, P, G), NULL, &after);
+        return BP_OK;
+    }
+    if (o->optimizer != BP_OPT_ADAM) {
+        bp_mat v = bp_steps_view(s, BP_STEPS_M1, t, l, bias);
+        bp_mat prev = t > 0 ? bp_steps_view(s, BP_STEPS_M1, t - 1, l, bias) : v;
+        if (t > 0) show(E, S(E, "%s   (after step %d)", "%s\\ (\\text{after step } %d)", V, t), NULL, &prev);
+        show(E, t ? S(E, "%s ← μ %s + %s", "%s \\leftarrow \\mu\\, %s + %s", V, V, G)
+                  : S(E, "%s ← μ %s + %s = %s   (v starts at 0)", "%s \\leftarrow \\mu\\, %s + %s = %s", V, V, G, G),
+             NULL, &v);
+        show(E, o->optimizer == BP_OPT_MOMENTUM ? S(E, "%s ← %s - η %s", "%s \\leftarrow %s - \\eta\\, %s", P, P, V)
+                                                : S(E, "%s ← %s - η (%s + μ %s)", "%s \\leftarrow %s - \\eta\\,(%s + \\mu\\, %s)", P, P, G, V),
+             NULL, &after);
+        return BP_OK;
+    }
+    bp_mat m1 = bp_steps_view(s, BP_STEPS_M1, t, l, bias), m2 = bp_steps_view(s, BP_STEPS_M2, t, l, bias);
+    if (t > 0) {
+        bp_mat p1 = bp_steps_view(s, BP_STEPS_M1, t - 1, l, bias), p2 = bp_steps_view(s, BP_STEPS_M2, t - 1, l, bias);
+        show(E, S(E, "%s   (after step %d)", "%s\\ (\\text{after step } %d)", M, t), NULL, &p1);
+        show(E, S(E, "%s   (after step %d)", "%s\\ (\\text{after step } %d)", V, t), NULL, &p2);
+    }
+    show(E, S(E, "%s ← β1 %s + (1 - β1) %s", "%s \\leftarrow \\beta_1 %s + (1-\\beta_1)\\, %s", M, M, G), NULL, &m1);
+    show(E, S(E, "%s ← β2 %s + (1 - β2) %s ⊙ %s", "%s \\leftarrow \\beta_2 %s + (1-\\beta_2)\\, %s\\odot %s", V, V, G, G), NULL, &m2);
+    bp_mat mh = newmat(m1.rows, m1.cols, err), vh = newmat(m1.rows, m1.cols, err);
+    if (!mh.data || !vh.data) { free(mh.data); free(vh.data); return BP_E_NOMEM; }
+    double c1 = 1 - pow(o->beta1, t + 1), c2 = 1 - pow(o->beta2, t + 1);
+    for (int i = 0; i < m1.rows * m1.cols; i++) {
+        ((double *)mh.data)[i] = ((double *)m1.data)[i] / c1;
+        ((double *)vh.data)[i] = ((double *)m2.data)[i] / c2;
+    }
+    show(E, S(E, "%s = %s / (1 - β1^%d)   (1 - β1^%d = %s)", "%s = %s / (1-\\beta_1^{%d}) \\quad (1-\\beta_1^{%d} = %s)",
+              MH, M, t + 1, t + 1, numstr(E, c1)), NULL, &mh);
+    show(E, S(E, "%s = %s / (1 - β2^%d)   (1 - β2^%d = %s)", "%s = %s / (1-\\beta_2^{%d}) \\quad (1-\\beta_2^{%d} = %s)",
+              VH, V, t + 1, t + 1, numstr(E, c2)), NULL, &vh);
+    show(E, S(E, "%s ← %s - η %s / (√%s + ε)", "%s \\leftarrow %s - \\eta\\, \\frac{%s}{\\sqrt{%s} + \\epsilon}", P, P, MH, VH),
+         NULL, &after);
+    free(mh.data);
+    free(vh.data);
+    return BP_OK;
+}
+
+/* Every layer's parameters through step t, then the loss after it and (tol
+ * > 0 or not `update_only`) the stop rule. */
+static bp_status step_body(ex *E, const bp_steps *s, int t, int update_only, bp_error *err)
+{
+    bp_status st = BP_OK;
+    for (int l = 0; l < s->spec.nlayers && !st; l++) {
+        const bp_layer_spec *L = &s->spec.layers[l];
+        char title[96];
+        snprintf(title, sizeof title, "Layer %d: %d unit%s, %s%s", l + 1, L->units, bp_s(L->units), bp_act_name(L->act),
+                 L->bias ? "" : ", no bias");
+        head(E, 3, title);
+        if (!(st = step_param(E, s, t, l, 0, err)) && L->bias) st = step_param(E, s, t, l, 1, err);
+    }
+    if (st) return st;
+    double before = s->loss[t], after = s->loss[t + 1], d = after - before;
+    head(E, 3, update_only || !(s->o.tol > 0) ? "The loss after the step" : "The loss and the stop rule");
+    eq(E, S(E, "L before the step = %s,   L after = %s   (the same data, the new parameters)",
+            "L_{\\text{before}} = %s, \\qquad L_{\\text{after}} = %s", numstr(E, before), numstr(E, after)));
+    eq(E, S(E, "|ΔL| = |L after - L before| = %s", "|\\Delta L| = |L_{\\text{after}} - L_{\\text{before}}| = %s",
+            numstr(E, fabs(d))));
+    if (update_only) return BP_OK;
+    if (s->o.tol > 0) {
+        int holds = fabs(d) < s->o.tol;
+        para(E, S(E, "Stop rule |ΔL| < tol = %s: %s", "Stop rule $|\\Delta L| < \\mathit{tol} = %s$: %s", numstr(E, s->o.tol),
+                  holds ? "it holds, so the descent stops here." : t + 1 < s->cap ? "it does not hold yet: go on." :
+                  "it does not hold, but this was the last step allowed."));
+    } else {
+        para(E, S(E, "(No tol is set, so the stop rule |ΔL| < tol is not applied.)",
+                  "(No $\\mathit{tol}$ is set, so the stop rule $|\\Delta L| < \\mathit{tol}$ is not applied.)"));
+    }
+    return BP_OK;
+}
+
+/* The optimizer's rule, with its numbers. */
+static void rule_para(ex *E, const bp_train_options *o)
+{
+    const char *eta = numstr(E, o->lr), *mu = numstr(E, o->momentum);
+    switch (o->optimizer) {
+    case BP_OPT_MOMENTUM:
+        para(E, S(E, "Gradient descent with momentum (as torch.optim.SGD with momentum μ = %s, no dampening), η = %s: for every "
+                     "weight and bias, v ← μ v + g, then θ ← θ - η v, with g = ∂L/∂θ. The velocity v starts at 0, so at "
+                     "the first step v = g.",
+                  "Gradient descent with momentum (as \\texttt{torch.optim.SGD} with momentum $\\mu = %s$, no dampening), $\\eta = %s$: "
+                  "for every weight and bias, $v \\leftarrow \\mu v + g$, then $\\theta \\leftarrow \\theta - \\eta v$, with "
+                  "$g = \\partial L/\\partial\\theta$. The velocity $v$ starts at 0, so at the first step $v = g$.", mu, eta));
+        break;
+    case BP_OPT_NESTEROV:
+        para(E, S(E, "Nesterov momentum (as torch.optim.SGD with nesterov=True, μ = %s), η = %s: for every weight and bias, "
+                     "v ← μ v + g, then θ ← θ - η (g + μ v), with g = ∂L/∂θ. The velocity v starts at 0.",
+                  "Nesterov momentum (as \\texttt{torch.optim.SGD} with \\texttt{nesterov=True}, $\\mu = %s$), $\\eta = %s$: for "
+                  "every weight and bias, $v \\leftarrow \\mu v + g$, then $\\theta \\leftarrow \\theta - \\eta (g + \\mu v)$, with "
+                  "$g = \\partial L/\\partial\\theta$. The velocity $v$ starts at 0.", mu, eta));
+        break;
+    case BP_OPT_ADAM: {
+        const char *b1 = numstr(E, o->beta1), *b2 = numstr(E, o->beta2), *ep = numstr(E, o->adam_eps);
+        para(E, S(E, "Adam (as torch.optim.Adam), η = %s, β1 = %s, β2 = %s, ε = %s: for every weight and bias, with "
+                     "g = ∂L/∂θ and t the step, m ← β1 m + (1 - β1) g and v ← β2 v + (1 - β2) g ⊙ g (both start at 0), "
+                     "m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t), then θ ← θ - η m̂ / (√v̂ + ε).",
+                  "Adam (as \\texttt{torch.optim.Adam}), $\\eta = %s$, $\\beta_1 = %s$, $\\beta_2 = %s$, $\\epsilon = %s$: for every "
+                  "weight and bias, with $g = \\partial L/\\partial\\theta$ and $t$ the step, $m \\leftarrow \\beta_1 m + "
+                  "(1-\\beta_1) g$ and $v \\leftarrow \\beta_2 v + (1-\\beta_2)\\, g\\odot g$ (both start at 0), $\\hat{m} = "
+                  "m/(1-\\beta_1^t)$, $\\hat{v} = v/(1-\\beta_2^t)$, then $\\theta \\leftarrow \\theta - \\eta\\, "
+                  "\\hat{m}/(\\sqrt{\\hat{v}} + \\epsilon)$.", eta, b1, b2, ep));
+        break;
+    }
+    default:
+        para(E, S(E, "Plain gradient descent, the update rule of the course notes, η = %s: every weight and bias moves "
+                     "against its gradient, θ ← θ - η ∂L/∂θ, all at once from the gradients at the same point (those of "
+                     "`backprop grad` and the backward pass of `backprop explain`).",
+                  "Plain gradient descent, the update rule of the course notes, $\\eta = %s$: every weight and bias moves "
+                  "against its gradient, $\\theta \\leftarrow \\theta - \\eta\\, \\partial L/\\partial\\theta$, all at once "
+                  "from the gradients at the same point (those of \\texttt{backprop grad} and the backward pass of "
+                  "\\texttt{backprop explain}).", eta));
+    }
+}
+
+bp_status bp_write_steps(const bp_steps *s, bp_format fmt, FILE *out, bp_error *err)
+{
+    if (!s || !out || (unsigned)fmt > BP_FMT_LATEX) return bp_err(err, BP_E_ARG, "bp_write_steps: invalid argument");
+    ex *E = bp_calloc(1, sizeof *E, err);
+    if (!E) return BP_E_NOMEM;
+    E->o = out;
+    E->f = fmt;
+    if (fmt == BP_FMT_LATEX) latex_begin(out);
+    head(E, 1, "Gradient descent, step by step");
+    network_para(E, &s->spec, S(E, "its m = %d sample%s, the whole batch at every step", "its $m = %d$ sample%s, the whole batch "
+                                "at every step", s->m, bp_s(s->m)));
+    rule_para(E, &s->o);
+    if (s->o.tol > 0)
+        para(E, S(E, "Stop rule (CS577 Assignment 2): stop when the loss hardly changes, |ΔL| = |L after - L before| < tol "
+                     "= %s; at most %d step%s.",
+                  "Stop rule (CS577 Assignment 2): stop when the loss hardly changes, $|\\Delta L| = |L_{\\text{after}} - "
+                  "L_{\\text{before}}| < \\mathit{tol} = %s$; at most %d step%s.", numstr(E, s->o.tol), s->cap, bp_s(s->cap)));
+    else para(E, S(E, "%d step%s, without a stop rule (no tol is set).", "%d step%s, without a stop rule (no $\\mathit{tol}$ is set).",
+                   s->cap, bp_s(s->cap)));
+    bp_status st = BP_OK;
+    for (int t = 0; t < s->n && !st; t++) {
+        char title[64];
+        snprintf(title, sizeof title, "Step %d", t + 1);
+        head(E, 2, title);
+        para(E, S(E, "The loss at the parameters before the step: L = %s.", "The loss at the parameters before the step: $L = %s$.",
+                  numstr(E, s->loss[t])));
+        st = step_body(E, s, t, 0, err);
+    }
+    if (!st) {
+        head(E, 2, "Result");
+        para(E, S(E, "After %d step%s: L = %s, from %s before the first.%s", "After %d step%s: $L = %s$, from $%s$ before the first.%s",
+                  s->n, bp_s(s->n), numstr(E, s->loss[s->n]), numstr(E, s->loss[0]),
+                  s->stopped ? S(E, " The stop rule held at step %d.", " The stop rule held at step %d.", s->n)
+                  : s->o.tol > 0 ? " The stop rule did not hold within the steps allowed." : ""));
+    }
+    if (fmt == BP_FMT_LATEX) fputs("\\end{document}\n", out);
+    free(E);
+    if (!st && ferror(out)) st = bp_err(err, BP_E_IO, "write error on output");
+    return st;
+}
+
+/* explain --lr: one plain step on the explained data, on a copy of the net. */
+static bp_status update_section(ctx *C, double lr, bp_error *err)
+{
+    ex *E = &C->e;
+    bp_net *copy = NULL;
+    bp_steps *rec = NULL;
+    bp_train_options o;
+    bp_train_options_init(&o);
+    o.optimizer = BP_OPT_SGD;
+    o.lr = lr;
+    o.tol = 0;
+    bp_status st = bp_net_clone(C->net, bp_net_dtype(C->net), &copy, err);
+    if (!st) st = bp_steps_run(copy, &C->x, &C->y, &o, 1, &rec, err);
+    if (!st) {
+        head(E, 2, "Update: one step of gradient descent");
+        rule_para(E, &o);
+        st = step_body(E, rec, 0, 1, err);
+    }
+    bp_steps_free(rec);
+    bp_net_free(copy);
+    return st;
+}
+
+static bp_status explain_doc(bp_model *m, bp_format fmt, int sample, double lr, FILE *out, bp_error *err)
 {
     if (!m || !out || (unsigned)fmt > BP_FMT_LATEX) return bp_err(err, BP_E_ARG, "bp_explain: invalid argument");
     ctx *C = bp_calloc(1, sizeof *C, err);
@@ -556,17 +790,24 @@ bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error
     C->y = y;
     C->m = x.rows;
     C->mean = C->s->reduction == BP_MEAN;
-    if (fmt == BP_FMT_LATEX)
-        fputs("\\documentclass[10pt]{article}\n\\usepackage{amsmath}\n"
-              "\\setlength{\\oddsidemargin}{-0.4cm}\\setlength{\\evensidemargin}{-0.4cm}\\setlength{\\textwidth}{16.8cm}\n"
-              "\\setlength{\\topmargin}{-1.5cm}\\setlength{\\textheight}{24cm}\n"
-              "\\setlength{\\parindent}{0pt}\\setlength{\\parskip}{0.6ex}\n"
-              "\\setcounter{MaxMatrixCols}{" BP_STR(TEX_MAX_COLS) "}\n\\allowdisplaybreaks\n\\begin{document}\n", out);
+    if (fmt == BP_FMT_LATEX) latex_begin(out);
     intro(C, sample, total);
     forward(C);
     if (!(st = loss_section(C, loss, err))) st = backward(C, err);
+    if (!st && lr > 0) st = update_section(C, lr, err);
     if (fmt == BP_FMT_LATEX) fputs("\\end{document}\n", out);
     free(C);
     if (!st && ferror(out)) st = bp_err(err, BP_E_IO, "write error on output");
     return st;
+}
+
+bp_status bp_explain(bp_model *m, bp_format fmt, int sample, FILE *out, bp_error *err)
+{
+    return explain_doc(m, fmt, sample, 0, out, err);
+}
+
+bp_status bp_explain_update(bp_model *m, bp_format fmt, int sample, double lr, FILE *out, bp_error *err)
+{
+    if (!(lr > 0) || !isfinite(lr)) return bp_err(err, BP_E_ARG, "the learning rate must be positive, got %g", lr);
+    return explain_doc(m, fmt, sample, lr, out, err);
 }

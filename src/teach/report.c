@@ -21,31 +21,6 @@ bp_status bp_model_pass(bp_model *m, double *loss, bp_error *err)
     return bp_net_backprop(net, &x, &y, 1, loss, err);
 }
 
-/* ---- JSON ------------------------------------------------------------------------ */
-static void json_mat(FILE *out, const bp_mat *m)
-{
-    fputc('[', out);
-    for (int i = 0; i < m->rows; i++) {
-        fputs(i ? ", [" : "[", out);
-        for (int j = 0; j < m->cols; j++) {
-            if (j) fputs(", ", out);
-            bp_json_num(out, bp_mat_get(m, i, j));
-        }
-        fputc(']', out);
-    }
-    fputc(']', out);
-}
-
-static void json_row(FILE *out, const bp_mat *m)
-{
-    fputc('[', out);
-    for (int j = 0; j < m->cols; j++) {
-        if (j) fputs(", ", out);
-        bp_json_num(out, bp_mat_get(m, 0, j));
-    }
-    fputc(']', out);
-}
-
 /* ---- what both reports show ------------------------------------------------------- */
 typedef struct grad_view {
     bp_net *net;
@@ -87,28 +62,28 @@ bp_status bp_write_grad_json(bp_model *m, double loss, FILE *out, bp_error *err)
     fputs("{\"loss\": ", out);
     bp_json_num(out, loss);
     fputs(", \"output\": ", out);
-    json_mat(out, &v.a);
+    bp_json_mat(out, &v.a);
     fputs(", \"layers\": [", out);
     for (int l = 0; l <= v.L; l++) {
         layer_mats g = layer_mats_of(&v, l);
         fputs(l ? ", {\"z\": " : "{\"z\": ", out);
-        json_mat(out, &g.z);
+        bp_json_mat(out, &g.z);
         fputs(", \"a\": ", out);
-        json_mat(out, &g.a);
+        bp_json_mat(out, &g.a);
         fputs(", \"dL_da\": ", out);
-        json_mat(out, &g.da);
+        bp_json_mat(out, &g.da);
         fputs(", \"dL_dz\": ", out);
-        json_mat(out, &g.dz);
+        bp_json_mat(out, &g.dz);
         fputs(", \"dL_dW\": ", out);
-        json_mat(out, &g.dW);
+        bp_json_mat(out, &g.dW);
         fputs(", \"dL_db\": ", out);
-        if (g.db.rows) json_row(out, &g.db);
+        if (g.db.rows) bp_json_row(out, &g.db);
         else fputs("null", out);
         fputc('}', out);
     }
     fputs("], \"dL_dx\": ", out);
     bp_mat dx = bp_net_dx(v.net);
-    json_mat(out, &dx);
+    bp_json_mat(out, &dx);
     fputs("}\n", out);
     free(v.dyhat.data);
     return ferror(out) ? bp_err(err, BP_E_IO, "write error on output") : BP_OK;
