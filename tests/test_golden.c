@@ -1,11 +1,16 @@
-/* test_golden.c - `grad --json` against PyTorch float64.
+/* test_golden.c - `grad --json` and `step --json` against PyTorch float64.
  *
  * For every tests/golden/cases/case_NNN.json and examples/NAME.json with a
  * NAME.expected.json beside it (written by tests/golden/gen_golden.py and
  * gen_examples.py with PyTorch's autograd, never by this code), run one pass,
  * write the grad JSON, and compare every number at 1e-9 relative (plus 1e-13
  * absolute, for entries that are zero up to rounding). null must match null.
- * Then gradcheck must pass on the same model. */
+ * Then gradcheck must pass on the same model.
+ *
+ * For every tests/golden/steps/NAME.steps.json (gen_steps.py: torch.optim's
+ * SGD, momentum, Nesterov and Adam, checked there against the update rules
+ * written out in NumPy), run each of its runs with bp_model_steps and compare
+ * the step JSON the same way, and the stop rule's verdict. */
 #define _GNU_SOURCE
 #include "backprop.h"
 #include "check.h"
@@ -131,12 +136,89 @@ static int run_dir(const char *dir)
     return ran;
 }
 
+/* One NAME.steps.json: {"model", "runs": [{"optimizer", "lr", "momentum", "betas", "eps", "steps", "tol",
+ * "stopped", "expected"}]}. Returns the runs checked. */
+static int run_steps_file(const char *path)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je), *runs = json_object_get(root, "runs");
+    CHECK(root && json_is_array(runs), "%s: %s", path, root ? "no runs" : je.text);
+    const char *model_path = json_string_value(json_object_get(root, "model"));
+    size_t i;
+    json_t *r;
+    int ran = 0;
+    json_array_foreach(runs, i, r) {
+        bp_error err;
+        bp_model *m;
+        if (!model_path || bp_model_load(model_path, BP_F64, &m, &err)) {
+            CHECK(0, "%s: model %s: %s", path, model_path ? model_path : "(none)", model_path ? err.msg : "");
+            break;
+        }
+        bp_train_options o;
+        bp_train_options_init(&o);
+        CHECK(!bp_optimizer_parse(json_string_value(json_object_get(r, "optimizer")), &o.optimizer), "%s: optimizer", path);
+        o.lr = json_number_value(json_object_get(r, "lr"));
+        o.momentum = json_number_value(json_object_get(r, "momentum"));
+        o.beta1 = json_number_value(json_array_get(json_object_get(r, "betas"), 0));
+        o.beta2 = json_number_value(json_array_get(json_object_get(r, "betas"), 1));
+        o.adam_eps = json_number_value(json_object_get(r, "eps"));
+        o.tol = json_number_value(json_object_get(r, "tol"));
+        int steps = (int)json_integer_value(json_object_get(r, "steps"));
+        bp_steps *rec = NULL;
+        bp_status st = bp_model_steps(m, &o, steps, &rec, &err);
+        CHECK(st == BP_OK, "%s run %zu: %s", path, i, err.msg);
+        if (!st) {
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *mem = open_memstream(&buf, &len);
+            st = bp_write_steps_json(rec, mem, &err);
+            fclose(mem);
+            json_t *got = json_loads(buf, 0, &je), *want = json_object_get(r, "expected");
+            CHECK(got != NULL, "%s run %zu: our output is not valid JSON: %s", path, i, je.text);
+            if (got) {
+                char where[256] = "$", why[512] = "";
+                CHECK(cmp_json(got, want, where, sizeof where, why, sizeof why), "%s run %zu (%s, lr %g): %s", path, i,
+                      json_string_value(json_object_get(r, "optimizer")), o.lr, why);
+            }
+            CHECK(bp_steps_stopped(rec) == json_is_true(json_object_get(r, "stopped")), "%s run %zu: the stop rule",
+                  path, i);
+            CHECK(bp_steps_count(rec) == (int)json_array_size(json_object_get(want, "steps")), "%s run %zu: %d steps",
+                  path, i, bp_steps_count(rec));
+            json_decref(got);
+            free(buf);
+            ran++;
+        }
+        bp_steps_free(rec);
+        bp_model_free(m);
+    }
+    json_decref(root);
+    return ran;
+}
+
+static int run_steps_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int ran = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= 11 || strcmp(e->d_name + l - 11, ".steps.json")) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ran += run_steps_file(path);
+    }
+    if (d) closedir(d);
+    return ran;
+}
+
 int main(void)
 {
     int n = run_dir("tests/golden/cases");
     CHECK(n >= 50, "expected at least 50 golden cases, found %d", n);
     int e = run_dir("examples");
     CHECK(e >= 5, "expected at least 5 examples with expected values, found %d", e);
-    printf("golden cases: %d, examples: %d\n", n, e);
+    int r = run_steps_dir("tests/golden/steps");
+    CHECK(r >= 100, "expected at least 100 runs of steps, found %d", r);
+    printf("golden cases: %d, examples: %d, runs of steps: %d\n", n, e, r);
     return check_done();
 }
