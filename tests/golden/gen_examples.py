@@ -12,6 +12,7 @@ autograd) and are checked with its verify() (hand-written NumPy backward pass
 and central finite differences) before anything is written.
 """
 
+import json
 import os
 import sys
 
@@ -313,6 +314,162 @@ def q12_slips(exp):
     return "\n".join(s)
 
 
+def _with(model, li, key, value):
+    """A copy of model with layers[li][key] replaced."""
+    m = json.loads(json.dumps(model))
+    m["layers"][li][key] = value
+    return m
+
+
+BCE_ETA = 0.5   # our choice: the notes give no learning rate
+
+
+def bce_slips(model, exp):
+    """The untitled notes on a sigmoid network with BCE (w1, w2, w3 with column vectors)."""
+    L1, L2, L3 = exp["layers"]
+    w3 = np.array(model["layers"][2]["W"])
+    g3 = np.array(L3["dL_dW"])
+    notes_w3 = w3 + g3                  # w3 - (1/m) sum (y - a3) a2^T = w3 + dJ/dw3
+    true_w3 = w3 - BCE_ETA * g3
+    J = exp["loss"]
+    J_notes = gg.compute(_with(model, 2, "W", notes_w3.tolist()))["loss"]
+    J_true = gg.compute(_with(model, 2, "W", true_w3.tolist()))["loss"]
+    assert J_notes > J > J_true, (J_notes, J, J_true)
+    s = []
+    s.append(f"""- **Update (1) goes uphill and has no learning rate.** The notes derive
+  dJ/dw^(3) = -(1/m) sum_i (y^(i) - a^(3)) a^(2)T and then write
+  `w^(3) := w^(3) - (1/m) sum_i (y^(i) - a^(3)) a^(2)T`, which is w^(3) + dJ/dw^(3): the
+  step has the wrong sign and no eta.  The update is
+  `w^(3) := w^(3) - eta dJ/dw^(3) = w^(3) + eta (1/m) sum_i (y^(i) - a^(3)) a^(2)T`.  Here
+  dJ/dw^(3) = dL/dW3 = {vec(g3[0].tolist())}; the notes' line gives w^(3) =
+  {vec(notes_w3[0].tolist())}, which raises J from {g6(J)} to {g6(J_notes)} (w^(3) alone
+  changed), while the true step with eta = {BCE_ETA} (our choice) gives
+  {vec(true_w3[0].tolist())} and lowers J to {g6(J_true)}.
+  `backprop step examples/sigmoid_bce_mean.json --lr {BCE_ETA}` shows this step for every
+  layer at once ([docs/step.md](step.md)), and `--compare` names the wrong sign.""")
+    s.append(f"""- **Update (2) is labelled w^(3) but updates w^(2).** Its right-hand side
+  `(a^(3) - y) w^(3)T * a^(2)(1 - a^(2)) a^(1)T` has the shape (2,1)(1,3) = (2,3) of w^(2)
+  ("connects 3 neurons to 2 neurons") and is dJ/dw^(2) once summed with 1/m; it should
+  read `w^(2) := w^(2) - eta (1/m) sum_i ...` (the sign is right here, the eta is missing
+  again).  True dJ/dw^(2) = dL/dW2 = {mat(L2["dL_dW"])}.""")
+    db1 = np.array(L1["dL_db"])
+    s.append(f"""- **x^T is missing from dL/dw^(1) and from update (3).** The last line of dL/dw^(1),
+  `w^(2)T * a^(1)(1 - a^(1)) * w^(3)T * a^(2)(1 - a^(2)) (a^(3) - y)`, is the column
+  dL/dz^(1) of one sample, (3,1), while w^(1) is (3,n): the chain ends with
+  dz^(1)/dw^(1), which contributes the outer product with x^T, (3,1)(1,n).  Update (3)
+  copies the slip.  True dJ/dw^(1) = (1/m) sum_i dL/dz^(1) x^T = dL/dW1 =
+  {mat(L1["dL_dW"])}; without x^T the sum is (1/m) sum_i dL/dz^(1) =
+  {vec(db1.tolist())}, which is dJ/db^(1).""")
+    return "\n".join(s)
+
+
+def softmax_slips(model, exp):
+    """The untitled notes on a 3-layer softmax network, second attempt at dL/dW2."""
+    L1, L2, L3 = exp["layers"]
+    d, d1, d2 = model["inputs"], model["layers"][0]["units"], model["layers"][1]["units"]
+    assert (d, d1, d2) == (3, 4, 3)
+    return f"""- **The second attempt at dL/dW_{{2,ij}} uses layer 1 where layer 2 belongs.**  Its last
+  two lines write the second-layer unit a^[2]_l = sigma(W_{{2,l.}} a^[1]) as `sigma(W_{{1,l.}} x)`,
+  the formula of a *first*-layer unit (in which W2 does not even appear), and
+  differentiate it to `sigma(W_{{1,l.}} x)(1 - sigma(W_{{1,l.}} x)) x_i`: the derivative of a
+  first-layer unit and an *input* x_i.  W2 enters only z^[2] = W2 a^[1], so
+  dz^[2]_l/dW_{{2,ij}} = 1[l = i] a^[1]_j: the factors that belong there are
+  sigma'(z^[2]_i) = a^[2]_i (1 - a^[2]_i) and the first-layer activation a^[1]_j.  (The
+  shapes show it: W2 is d2 x d1 = {d2} x {d1} here, so its column index j runs over the
+  {d1} units of layer 1, which x_i, with {d} entries, cannot index.)  The same lines also
+  name the second-layer activation yhat_l (`W_{{3,ml}} yhat_l (1 - yhat_l)`, where
+  a^[2]_l (1 - a^[2]_l) is meant) and put -y_m / yhat_m, which is dL/dyhat_m, where
+  dL/dz^[3]_m = yhat_m - y_m belongs.  True: dL/dW_{{2,ij}} = g^[2z]_i a^[1]_j with
+  g^[2z]_i = a^[2]_i (1 - a^[2]_i) sum_m W_{{3,mi}} (yhat_m - y_m): g^[2z] =
+  {vec(L2["dL_dz"][0])}, a^[1] = {vec(L1["a"][0])}, dL/dW2 = {mat(L2["dL_dW"])}."""
+
+
+def notes_slips(model, exp):
+    """"Back Propagation": dL/da^[1]_2 with row 3 of W^[2]."""
+    L1, L2, L3 = exp["layers"]
+    W2 = np.array(model["layers"][1]["W"])     # in_out: 3 x 2, row r = the weights out of unit r of layer 1
+    g2z = np.array(L2["dL_dz"][0])
+    wrong = float(g2z @ W2[2])
+    right = float(g2z @ W2[1])
+    assert abs(right - L1["dL_da"][0][1]) < 1e-12
+    return f"""- **dL/da^[1]_2 uses row 3 of W^[2] instead of row 2.**  In the block for the second
+  neuron the notes write `dL/da^[1]_2 = g^[2z] . [W^[2]_{{3,1}}; W^[2]_{{3,2}}]`; a^[1]_2 reaches
+  z^[2]_1 and z^[2]_2 through W^[2]_{{2,1}} and W^[2]_{{2,2}}, row 2 (as the summary
+  g^[1a] = g^[2z] (W^[2])^T, written right, says).  With the values above (layout
+  `in_out`, W^[2] = {mat(W2.tolist())}, g^[2z] = {vec(g2z.tolist())}):
+  dL/da^[1]_2 = g^[2z] . row 2 = **{g6(right)}**, while the notes' row 3 gives {g6(wrong)},
+  which is dL/da^[1]_3."""
+
+
+def hw_single_slips(model, exp):
+    """HW Backprop part 1 (single sample)."""
+    L1, L2, L3 = exp["layers"]
+    x = np.array(model["data"]["x"][0])
+    W2 = np.array(model["layers"][1]["W"])
+    W3 = np.array(model["layers"][2]["W"])[0]
+    h1 = np.array(L1["a"][0])
+    z2 = np.array(L2["z"][0])
+    delta = L3["dL_da"][0][0]
+    assert np.all(z2 > 0) and np.sum(np.array(L1["z"][0]) < 0) == 1
+    inactive = int(np.argmin(L1["z"][0]))
+    # 1.10: delta W3_1i 1[z2_1i >= 0] h1_1i, the same for every j
+    w110 = np.array([[delta * W3[i] * (z2[i] >= 0) * h1[i]] * len(h1) for i in range(2)])
+    # 1.11: entry (1,3) written with unit 2
+    w111 = delta * W3[1] * (z2[1] >= 0) * h1[2]
+    # 1.14: [W3_11 1[z2_11 >= 0], W3_11 1[z2_11 >= 0]] W2_.j
+    w114 = delta * W3[0] * (z2[0] >= 0) * (W2[0] + W2[1])
+    # 1.16: the ReLU factor of layer 1 dropped: dL/dh1_i x_j instead of dL/dz1_i x_j
+    w116 = np.outer(np.array(L1["dL_da"][0]), x)
+    return f"""- **dL/dW^1 drops the ReLU factor of layer 1** (question 16).
+  `dl/dW^1_{{i,j}} = delta sum_q W^3_{{1,q}} (z^2_{{1,q}} >= 0) W^2_{{q,i}} h^0_{{1,j}}` misses
+  dh^1_{{1,i}}/dz^1_{{1,i}} = 1[z^1_{{1,i}} > 0]: "we can reuse that result" from question 7
+  would bring it, as (z^1_{{1,i}} >= 0).  Here unit {inactive + 1} of layer 1 is inactive
+  (z^1 = {vec(L1["z"][0])}), so row {inactive + 1} of the true dL/dW^1 is 0:
+  dL/dW1 = {mat(L1["dL_dW"])}; the formula without the factor gives row {inactive + 1} =
+  {vec(w116[inactive].tolist())} (the whole matrix is dL/dh^1 x^T = {mat(w116.tolist())}).
+- **Question 10**, last line: `delta W^3_{{1,i}} (z^2_{{1,i}} >= 0) h^1_{{1,i}}` ends with h^1_{{1,i}}
+  where h^1_{{1,j}} belongs (W^2_{{i,j}} multiplies input j of unit i); written so, every entry
+  of row i would be the same, {mat(w110.tolist())}, against the true dL/dW2 =
+  {mat(L2["dL_dW"])}.  (Its note "=0 if q != i, see #10" points to itself; the zero
+  comes from questions 8 and 9.)
+- **Question 11**: entry (1,3) of the matrix is written `W^3_{{1,2}} (z^2_{{1,2}} >= 0) h^1_{{1,3}}`,
+  with unit 2 of layer 2 in row 1; it is `W^3_{{1,1}} (z^2_{{1,1}} >= 0) h^1_{{1,3}}`:
+  times delta, {g6(L2["dL_dW"][0][2])}, not {g6(w111)}.  (The factored form on the next line is right.)
+- **Question 14**: the first line writes dh^3_{{1,j}}/dh^1_{{1,j}} for dh^3_{{1,1}}/dh^1_{{1,j}} (there
+  is one output), and the row vector `[W^3_{{1,1}} (z^2_{{1,1}} >= 0)  W^3_{{1,1}} (z^2_{{1,1}} >= 0)]`
+  repeats unit 1: its second entry is `W^3_{{1,2}} (z^2_{{1,2}} >= 0)`.  As written it gives
+  dl/dh^1 = {vec(w114.tolist())}; the true dL/dh^1 = dL/da1 = {vec(L1["dL_da"][0])}.
+- **Question 15**, scalar version: the third entry sums over q with (z^2_{{1,2}} >= 0) where
+  (z^2_{{1,q}} >= 0) belongs.  Both units of layer 2 are active here
+  (z^2 = {vec(z2.tolist())}), so the value, {g6(L1["dL_da"][0][2])}, happens to agree."""
+
+
+def hw_batch_slips(model, exp):
+    """HW Backprop part 2 (batch of m = 2)."""
+    L1, L2, L3 = exp["layers"]
+    W3 = np.array(model["layers"][2]["W"])[0]
+    delta = np.array(L3["dL_da"])[:, 0]
+    m = len(delta)
+    assert m == 2
+    dh2_notes = np.outer(delta, [W3[0], W3[0]])
+    return f"""- **Question 1** (of part 2): delta is written `[(h^3_{{1,1}} - y_1)/m; (h^3_{{1,1}} - y_1)/m]`,
+  sample 1 twice; its second entry is (h^3_{{2,1}} - y_2)/m.  True delta = dL/dh^3 =
+  {vec(delta.tolist())} (the notes' form gives {vec([float(delta[0])] * 2)}).
+- **Question 5**: the matrix's entry (1,2) is written dl/dh^2_{{2,1}} for dl/dh^2_{{1,2}}, and the
+  factorisation `[delta_1; delta_2] [W^3_{{1,1}}  W^3_{{1,1}}]` repeats W^3_{{1,1}} where
+  W^3_{{1,2}} belongs: it gives {mat(dh2_notes.tolist())}, while the true
+  dL/dh^2 = delta W^3 = dL/da2 = {mat(L2["dL_da"])}."""
+
+
+SLIPS = {
+    "sigmoid_bce_mean": ("Where the untitled course notes on a sigmoid network with BCE slip", bce_slips),
+    "softmax_ce_nobias": ("Where the untitled course notes on a 3-layer softmax network slip", softmax_slips),
+    "backprop_notes_4321": ('Where "Back Propagation" slips', notes_slips),
+    "hw_backprop_relu_single": ('Where "CS 1678/2078 HW Backprop" slips in part 1', hw_single_slips),
+    "hw_backprop_relu_batch": ('Where "CS 1678/2078 HW Backprop" slips in part 2', hw_batch_slips),
+}
+
+
 def q12_summary(exp):
     L1, L2 = exp["layers"]
     dW1 = np.array(L1["dL_dW"])
@@ -397,11 +554,16 @@ def main():
             doc.append("")
             doc.append(q12_slips(exp))
             doc.append("")
+        if ex["name"] in SLIPS:
+            title, fn = SLIPS[ex["name"]]
+            doc.append("### " + title)
+            doc.append("")
+            doc.append(fn(model, exp))
+            doc.append("")
     with open(DOC, "w") as f:
         f.write("\n".join(doc).rstrip() + "\n")
     print(f"{len(EXAMPLES)} examples; FD entries checked {stats.fd_checked}, "
           f"worst FD rel err {stats.fd_worst:.2e}")
-    import json
     print(json.dumps(q12_summary(results["q12"]), indent=1))
 
 
