@@ -553,10 +553,14 @@ static const char *sym(ex *E, const char *pre, int l, char k)
     return S(E, "%s^[%d%c]", "%s^{[%d%c]}", pre, l + 1, k);
 }
 
+/* A number for a formula: 1e-08 in text, 1\times 10^{-8} in TeX. */
 static const char *numstr(ex *E, double v)
 {
-    char b[BP_NUM_MAX];
-    return S(E, "%s", "%s", bp_num_short(b, v, 8));
+    char b[BP_NUM_MAX], *e;
+    bp_num_short(b, v, 8);
+    if (E->f == BP_FMT_TEXT || !(e = strchr(b, 'e'))) return S(E, "%s", "%s", b);
+    *e = 0;
+    return S(E, "%s", "%s\\times 10^{%d}", b, atoi(e + 1));
 }
 
 /* One parameter (W or b of layer l) through step t: before, gradient, the
@@ -652,46 +656,53 @@ static bp_status step_body(ex *E, const bp_steps *s, int t, int update_only, bp_
     return BP_OK;
 }
 
+/* Code in a paragraph: `x` in Markdown, \texttt{x} in LaTeX (x without TeX's
+ * special characters), x in text. */
+static const char *code(ex *E, const char *x)
+{
+    return E->f == BP_FMT_LATEX ? S(E, "%s", "\\texttt{%s}", x) : E->f == BP_FMT_MARKDOWN ? S(E, "%s", "`%s`", x) : x;
+}
+
 /* The optimizer's rule, with its numbers. */
 static void rule_para(ex *E, const bp_train_options *o)
 {
-    const char *eta = numstr(E, o->lr), *mu = numstr(E, o->momentum);
+    const char *eta = numstr(E, o->lr), *mu = numstr(E, o->momentum), *sgd = code(E, "torch.optim.SGD");
     switch (o->optimizer) {
     case BP_OPT_MOMENTUM:
-        para(E, S(E, "Gradient descent with momentum (as torch.optim.SGD with momentum μ = %s, no dampening), η = %s: for every "
+        para(E, S(E, "Gradient descent with momentum (as %s with momentum μ = %s, no dampening), η = %s: for every "
                      "weight and bias, v ← μ v + g, then θ ← θ - η v, with g = ∂L/∂θ. The velocity v starts at 0, so at "
                      "the first step v = g.",
-                  "Gradient descent with momentum (as \\texttt{torch.optim.SGD} with momentum $\\mu = %s$, no dampening), $\\eta = %s$: "
+                  "Gradient descent with momentum (as %s with momentum $\\mu = %s$, no dampening), $\\eta = %s$: "
                   "for every weight and bias, $v \\leftarrow \\mu v + g$, then $\\theta \\leftarrow \\theta - \\eta v$, with "
-                  "$g = \\partial L/\\partial\\theta$. The velocity $v$ starts at 0, so at the first step $v = g$.", mu, eta));
+                  "$g = \\partial L/\\partial\\theta$. The velocity $v$ starts at 0, so at the first step $v = g$.", sgd, mu, eta));
         break;
     case BP_OPT_NESTEROV:
-        para(E, S(E, "Nesterov momentum (as torch.optim.SGD with nesterov=True, μ = %s), η = %s: for every weight and bias, "
+        para(E, S(E, "Nesterov momentum (as %s with %s, μ = %s), η = %s: for every weight and bias, "
                      "v ← μ v + g, then θ ← θ - η (g + μ v), with g = ∂L/∂θ. The velocity v starts at 0.",
-                  "Nesterov momentum (as \\texttt{torch.optim.SGD} with \\texttt{nesterov=True}, $\\mu = %s$), $\\eta = %s$: for "
+                  "Nesterov momentum (as %s with %s, $\\mu = %s$), $\\eta = %s$: for "
                   "every weight and bias, $v \\leftarrow \\mu v + g$, then $\\theta \\leftarrow \\theta - \\eta (g + \\mu v)$, with "
-                  "$g = \\partial L/\\partial\\theta$. The velocity $v$ starts at 0.", mu, eta));
+                  "$g = \\partial L/\\partial\\theta$. The velocity $v$ starts at 0.", sgd, code(E, "nesterov=True"), mu, eta));
         break;
     case BP_OPT_ADAM: {
         const char *b1 = numstr(E, o->beta1), *b2 = numstr(E, o->beta2), *ep = numstr(E, o->adam_eps);
-        para(E, S(E, "Adam (as torch.optim.Adam), η = %s, β1 = %s, β2 = %s, ε = %s: for every weight and bias, with "
+        para(E, S(E, "Adam (as %s), η = %s, β1 = %s, β2 = %s, ε = %s: for every weight and bias, with "
                      "g = ∂L/∂θ and t the step, m ← β1 m + (1 - β1) g and v ← β2 v + (1 - β2) g ⊙ g (both start at 0), "
                      "m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t), then θ ← θ - η m̂ / (√v̂ + ε).",
-                  "Adam (as \\texttt{torch.optim.Adam}), $\\eta = %s$, $\\beta_1 = %s$, $\\beta_2 = %s$, $\\epsilon = %s$: for every "
+                  "Adam (as %s), $\\eta = %s$, $\\beta_1 = %s$, $\\beta_2 = %s$, $\\epsilon = %s$: for every "
                   "weight and bias, with $g = \\partial L/\\partial\\theta$ and $t$ the step, $m \\leftarrow \\beta_1 m + "
                   "(1-\\beta_1) g$ and $v \\leftarrow \\beta_2 v + (1-\\beta_2)\\, g\\odot g$ (both start at 0), $\\hat{m} = "
                   "m/(1-\\beta_1^t)$, $\\hat{v} = v/(1-\\beta_2^t)$, then $\\theta \\leftarrow \\theta - \\eta\\, "
-                  "\\hat{m}/(\\sqrt{\\hat{v}} + \\epsilon)$.", eta, b1, b2, ep));
+                  "\\hat{m}/(\\sqrt{\\hat{v}} + \\epsilon)$.", code(E, "torch.optim.Adam"), eta, b1, b2, ep));
         break;
     }
     default:
         para(E, S(E, "Plain gradient descent, the update rule of the course notes, η = %s: every weight and bias moves "
                      "against its gradient, θ ← θ - η ∂L/∂θ, all at once from the gradients at the same point (those of "
-                     "`backprop grad` and the backward pass of `backprop explain`).",
+                     "%s and the backward pass of %s).",
                   "Plain gradient descent, the update rule of the course notes, $\\eta = %s$: every weight and bias moves "
                   "against its gradient, $\\theta \\leftarrow \\theta - \\eta\\, \\partial L/\\partial\\theta$, all at once "
-                  "from the gradients at the same point (those of \\texttt{backprop grad} and the backward pass of "
-                  "\\texttt{backprop explain}).", eta));
+                  "from the gradients at the same point (those of %s and the backward pass of %s).", eta,
+                  code(E, "backprop grad"), code(E, "backprop explain")));
     }
 }
 
