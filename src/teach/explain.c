@@ -656,11 +656,11 @@ static bp_status step_body(ex *E, const bp_steps *s, int t, int update_only, bp_
     return BP_OK;
 }
 
-/* Code in a paragraph: `x` in Markdown, \texttt{x} in LaTeX (x without TeX's
- * special characters), x in text. */
+/* Code in a paragraph: `x` in text and Markdown, \texttt{x} in LaTeX (x
+ * without TeX's special characters). */
 static const char *code(ex *E, const char *x)
 {
-    return E->f == BP_FMT_LATEX ? S(E, "%s", "\\texttt{%s}", x) : E->f == BP_FMT_MARKDOWN ? S(E, "%s", "`%s`", x) : x;
+    return E->f == BP_FMT_LATEX ? S(E, "%s", "\\texttt{%s}", x) : S(E, "`%s`", "`%s`", x);
 }
 
 /* The optimizer's rule, with its numbers. */
