@@ -139,6 +139,7 @@ typedef enum bp_op {
     BP_OP_MEAN,         /* mean of all elements (1 x 1)                         */
     BP_OP_SOFTMAX_CE,   /* sum_i -sum_j y_ij log softmax(z_i)_j  (fused, stable) */
     BP_OP_SIGMOID_BCE,  /* sum -[y log s(z) + (1-y) log(1-s(z))] (fused, stable) */
+    BP_OP_PREPEND_ONE,  /* [1, a]: a column of ones before the columns of a (the bias trick) */
     BP_OP_COUNT
 } bp_op;
 
@@ -163,7 +164,8 @@ BP_API bp_node bp_graph_leaf(bp_graph *g, int rows, int cols, int requires_grad,
 BP_API bp_node bp_graph_leaf_view(bp_graph *g, int rows, int cols, void *data, void *grad,
                            const char *name, bp_error *err);
 
-/* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN). */
+/* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN,
+ * PREPEND_ONE: m x n -> m x (n + 1)). */
 BP_API bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err);
 /* Binary elementwise op on equal shapes (ADD, SUB, MUL, DIV, MAX, MIN), or
  * BIAS_ADD (a: m x n, b: 1 x n), or a fused loss (SOFTMAX_CE, SIGMOID_BCE:
@@ -236,7 +238,13 @@ BP_API int bp_init_parse(const char *s, bp_init *out);
 typedef struct bp_layer_spec {
     int units;
     bp_act act;
-    int bias;          /* 1: z = ... + b; 0: no bias */
+    int bias;          /* 1: z = ... + b; 0: no separate bias */
+    int bias_trick;    /* 1 ("bias": "trick" in a model file): the bias is W's
+                          first column (out_in: W is units x (1 + fan_in)) or
+                          first row (in_out: (1 + fan_in) x units) and the
+                          layer computes z = [1, a^[l-1]] W^T (or [1, a^[l-1]] W):
+                          the values of a layer with a separate b equal to
+                          that column. bias must then be 0. */
 } bp_layer_spec;
 
 #define BP_MAX_LAYERS 64
@@ -254,7 +262,8 @@ typedef struct bp_net_spec {
 } bp_net_spec;
 
 /* Check a spec: sizes >= 1, softmax only last, bce needs a sigmoid output,
- * cross_entropy a softmax output. The message names the layer. */
+ * cross_entropy a softmax output, no layer with both a bias and the bias
+ * trick. The message names the layer. */
 BP_API bp_status bp_net_spec_check(const bp_net_spec *spec, bp_error *err);
 
 typedef struct bp_net bp_net;
@@ -281,11 +290,15 @@ BP_API const char *const *bp_net_class_names(const bp_net *net);
 
 /* Fill every W and b: small_uniform draws from U(-0.01, 0.01); xavier from
  * U(-r, r), r = sqrt(6 / (fan_in + units)); he from N(0, 2 / fan_in); biases
- * are zero for xavier and he. Deterministic in `seed`. */
+ * are zero for xavier and he. Deterministic in `seed`; a layer with the bias
+ * trick gets the numbers of the same layer with a separate b (its bias column
+ * is that b). */
 BP_API void bp_net_init(bp_net *net, bp_init init, uint64_t seed);
 
 /* Views of layer l's (0-based) weights and bias and their gradients. W has
- * the shape of the net's layout; b is 1 x units, rows == 0 without bias. */
+ * the shape of the net's layout (with the bias trick, one more column, out_in,
+ * or row, in_out: the bias first); b is 1 x units, rows == 0 without a
+ * separate bias. */
 BP_API bp_mat bp_net_weight(bp_net *net, int l);
 BP_API bp_mat bp_net_bias(bp_net *net, int l);
 BP_API bp_mat bp_net_weight_grad(bp_net *net, int l);
@@ -343,6 +356,9 @@ BP_API const bp_graph *bp_net_graph(const bp_net *net);
  *    "scaler": {"divide": 255, "mean": [...], "std": [...], "range": [lo, hi]},
  *    "class_names": ["setosa", "versicolor", "virginica"],
  *    "data": {"x": [[...], ...], "y": [[...], ...]}}
+ * "bias" is true (a separate b), false (none) or "trick": the bias is W's
+ * first column (out_in) or first row (in_out) and the layer's input is
+ * extended with a leading 1 (bp_layer_spec.bias_trick); no "b" then.
  * "scaler" (each part optional; see bp_scaler) is what the inputs go through
  * before the first layer: data.x is given unscaled. Parsing is strict; every
  * error names the file and the JSON path (or line and column for malformed

@@ -79,7 +79,7 @@ static bp_net_spec mlp(int inputs, int n, const int *units, const bp_act *acts, 
     memset(&spec, 0, sizeof spec);
     spec.inputs = inputs;
     spec.nlayers = n;
-    for (int l = 0; l < n; l++) spec.layers[l] = (bp_layer_spec){units[l], acts[l], 1};
+    for (int l = 0; l < n; l++) spec.layers[l] = (bp_layer_spec){units[l], acts[l], 1, 0};
     spec.layout = layout;
     spec.loss = loss;
     spec.reduction = BP_MEAN;

@@ -367,6 +367,28 @@ static void SFX(bwd_sigmoid_bce)(bp_graph *g, bp_gnode *n)
     }
 }
 
+/* ---- the bias trick: y = [1, a] (m x (n+1)); da = dy without its first column */
+static bp_status SFX(fwd_prepend_one)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const T *a = VAL(n->in[0]);
+    T *y = n->val;
+    int c = n->cols - 1;
+    for (int i = 0; i < n->rows; i++) {
+        y[(size_t)i * n->cols] = 1;
+        for (int j = 0; j < c; j++) y[(size_t)i * n->cols + 1 + j] = a[(size_t)i * c + j];
+    }
+    return BP_OK;
+}
+static void SFX(bwd_prepend_one)(bp_graph *g, bp_gnode *n)
+{
+    T *ga = GRD(n->in[0]), *dy = n->grad;
+    int c = n->cols - 1;
+    if (!ga) return;
+    for (int i = 0; i < n->rows; i++)
+        for (int j = 0; j < c; j++) ga[(size_t)i * c + j] += dy[(size_t)i * n->cols + 1 + j];
+}
+
 /* The table, indexed by bp_op. */
 static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
     [BP_OP_LEAF] = {"leaf", 0, SFX(fwd_leaf), SFX(bwd_leaf)},
@@ -394,6 +416,7 @@ static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
     [BP_OP_MEAN] = {"mean", 1, SFX(fwd_mean), SFX(bwd_mean)},
     [BP_OP_SOFTMAX_CE] = {"softmax_cross_entropy", 2, SFX(fwd_softmax_ce), SFX(bwd_softmax_ce)},
     [BP_OP_SIGMOID_BCE] = {"sigmoid_bce", 2, SFX(fwd_sigmoid_bce), SFX(bwd_sigmoid_bce)},
+    [BP_OP_PREPEND_ONE] = {"prepend_one", 1, SFX(fwd_prepend_one), SFX(bwd_prepend_one)},
 };
 
 #undef VAL

@@ -2,7 +2,8 @@
  * / bp_net_load); the format itself is core/safetensors.c.
  *
  * A safetensors model holds "layers.L.weight" (units x fan_in, whatever the
- * net's layout), "layers.L.bias" when layer L has one, and optionally
+ * net's layout; units x (1 + fan_in), the bias first, for a layer with the
+ * bias trick), "layers.L.bias" when layer L has one, and optionally
  * "scaler.mean" / "scaler.std" (F32, [inputs]); __metadata__ has format =
  * "backprop", version = "1" and architecture = the compact JSON
  * {"inputs", "weight_layout", "layers": [{"units", "activation", "bias"}],
@@ -112,7 +113,7 @@ bp_status bp_net_save(const bp_net *cnet, const bp_scaler *scaler, const char *p
     memset(t, 0, sizeof t);
     for (int l = 0; l < s->nlayers; l++) {
         bp_mat W = bp_net_weight(net, l), B = bp_net_bias(net, l);
-        int u = s->layers[l].units, fi = bp_fan_in(s, l);
+        int u = s->layers[l].units, fi = bp_w_fan_in(s, l);   /* the bias trick's column included */
         for (size_t i = 0; i < (size_t)W.rows * W.cols; i++) {
             int r = (int)(i / (size_t)W.cols), c = (int)(i % (size_t)W.cols);
             double v = bp_mat_get(&W, r, c);
@@ -280,9 +281,10 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
     int expected = 0;
     char name[32], what[96];
     for (int l = 0; l < s.nlayers; l++) {
-        int u = s.layers[l].units, fi = bp_fan_in(&s, l);
+        int u = s.layers[l].units, fi = bp_w_fan_in(&s, l);
         snprintf(name, sizeof name, "layers.%d.weight", l);
-        snprintf(what, sizeof what, "units x fan_in of layer %d", l);
+        snprintf(what, sizeof what, s.layers[l].bias_trick ? "units x (1 + fan_in) of layer %d, the bias first"
+                                                           : "units x fan_in of layer %d", l);
         if ((st = want_tensor(path, f, name, u, fi, what, &W[l], err))) goto done;
         snprintf(name, sizeof name, "layers.%d.bias", l);
         if (s.layers[l].bias) {
@@ -363,7 +365,7 @@ bp_status bp_net_load(const char *path, bp_dtype dtype, bp_net **out, bp_scaler 
     if ((st = bp_net_new(&s, dtype, &net, err))) goto done;
     for (int l = 0; l < s.nlayers; l++) {
         bp_mat Wm = bp_net_weight(net, l), Bm = bp_net_bias(net, l);
-        int u = s.layers[l].units, fi = bp_fan_in(&s, l);
+        int u = s.layers[l].units, fi = bp_w_fan_in(&s, l);
         for (int r = 0; r < u; r++)
             for (int c = 0; c < fi; c++) {
                 double v = tensor_at(W[l], (size_t)r * fi + c);
