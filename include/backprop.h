@@ -909,6 +909,160 @@ BP_API bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, b
  * value, and the accuracies when classifier == 0, are empty fields. */
 BP_API bp_status bp_log_csv(const bp_epoch_stats *s, int n, int classifier, const char *path, bp_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* One-vs-rest and one-vs-one: a classifier of k classes made of binary ones */
+/* ------------------------------------------------------------------------ */
+/*
+ * A model set holds binary networks of one shape (one sigmoid output, bce):
+ * one-vs-rest, k of them, model c telling class c (positive, target 1) from
+ * all the others; one-vs-one, k(k-1)/2 of them, one per pair i < j in the
+ * order (0,1), (0,2), ..., (k-2,k-1), trained on the samples of classes i and
+ * j only, class i positive. Its class for a sample:
+ *  - one-vs-rest, BP_OVR_SCORE: the largest output (the first on a tie);
+ *    BP_OVR_DISTANCE: the largest signed distance g(x)/|theta| of the sample
+ *    from each model's boundary (CS577 Assignment 2's rule; models without
+ *    hidden layers only; g = z of the output unit, theta its weights, for x
+ *    as the data gives it: the scaler passed is folded in);
+ *  - one-vs-one: the most votes (a model votes for its positive class when its
+ *    output is >= 0.5, else for its negative one); a tie goes to the class
+ *    with the largest summed confidence (a model's output for its positive
+ *    class, 1 - output for its negative one, over the models of that class),
+ *    then to the lower class.
+ */
+typedef enum bp_multiclass_scheme { BP_OVR = 0, BP_OVO } bp_multiclass_scheme;
+typedef enum bp_ovr_rule { BP_OVR_SCORE = 0, BP_OVR_DISTANCE } bp_ovr_rule;
+typedef struct bp_multiclass bp_multiclass;
+
+/* "ovr" / "ovo"; parse one (0, or -1 if unknown). */
+BP_API const char *bp_multiclass_scheme_name(bp_multiclass_scheme s);
+BP_API int bp_multiclass_scheme_parse(const char *s, bp_multiclass_scheme *out);
+/* A set from binary networks (taken over: freed by bp_multiclass_free, also
+ * on failure) of one shape with one sigmoid output: k classes, nmodels = k
+ * (ovr) or k(k-1)/2 (ovo) in the order above; names: the classes' names
+ * (copied; may be NULL). */
+BP_API bp_status bp_multiclass_new(bp_multiclass_scheme scheme, int k, bp_net **nets, int nmodels,
+                                   const char *const *names, bp_multiclass **out, bp_error *err);
+BP_API void bp_multiclass_free(bp_multiclass *mc);
+BP_API bp_multiclass_scheme bp_multiclass_get_scheme(const bp_multiclass *mc);
+BP_API int bp_multiclass_classes(const bp_multiclass *mc);
+BP_API int bp_multiclass_models(const bp_multiclass *mc);
+/* Model i (owned by the set) and its classes: positive, and negative (-1:
+ * the rest, one-vs-rest). */
+BP_API bp_net *bp_multiclass_model(bp_multiclass *mc, int i);
+BP_API void bp_multiclass_pair(const bp_multiclass *mc, int i, int *positive, int *negative);
+/* The classes' names (owned by the set), or NULL. */
+BP_API const char *const *bp_multiclass_class_names(const bp_multiclass *mc);
+
+/* Train a set on `train` (class labels 0..k-1, k >= 3; nclasses and labels
+ * set; validation on `val`, may be NULL): for each model, the data relabelled
+ * (one output, target 1 for its positive class, 0 else; one-vs-one: the
+ * samples of its two classes only), a network of `spec` (one sigmoid output,
+ * loss bce) in `dtype`, initialised with `init` and trained with `opt`, the
+ * seed of model m (0-based) being opt->seed + (m + 1) * 0x9E3779B97F4A7C15
+ * (mod 2^64) for both its initialisation and its shuffling. Before model m,
+ * on_model (may be NULL) is called with m, nmodels and its classes (-1: the
+ * rest); opt's callbacks report its epochs. The class names of `train` go
+ * into the set. Errors: the spec is not binary, fewer than 3 classes, a
+ * class without samples, and whatever training returns (BP_E_INTERRUPTED,
+ * BP_E_DIVERGED: the message names the model). */
+BP_API bp_status bp_multiclass_train(const bp_net_spec *spec, bp_dtype dtype, bp_init init,
+                                     bp_multiclass_scheme scheme, const bp_dataset *train, const bp_dataset *val,
+                                     const bp_train_options *opt,
+                                     void (*on_model)(void *user, int m, int nmodels, int positive, int negative),
+                                     void *user, bp_multiclass **out, bp_error *err);
+/* The class of every sample of d (classes: n ints) and the combined rule's
+ * confidence (conf: n doubles, may be NULL: one-vs-rest the winner's output,
+ * or its distance; one-vs-one the winner's share of the votes). scaler: the
+ * inputs' scaling (for the distance rule; may be NULL). `batch` as for
+ * bp_predict. */
+BP_API bp_status bp_multiclass_predict(bp_multiclass *mc, const bp_scaler *scaler, bp_ovr_rule rule,
+                                       const bp_dataset *d, int batch, int *classes, double *conf, bp_error *err);
+/* Accuracy, per-class accuracy and the confusion matrix of the combined
+ * classifier on d (labels needed); loss, mse and mae are NaN. */
+BP_API bp_status bp_multiclass_evaluate(bp_multiclass *mc, const bp_scaler *scaler, bp_ovr_rule rule,
+                                        const bp_dataset *d, int batch, bp_metrics *out, bp_error *err);
+/* A set on disk: one safetensors file, tensors "models.M.layers.L.weight"
+ * and ".bias" (as bp_net_save's "layers.L...." for model M), the scaler's as
+ * bp_net_save; __metadata__: format, version and architecture (the binary
+ * networks' shape) as bp_net_save, input scaling as bp_net_save, and
+ * "multiclass" = {"scheme": "ovr"|"ovo", "classes": k, "class_names": [...]
+ * (when known), "models": [{"positive": i, "negative": j or "rest"}, ...]}.
+ * Written atomically; loads validate everything. */
+BP_API bp_status bp_multiclass_save(const bp_multiclass *mc, const bp_scaler *scaler, const char *path, bp_error *err);
+BP_API bp_status bp_multiclass_load(const char *path, bp_dtype dtype, bp_multiclass **out, bp_scaler *scaler,
+                                    bp_error *err);
+/* Is `path` a model set (a safetensors file whose metadata has "multiclass")?
+ * 0 for anything else, also a file that cannot be read. */
+BP_API int bp_multiclass_file(const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Decision boundaries of linear models: `backprop boundary`                 */
+/* ------------------------------------------------------------------------ */
+/*
+ * A boundary holds linear functions g(x) = theta_0 + theta . x of the same
+ * variables; each one's boundary is g(x) = 0, with normal n = theta (theta_0
+ * not part of it), unit normal n/|n| (pointing to the side where g > 0) and
+ * signed distance from the origin -theta_0/|n|. A point x has the value g(x),
+ * the side of its sign and the signed distance g(x)/|n|.
+ */
+typedef struct bp_boundary bp_boundary;
+
+/* From a linear expression in the `expr` language ("1 + 2*x1 + 3*x2": sums
+ * and differences of numbers and of variables times constants; constants may
+ * be any expression of numbers). Variables named x1, x2, ... are taken in
+ * their index order (theta_i belongs to x_i however the terms are written),
+ * other names after them in order of first appearance. Errors: BP_E_PARSE
+ * (syntax, as bp_expr_parse), BP_E_VALUE for anything not linear, naming the
+ * term and its column ("x1*x2 (at column 5) is not linear: a product of two
+ * terms that depend on variables (x1 and x2)"), for definitions, vectors and
+ * a g without variables; `where` (may be NULL) the term's byte offset. */
+BP_API bp_status bp_boundary_parse(const char *text, bp_boundary **out, int *where, bp_error *err);
+/* From a network without hidden layers (any layout, bias or bias trick), for
+ * x as the data gives it (scaler, may be NULL, folded in: theta_i / (divide
+ * std_i), theta_0 - sum theta_i mean_i / std_i). One output: g = z - c where
+ * the output is 0.5 (c = 0 for sigmoid, 0.5 for linear and relu, atanh 0.5
+ * for tanh); k outputs (softmax, sigmoid, tanh or linear): the k class scores
+ * g_k = z_k, then the pairwise boundaries g_i - g_j (i < j). `what` names the
+ * model in messages (may be NULL). Errors: hidden layers, relu over several
+ * outputs, a softmax of one unit. */
+BP_API bp_status bp_boundary_of_net(bp_net *net, const bp_scaler *scaler, const char *what, bp_boundary **out,
+                                    bp_error *err);
+/* From a model set of networks without hidden layers: one-vs-rest, each
+ * class's g_k (the output unit's z), then the pairwise g_i - g_j; one-vs-one,
+ * each pair's g_ij (positive side: class i). */
+BP_API bp_status bp_boundary_of_multiclass(bp_multiclass *mc, const bp_scaler *scaler, const char *what,
+                                           bp_boundary **out, bp_error *err);
+BP_API void bp_boundary_free(bp_boundary *b);
+/* Its variables, functions, and each function's name, theta_0, theta_i and
+ * classes (class score: ci and cj = -1; a pair: ci on the positive side, cj
+ * on the negative; one-vs-rest: cj = -1; an expression: both -1; one output
+ * unit: ci = 1, cj = 0). */
+BP_API int bp_boundary_dims(const bp_boundary *b);
+BP_API const char *bp_boundary_var(const bp_boundary *b, int i);
+BP_API int bp_boundary_count(const bp_boundary *b);
+BP_API const char *bp_boundary_name(const bp_boundary *b, int k);
+BP_API double bp_boundary_theta0(const bp_boundary *b, int k);
+BP_API double bp_boundary_theta(const bp_boundary *b, int k, int i);
+BP_API void bp_boundary_classes(const bp_boundary *b, int k, int *ci, int *cj);
+/* g_k(x) for x of bp_boundary_dims values. */
+BP_API double bp_boundary_value(const bp_boundary *b, int k, const double *x);
+/* Add a point for the reports, "x1=1,x2=-2" (every variable once). */
+BP_API bp_status bp_boundary_add_point(bp_boundary *b, const char *assignments, bp_error *err);
+/* The reports: every function's theta_0, theta, normal, |n|, unit normal and
+ * distance from the origin, then per point each g(x), side and signed
+ * distance and, for a classifier, the predicted class. Text (numbers to 8
+ * significant digits) or one line of JSON:
+ *   {"variables": [...], "kind": "expression"|"binary"|"classes"|"ovr"|"ovo",
+ *    "classes": k|null, "class_names": [...]|null,
+ *    "boundaries": [{"name", "symbol", "classes": [ci]|[ci, cj]|[ci, "rest"]|null, "theta0", "theta",
+ *                    "normal", "norm", "unit_normal", "distance"}],
+ *    "points": [{"x": [...], "g": [...], "side": [1|-1|0, ...],
+ *                "distance": [...], "class": c|null}]}
+ * (unit_normal and distance are null for theta = 0; "class_by_distance" is
+ * added to a one-vs-rest point). */
+BP_API bp_status bp_boundary_write_text(const bp_boundary *b, FILE *out, bp_error *err);
+BP_API bp_status bp_boundary_write_json(const bp_boundary *b, FILE *out, bp_error *err);
+
 
 #ifdef __cplusplus
 }
