@@ -240,6 +240,26 @@ int model_load(const char *cmd, int argc, char **argv, const model_opts *o, cons
     return rc;
 }
 
+bp_net *model_set_stand_in(bp_multiclass *mc)
+{
+    int k = bp_multiclass_classes(mc);
+    bp_net_spec s;
+    memset(&s, 0, sizeof s);
+    s.inputs = bp_net_get_spec(bp_multiclass_model(mc, 0))->inputs;
+    s.nlayers = 1;
+    s.layers[0] = (bp_layer_spec){k, BP_ACT_SOFTMAX, 1, 0};
+    s.loss = BP_LOSS_CE;
+    bp_net *stand_in = NULL;
+    bp_error err;
+    if (bp_net_new(&s, BP_F32, &stand_in, &err) ||
+        bp_net_set_class_names(stand_in, bp_multiclass_class_names(mc), bp_multiclass_class_names(mc) ? k : 0, &err)) {
+        bp_net_free(stand_in);
+        cli_fail(&err);
+        return NULL;
+    }
+    return stand_in;
+}
+
 int model_set_load(const char *cmd, int argc, char **argv, const model_opts *o, const data_opts *dopt,
                    data_purpose purpose, bp_multiclass **mc, bp_scaler *scaler, bp_dataset *d)
 {
@@ -248,19 +268,9 @@ int model_set_load(const char *cmd, int argc, char **argv, const model_opts *o, 
     memset(d, 0, sizeof *d);
     if (optind != argc - 1) return cli_failf("%s: expected one model file (see `backprop %s --help`)", cmd, cmd);
     if (bp_multiclass_load(argv[optind], o->dtype, mc, scaler, &err)) return cli_fail(&err);
-    /* the data is read as for a classifier of the set's k classes: a stand-in softmax layer of k units */
-    int k = bp_multiclass_classes(*mc);
-    bp_net_spec s;
-    memset(&s, 0, sizeof s);
-    s.inputs = bp_net_get_spec(bp_multiclass_model(*mc, 0))->inputs;
-    s.nlayers = 1;
-    s.layers[0] = (bp_layer_spec){k, BP_ACT_SOFTMAX, 1, 0};
-    s.loss = BP_LOSS_CE;
-    bp_net *stand_in = NULL;
-    int rc = 0;
-    if (bp_net_new(&s, BP_F32, &stand_in, &err) ||
-        bp_net_set_class_names(stand_in, bp_multiclass_class_names(*mc), bp_multiclass_class_names(*mc) ? k : 0, &err))
-        rc = cli_fail(&err);
+    int k = bp_multiclass_classes(*mc), rc = 0;
+    bp_net *stand_in = model_set_stand_in(*mc);
+    if (!stand_in) rc = EXIT_BAD;
     if (!rc) rc = data_load(dopt, purpose, stand_in, scaler, d);
     if (!rc && bp_multiclass_class_names(*mc)) {
         d->class_names = bp_multiclass_class_names(*mc);

@@ -29,6 +29,7 @@ static const char USAGE[] =
     "  convert IN OUT   between a JSON model file and a safetensors model\n"
     "  boundary EXPR|MODEL  a linear decision boundary: normal, unit normal, distance from the\n"
     "                   origin, and each point's side and signed distance\n"
+    "  plot-boundary MODEL  the decision regions of a model of two inputs, as SVG\n"
     "\n"
     "Run `backprop COMMAND --help` for the options of a command; `man backprop` for the manual.\n"
     "  --version        print the version and the kernel of the f32 training products\n";
@@ -145,7 +146,7 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"expr", cmd_expr},
         {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
-        {"boundary", cmd_boundary},
+        {"boundary", cmd_boundary}, {"plot-boundary", cmd_plot_boundary},
     };
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") && argc >= 3) {   /* backprop help train = backprop train --help */

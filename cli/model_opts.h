@@ -46,6 +46,10 @@ int model_opt(int c, const char *optarg, model_opts *o);
  * and EXIT_BAD is returned. */
 int model_load(const char *cmd, int argc, char **argv, const model_opts *o, const data_opts *dopt,
                data_purpose purpose, bp_net **net, bp_scaler *scaler, bp_dataset *d);
+/* The data of a model set is read as for a classifier of its k classes: a
+ * stand-in network of one softmax layer of k units with its class names (NULL
+ * and the error printed on failure). */
+bp_net *model_set_stand_in(bp_multiclass *mc);
 /* The same for a one-vs-rest / one-vs-one model set (bp_multiclass_file): the
  * set into *mc; the data read as for a classifier of its k classes. */
 int model_set_load(const char *cmd, int argc, char **argv, const model_opts *o, const data_opts *dopt,

@@ -1063,6 +1063,20 @@ BP_API bp_status bp_boundary_add_point(bp_boundary *b, const char *assignments, 
 BP_API bp_status bp_boundary_write_text(const bp_boundary *b, FILE *out, bp_error *err);
 BP_API bp_status bp_boundary_write_json(const bp_boundary *b, FILE *out, bp_error *err);
 
+/* The decision regions of a classifier of two inputs as an SVG picture
+ * (written atomically): the plane around the samples of d (x as the data
+ * gives it; the scaler, may be NULL, is applied before the model) coloured by
+ * the class the model predicts, one unit of x1 as long as one of x2; the
+ * samples as dots in their class's colour (d->labels; grey without), a dark
+ * ring where the model is wrong; for a model without hidden layers its
+ * boundary lines with their unit normals (one output: g = 0; k outputs: the
+ * pieces of g_i = g_j between neighbouring regions; a model set: each
+ * model's g = 0, dashed); a legend with the classes' names and the accuracy
+ * on d. Exactly one of net and mc is given; rule is a one-vs-rest set's.
+ * title (may be NULL) heads the picture. Errors: not two inputs. */
+BP_API bp_status bp_plot_regions_svg(bp_net *net, bp_multiclass *mc, const bp_scaler *scaler, bp_ovr_rule rule,
+                                     const bp_dataset *d, const char *title, const char *path, bp_error *err);
+
 
 #ifdef __cplusplus
 }
