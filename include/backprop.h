@@ -908,6 +908,15 @@ BP_API bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, b
  * each number in the shortest form that reads back as the same double; a NaN
  * value, and the accuracies when classifier == 0, are empty fields. */
 BP_API bp_status bp_log_csv(const bp_epoch_stats *s, int n, int classifier, const char *path, bp_error *err);
+/* Layer `layer`'s (0-based) weights as templates, an SVG picture (written
+ * atomically): unit j's incoming weights (the bias, or the bias trick's
+ * column, left out and written under the tile) as an h x w image, row by
+ * row (h * w must be the layer's fan-in), in a grid, on one diverging colour
+ * scale (blue -max|w|, white 0, red +max|w| over the layer) with its bar;
+ * tiles named "unit j+1", or by class ("3 Dress") for the output layer of a
+ * net with class names. title (may be NULL) heads the picture. */
+BP_API bp_status bp_plot_weights_svg(bp_net *net, int layer, int h, int w, const char *title, const char *path,
+                                     bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* One-vs-rest and one-vs-one: a classifier of k classes made of binary ones */
