@@ -43,28 +43,15 @@ static const char HELP[] =
     "\n"
     "Exit status: 0 on success, 2 on bad input (the message names the file).\n";
 
-/* A JSON string (paths may hold quotes or backslashes). */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void print_json(const char *model, const char *data, const bp_metrics *m, const bp_dataset *d,
                        const char *scheme, const char *rule)
 {
     int k = m->nclasses;
     printf("{\"model\": ");
-    json_str(stdout, model);
+    bp_json_str(stdout, model);
     if (scheme) printf(", \"multiclass\": \"%s\", \"rule\": \"%s\"", scheme, rule);
     printf(", \"data\": ");
-    json_str(stdout, data);
+    bp_json_str(stdout, data);
     printf(", \"n\": %d, \"loss\": ", m->n);
     bp_json_num(stdout, m->loss);
     if (k) {
@@ -80,7 +67,7 @@ static void print_json(const char *model, const char *data, const bp_metrics *m,
             printf("[");
             for (int c = 0; c < k; c++) {
                 if (c) printf(", ");
-                if (c < d->nclasses) json_str(stdout, d->class_names[c]);
+                if (c < d->nclasses) bp_json_str(stdout, d->class_names[c]);
                 else printf("null");
             }
             printf("]");

@@ -34,6 +34,18 @@ void bp_json_num(FILE *out, double v)
     fputs(isfinite(v) ? bp_num_exact(b, v) : "null", out);
 }
 
+void bp_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
 const char *bp_num_short(char buf[BP_NUM_MAX], double v, int digits)
 {
     if (v == 0) v = 0;   /* no "-0" */

@@ -21,6 +21,9 @@ const char *bp_num_exact(char buf[BP_NUM_MAX], double v);
 const char *bp_num_exact_f32(char buf[BP_NUM_MAX], float v);
 /* A JSON number: bp_num_exact, or null when v is not finite. */
 void bp_json_num(FILE *out, double v);
+/* A JSON string: s in quotes, '"' and '\\' escaped, control characters as \\u00XX
+ * (file names, class names; other bytes as they are). */
+void bp_json_str(FILE *out, const char *s);
 
 /* People: v to `digits` significant digits (%.*g); a negative zero is "0". */
 const char *bp_num_short(char buf[BP_NUM_MAX], double v, int digits);

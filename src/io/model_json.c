@@ -491,18 +491,6 @@ bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_err
 }
 
 /* s as a JSON string: quotes, backslashes and control characters escaped. */
-static void write_json_string(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(fp, "\\%c", ch);
-        else if (ch < 32) fprintf(fp, "\\u%04x", ch);
-        else fputc(ch, fp);
-    }
-    fputc('"', fp);
-}
-
 static bp_status copy_mat(const bp_mat *src, double **dst, int f32, bp_error *err)
 {
     double *d = bp_malloc((size_t)src->rows * src->cols * sizeof *d, err);
@@ -654,7 +642,7 @@ static bp_status write_json(const bp_net *cnet, const bp_scaler *sc, const bp_ma
     const char *const *cn = bp_net_class_names(net);
     for (int i = 0; cn && i < bp_net_classes(net); i++) {
         fputs(i ? ", " : ",\n  \"class_names\": [", fp);
-        write_json_string(fp, cn[i]);
+        bp_json_str(fp, cn[i]);
         if (i + 1 == bp_net_classes(net)) fputc(']', fp);
     }
     if (x) {

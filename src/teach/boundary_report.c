@@ -216,25 +216,13 @@ static void json_vec(FILE *o, const double *v, int n, double scale)
     fputc(']', o);
 }
 
-static void json_str(FILE *o, const char *s)
-{
-    fputc('"', o);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(o, "\\%c", c);
-        else if (c < 0x20) fprintf(o, "\\u%04x", c);
-        else fputc(c, o);
-    }
-    fputc('"', o);
-}
-
 bp_status bp_boundary_write_json(const bp_boundary *b, FILE *o, bp_error *err)
 {
     static const char *const kinds[] = {"expression", "binary", "classes", "ovr", "ovo"};
     fputs("{\"variables\": [", o);
     for (int i = 0; i < b->n; i++) {
         if (i) fputs(", ", o);
-        json_str(o, b->vars[i]);
+        bp_json_str(o, b->vars[i]);
     }
     fprintf(o, "], \"kind\": \"%s\", \"classes\": ", kinds[b->kind]);
     if (b->nclasses) fprintf(o, "%d", b->nclasses);
@@ -242,7 +230,7 @@ bp_status bp_boundary_write_json(const bp_boundary *b, FILE *o, bp_error *err)
     fputs(", \"class_names\": ", o);
     for (int c = 0; c < b->nclasses && b->class_names; c++) {
         fputs(c ? ", " : "[", o);
-        json_str(o, b->class_names[c]);
+        bp_json_str(o, b->class_names[c]);
     }
     fputs(b->nclasses && b->class_names ? "]" : "null", o);
     fputs(", \"boundaries\": [", o);
@@ -250,9 +238,9 @@ bp_status bp_boundary_write_json(const bp_boundary *b, FILE *o, bp_error *err)
         const bnd_fn *f = &b->fn[k];
         double nrm = bp_bnd_norm(f, b->n);
         fputs(k ? ", {\"name\": " : "{\"name\": ", o);
-        json_str(o, f->name);
+        bp_json_str(o, f->name);
         fputs(", \"symbol\": ", o);
-        json_str(o, f->sym);
+        bp_json_str(o, f->sym);
         if (f->ci < 0) fputs(", \"classes\": null", o);
         else if (f->cj < 0 && !(b->kind == BND_OVR && k < b->nscores)) fprintf(o, ", \"classes\": [%d]", f->ci);
         else if (f->cj < 0) fprintf(o, ", \"classes\": [%d, \"rest\"]", f->ci);
