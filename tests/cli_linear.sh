@@ -73,26 +73,26 @@ refuses q1_b "layers[0].b: given, but the layer has \"bias\": \"trick\"" grad "$
 for data in iris wine; do
     for s in ovr ovo; do
         run_ok "train_${data}_$s" train --arch "$([ $data = iris ] && echo 4 || echo 13)-1" --multiclass $s \
-            --data "tests/data/$data.csv" --epochs 40 --batch 16 --lr 0.2 --dtype f64 --val 0.3 --seed 3 \
+            --data "examples/data/$data.csv" --epochs 40 --batch 16 --lr 0.2 --dtype f64 --val 0.3 --seed 3 \
             --save "$T/${data}_$s.safetensors" --quiet
-        run_ok "eval_${data}_$s" eval "$T/${data}_$s.safetensors" --data "tests/data/$data.csv" --json
+        run_ok "eval_${data}_$s" eval "$T/${data}_$s.safetensors" --data "examples/data/$data.csv" --json
         acc=$(jnum accuracy "$T/eval_${data}_$s.out") want=0.93
         [ $data$s = irisovr ] && want=0.85   # one-vs-rest of linear models: versicolor against the rest is hard
         awk -v a="$acc" -v w=$want 'BEGIN { exit !(a >= w) }' && ok || bad "$data $s: accuracy $acc below $want"
         has_text "$T/eval_${data}_$s.out" "\"multiclass\": \"$s\""
     done
 done
-run_ok eval_iris_text eval "$T/iris_ovo.safetensors" --data tests/data/iris.csv
+run_ok eval_iris_text eval "$T/iris_ovo.safetensors" --data examples/data/iris.csv
 has_text "$T/eval_iris_text.out" "one-vs-one: 3 binary networks of 4 inputs, 3 classes"
 has_text "$T/eval_iris_text.out" "confusion matrix (rows: true class, columns: predicted class)"
 has_text "$T/eval_iris_text.out" "  0  setosa      1.0000  (50/50)"
-run_ok eval_dist eval "$T/iris_ovr.safetensors" --data tests/data/iris.csv --ovr-rule distance
+run_ok eval_dist eval "$T/iris_ovr.safetensors" --data examples/data/iris.csv --ovr-rule distance
 has_text "$T/eval_dist.out" "rule      the largest signed distance g(x)/|theta|"
-run_ok pred_iris predict "$T/iris_ovr.safetensors" --data tests/data/iris.csv
+run_ok pred_iris predict "$T/iris_ovr.safetensors" --data examples/data/iris.csv
 [ "$(head -1 "$T/pred_iris.out")" = "class,name,confidence" ] && ok || bad "predict set: header $(head -1 "$T/pred_iris.out")"
 [ "$(wc -l <"$T/pred_iris.out")" -eq 151 ] && ok || bad "predict set: $(wc -l <"$T/pred_iris.out") lines"
 sed -n 2p "$T/pred_iris.out" | grep -q '^0,setosa,0\.' && ok || bad "predict set: first row $(sed -n 2p "$T/pred_iris.out")"
-run_ok pred_outs predict "$T/iris_ovo.safetensors" --data tests/data/iris.csv --outputs
+run_ok pred_outs predict "$T/iris_ovo.safetensors" --data examples/data/iris.csv --outputs
 [ "$(head -1 "$T/pred_outs.out")" = "0_vs_1,0_vs_2,1_vs_2" ] && ok || bad "predict --outputs: $(head -1 "$T/pred_outs.out")"
 run_ok set_boundary boundary "$T/iris_ovr.safetensors" --at x1=5,x2=3.4,x3=1.5,x4=0.2
 has_text "$T/set_boundary.out" "class 0 (setosa) against the rest: g_0(x)"
@@ -101,30 +101,30 @@ refuses set_grad "a one-vs-rest or one-vs-one model set, not one network" grad "
 printf '0,0,0\n1,1,1\n0,1,1\n' >"$T/two.csv"
 refuses multi_two "needs class labels of at least 3 classes" train --arch 2-1 --multiclass ovr \
     --data "$T/two.csv" --save "$T/x.safetensors"
-refuses multi_json "a model set is one safetensors file" train --arch 4-1 --multiclass ovo --data tests/data/iris.csv \
+refuses multi_json "a model set is one safetensors file" train --arch 4-1 --multiclass ovo --data examples/data/iris.csv \
     --save "$T/x.json"
-refuses multi_arch "one sigmoid output unit and loss bce" train --arch 4-3 --multiclass ovr --data tests/data/iris.csv \
+refuses multi_arch "one sigmoid output unit and loss bce" train --arch 4-3 --multiclass ovr --data examples/data/iris.csv \
     --save "$T/x.safetensors" --quiet
-refuses multi_scheme "--multiclass: expected ovr or ovo" train --arch 4-1 --multiclass all --data tests/data/iris.csv
-refuses ovr_rule "--ovr-rule: expected score or distance" eval "$T/iris_ovr.safetensors" --data tests/data/iris.csv \
+refuses multi_scheme "--multiclass: expected ovr or ovo" train --arch 4-1 --multiclass all --data examples/data/iris.csv
+refuses ovr_rule "--ovr-rule: expected score or distance" eval "$T/iris_ovr.safetensors" --data examples/data/iris.csv \
     --ovr-rule nearest
 
 # --- plot-boundary ----------------------------------------------------------------------
-run_ok train_petal train --arch 2-3 --data tests/data/iris_petal.csv --epochs 30 --batch 16 --lr 0.2 --seed 2 \
+run_ok train_petal train --arch 2-3 --data examples/data/iris_petal.csv --epochs 30 --batch 16 --lr 0.2 --seed 2 \
     --save "$T/petal.json" --quiet
-run_ok plot plot-boundary "$T/petal.json" --data tests/data/iris_petal.csv --out "$T/regions.svg"
+run_ok plot plot-boundary "$T/petal.json" --data examples/data/iris_petal.csv --out "$T/regions.svg"
 head -1 "$T/regions.svg" | grep -q '^<?xml' && tail -1 "$T/regions.svg" | grep -q '^</svg>$' && ok || bad "regions.svg is not a whole SVG"
 has_text "$T/regions.svg" "class 2 (virginica)"
 has_text "$T/regions.svg" "g_0 = g_1"
 has_text "$T/regions.svg" "marker-end=\"url(#arrow)\""
-run_ok train_petal_ovo train --arch 2-1 --multiclass ovo --data tests/data/iris_petal.csv --epochs 20 --batch 16 \
+run_ok train_petal_ovo train --arch 2-1 --multiclass ovo --data examples/data/iris_petal.csv --epochs 20 --batch 16 \
     --lr 0.2 --save "$T/petal_ovo.safetensors" --quiet
-run_ok plot_ovo plot-boundary "$T/petal_ovo.safetensors" --data tests/data/iris_petal.csv --out "$T/ovo.svg"
+run_ok plot_ovo plot-boundary "$T/petal_ovo.safetensors" --data examples/data/iris_petal.csv --out "$T/ovo.svg"
 has_text "$T/ovo.svg" "g_0,1 = 0"
 run_ok plot_deep plot-boundary "$T/deep.json" --data "$T/two.csv" --out "$T/deep.svg"
 has_text "$T/deep.svg" "is where the regions meet"
 refuses plot_inputs "the plane of the regions needs a model of two inputs" plot-boundary "$T/iris_ovr.safetensors" \
-    --data tests/data/iris.csv --out "$T/x.svg"
+    --data examples/data/iris.csv --out "$T/x.svg"
 refuses plot_nodata "no data" plot-boundary "$T/petal.json"
 
 # --- show-weights -----------------------------------------------------------------------

@@ -319,7 +319,7 @@ static void test_iris(void)
     bp_csv_options_init(&co);
     bp_dataset d;
     bp_error err;
-    if (bp_csv_load("tests/data/iris.csv", &co, &d, &err)) { CHECK(0, "%s", err.msg); return; }
+    if (bp_csv_load("examples/data/iris.csv", &co, &d, &err)) { CHECK(0, "%s", err.msg); return; }
     bp_scaler sc = {0};
     CHECK(bp_scaler_fit(&sc, &d, &err) == BP_OK && bp_scaler_apply(&sc, &d, &err) == BP_OK, "%s", err.msg);
     bp_net_spec s;
