@@ -497,9 +497,10 @@ bp_status bp_boundary_of_net(bp_net *net, const bp_scaler *scaler, const char *w
         case BP_ACT_SIGMOID: shift = 0; break;
         case BP_ACT_LINEAR: case BP_ACT_RELU: shift = 0.5; break;
         case BP_ACT_TANH: shift = atanh(0.5); break;
+        case BP_ACT_SOFTMAX:
+            return bp_err(err, BP_E_VALUE, "%s: a softmax over one unit is the constant 1: it has no boundary", what);
         default:
-            return bp_err(err, BP_E_VALUE, "%s: a %s over one unit is the constant 1: it has no boundary", what,
-                          bp_act_name(act));
+            return bp_err(err, BP_E_VALUE, "%s: the boundary of one %s output is not known here", what, bp_act_name(act));
         }
     } else if (act == BP_ACT_RELU) {
         return bp_err(err, BP_E_VALUE, "%s: %d relu outputs: where several are 0 they tie, so the classes are not "
