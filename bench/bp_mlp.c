@@ -217,7 +217,7 @@ int main(int argc, char **argv)
     spec.inputs = sz[0];
     spec.nlayers = nsz - 1;
     for (int l = 0; l + 1 < nsz; l++)
-        spec.layers[l] = (bp_layer_spec){sz[l + 1], l + 2 < nsz ? BP_ACT_RELU : BP_ACT_SOFTMAX, 1};
+        spec.layers[l] = (bp_layer_spec){sz[l + 1], l + 2 < nsz ? BP_ACT_RELU : BP_ACT_SOFTMAX, 1, 0};
     spec.layout = BP_OUT_IN;
     spec.loss = BP_LOSS_CE;
     spec.reduction = BP_MEAN;

@@ -56,9 +56,9 @@ static bp_net *tiny_net(bp_dtype dt)
     memset(&spec, 0, sizeof spec);
     spec.inputs = 4;
     spec.nlayers = 3;
-    spec.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1};
-    spec.layers[1] = (bp_layer_spec){2, BP_ACT_SIGMOID, 1};
-    spec.layers[2] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1};
+    spec.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1, 0};
+    spec.layers[1] = (bp_layer_spec){2, BP_ACT_SIGMOID, 1, 0};
+    spec.layers[2] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1, 0};
     spec.layout = BP_OUT_IN;
     spec.loss = BP_LOSS_BCE;
     spec.reduction = BP_MEAN;

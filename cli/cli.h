@@ -11,6 +11,8 @@
 
 /* Print "backprop: MESSAGE" on stderr; return EXIT_BAD. */
 int cli_fail(const bp_error *err);
+/* cli_fail, then the line of `text` holding byte `where` (if >= 0) with a caret under it. */
+int cli_fail_at(const char *text, int where, const bp_error *err);
 int cli_failf(const char *fmt, ...);
 /* After getopt_long (with opterr = 0) returned '?': one line naming the bad
  * option of command `cmd`; returns EXIT_BAD. */
@@ -47,5 +49,8 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_boundary(int argc, char **argv);
+int cmd_plot_boundary(int argc, char **argv);
+int cmd_show_weights(int argc, char **argv);
 
 #endif

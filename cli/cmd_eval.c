@@ -45,26 +45,15 @@ static const char HELP[] =
     "\n"
     "Exit status: 0 on success, 2 on bad input (the message names the file).\n";
 
-/* A JSON string (paths may hold quotes or backslashes). */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void print_json(const char *model, const char *data, const bp_metrics *m, const bp_dataset *d)
+static void print_json(const char *model, const char *data, const bp_metrics *m, const bp_dataset *d,
+                       const char *scheme, const char *rule)
 {
     int k = m->nclasses;
     printf("{\"model\": ");
-    json_str(stdout, model);
+    bp_json_str(stdout, model);
+    if (scheme) printf(", \"multiclass\": \"%s\", \"rule\": \"%s\"", scheme, rule);
     printf(", \"data\": ");
-    json_str(stdout, data);
+    bp_json_str(stdout, data);
     printf(", \"n\": %d, \"loss\": ", m->n);
     bp_json_num(stdout, m->loss);
     if (k) {
@@ -84,7 +73,7 @@ static void print_json(const char *model, const char *data, const bp_metrics *m,
             printf("[");
             for (int c = 0; c < k; c++) {
                 if (c) printf(", ");
-                if (c < d->nclasses) json_str(stdout, d->class_names[c]);
+                if (c < d->nclasses) bp_json_str(stdout, d->class_names[c]);
                 else printf("null");
             }
             printf("]");
@@ -107,6 +96,8 @@ static void print_json(const char *model, const char *data, const bp_metrics *m,
     printf("}\n");
 }
 
+static void print_classes(const bp_metrics *m, const bp_dataset *d);
+
 static void print_text(const char *model, const char *data, const bp_metrics *m, const bp_dataset *d,
                        const bp_net *net)
 {
@@ -124,9 +115,17 @@ static void print_text(const char *model, const char *data, const bp_metrics *m,
         printf("mse       %s\nmae       %s\n", bp_num_short(b1, m->mse, 6), bp_num_short(b2, m->mae, 6));
         return;
     }
+    print_classes(m, d);
+}
+
+/* Accuracy, per-class accuracy and the confusion matrix. */
+static void print_classes(const bp_metrics *m, const bp_dataset *d)
+{
+    int k = m->nclasses;
     long correct = 0;
     for (int c = 0; c < k; c++) correct += m->confusion[(size_t)c * k + c];
     printf("accuracy  %.4f (%ld/%d)\n", m->accuracy, correct, m->n);
+    char b1[BP_NUM_MAX];
     printf("0-1 loss  %ld misclassified (sum), %s (mean)\n\nper-class accuracy\n", m->n - correct,
            bp_num_short(b1, (double)(m->n - correct) / m->n, 6));
     int w = 5;   /* width of the name column */
@@ -162,6 +161,7 @@ void model_opts_init(model_opts *o)
 {
     o->dtype = BP_F32;
     o->batch = 256;
+    o->rule = BP_OVR_SCORE;
 }
 
 int model_opt(int c, const char *optarg, model_opts *o)
@@ -182,6 +182,14 @@ int model_opt(int c, const char *optarg, model_opts *o)
         o->batch = (int)v;
         return 1;
     }
+    case 'R':
+        if (!strcmp(optarg, "score")) o->rule = BP_OVR_SCORE;
+        else if (!strcmp(optarg, "distance")) o->rule = BP_OVR_DISTANCE;
+        else {
+            cli_failf("--ovr-rule: expected score or distance, got '%s'", optarg);
+            return -1;
+        }
+        return 1;
     default: return 0;
     }
 }
@@ -228,6 +236,87 @@ int model_load(const char *cmd, int argc, char **argv, const model_opts *o, cons
     return rc;
 }
 
+bp_net *model_set_stand_in(bp_multiclass *mc)
+{
+    int k = bp_multiclass_classes(mc);
+    bp_net_spec s;
+    memset(&s, 0, sizeof s);
+    s.inputs = bp_net_get_spec(bp_multiclass_model(mc, 0))->inputs;
+    s.nlayers = 1;
+    s.layers[0] = (bp_layer_spec){k, BP_ACT_SOFTMAX, 1, 0};
+    s.loss = BP_LOSS_CE;
+    bp_net *stand_in = NULL;
+    bp_error err;
+    if (bp_net_new(&s, BP_F32, &stand_in, &err) ||
+        bp_net_set_class_names(stand_in, bp_multiclass_class_names(mc), bp_multiclass_class_names(mc) ? k : 0, &err)) {
+        bp_net_free(stand_in);
+        cli_fail(&err);
+        return NULL;
+    }
+    return stand_in;
+}
+
+int model_set_load(const char *cmd, int argc, char **argv, const model_opts *o, const data_opts *dopt,
+                   data_purpose purpose, bp_multiclass **mc, bp_scaler *scaler, bp_dataset *d)
+{
+    bp_error err;
+    *mc = NULL;
+    memset(d, 0, sizeof *d);
+    if (optind != argc - 1) return cli_failf("%s: expected one model file (see `backprop %s --help`)", cmd, cmd);
+    if (bp_multiclass_load(argv[optind], o->dtype, mc, scaler, &err)) return cli_fail(&err);
+    int k = bp_multiclass_classes(*mc), rc = 0;
+    bp_net *stand_in = model_set_stand_in(*mc);
+    if (!stand_in) rc = EXIT_BAD;
+    if (!rc) rc = data_load(dopt, purpose, stand_in, scaler, d);
+    if (!rc && bp_multiclass_class_names(*mc)) {
+        d->class_names = bp_multiclass_class_names(*mc);
+        if (!d->nclasses) d->nclasses = k;
+    }
+    bp_net_free(stand_in);
+    if (rc) {
+        bp_multiclass_free(*mc);
+        *mc = NULL;
+        bp_scaler_free(scaler);
+    }
+    return rc;
+}
+
+/* eval of a model set: its combined classifier's metrics. */
+static int eval_set(int argc, char **argv, const model_opts *mo, const data_opts *dopt, int json)
+{
+    bp_multiclass *mc;
+    bp_scaler scaler;
+    bp_dataset d;
+    int rc = model_set_load("eval", argc, argv, mo, dopt, DATA_EVAL, &mc, &scaler, &d);
+    if (rc) return rc;
+    const char *path = argv[optind], *desc = data_describe(dopt, DATA_EVAL);
+    bp_error err;
+    bp_metrics m = {0};
+    int ovr = bp_multiclass_get_scheme(mc) == BP_OVR;
+    const char *rule = !ovr ? "vote" : mo->rule == BP_OVR_DISTANCE ? "distance" : "score";
+    if (bp_multiclass_evaluate(mc, &scaler, mo->rule, &d, mo->batch, &m, &err)) {
+        rc = cli_failf("%s: %s", desc, err.msg);
+    } else if (json) {
+        print_json(path, desc, &m, &d, bp_multiclass_scheme_name(bp_multiclass_get_scheme(mc)), rule);
+    } else {
+        int in = bp_net_get_spec(bp_multiclass_model(mc, 0))->inputs;
+        printf("model     %s (%s: %d binary networks of %d input%s, %d classes)\n", path,
+               ovr ? "one-vs-rest" : "one-vs-one", bp_multiclass_models(mc), in, in == 1 ? "" : "s",
+               bp_multiclass_classes(mc));
+        printf("data      %s (%d sample%s)\n", desc, m.n, m.n == 1 ? "" : "s");
+        printf("rule      %s\n", !ovr ? "the majority vote of the pairs (ties: the larger summed confidence)"
+                                 : mo->rule == BP_OVR_DISTANCE ? "the largest signed distance g(x)/|theta|"
+                                                               : "the largest score");
+        print_classes(&m, &d);
+    }
+    if (!rc && (fflush(stdout) || ferror(stdout))) rc = cli_failf("stdout: write error");
+    bp_metrics_free(&m);
+    bp_dataset_free(&d);
+    bp_scaler_free(&scaler);
+    bp_multiclass_free(mc);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -251,6 +340,7 @@ int cmd_eval(int argc, char **argv)
         default: return cli_bad_option("eval", argv);
         }
     }
+    if (optind == argc - 1 && bp_multiclass_file(argv[optind])) return eval_set(argc, argv, &mo, &dopt, json);
     bp_net *net;
     bp_scaler scaler;
     bp_dataset d;
@@ -261,7 +351,7 @@ int cmd_eval(int argc, char **argv)
     bp_metrics m = {0};
     const char *desc = data_describe(&dopt, DATA_EVAL);
     if (bp_evaluate(net, &d, mo.batch, &m, &err)) rc = cli_failf("%s: %s", desc, err.msg);
-    else if (json) print_json(path, desc, &m, &d);
+    else if (json) print_json(path, desc, &m, &d, NULL, NULL);
     else print_text(path, desc, &m, &d, net);
     if (!rc && (fflush(stdout) || ferror(stdout))) rc = cli_failf("stdout: write error");
     bp_metrics_free(&m);

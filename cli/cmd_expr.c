@@ -80,20 +80,6 @@ static const char HELP[] =
     "exit status: 0 success, 2 bad input (syntax, unknown name, missing value, a\n"
     "function outside its domain at the point); errors point at the column.\n";
 
-/* "backprop: MESSAGE", then the line of `text` holding byte `where` with a caret under it. */
-static int fail_at(const char *text, int where, const bp_error *err)
-{
-    cli_fail(err);
-    if (where < 0) return EXIT_BAD;
-    int ls = where, le = where;
-    while (ls > 0 && text[ls - 1] != '\n') ls--;
-    while (text[le] && text[le] != '\n') le++;
-    fprintf(stderr, "  %.*s\n  ", le - ls, text + ls);
-    for (int i = ls; i < where; i++) fputc(text[i] == '\t' ? '\t' : ' ', stderr);
-    fputs("^\n", stderr);
-    return EXIT_BAD;
-}
-
 static int in_path(const char *prog)
 {
     const char *path = getenv("PATH");
@@ -248,7 +234,7 @@ int cmd_expr(int argc, char **argv)
     bp_expr *e;
     bp_error err = {BP_OK, ""};
     int where;
-    if (bp_expr_parse(text, &e, &where, &err)) return fail_at(text, where, &err);
+    if (bp_expr_parse(text, &e, &where, &err)) return cli_fail_at(text, where, &err);
     int rc = 0;
     bp_expr_set_digits(e, (int)digits);
     if (nat) {   /* every --at as one list, so that a name given twice is noticed */
@@ -273,8 +259,8 @@ int cmd_expr(int argc, char **argv)
             /* a variable without a value: say how to give it */
             bp_error e2 = err;
             snprintf(e2.msg, sizeof e2.msg, "%.900s; give it with --at", err.msg);
-            rc = fail_at(text, where, &e2);
-        } else rc = fail_at(text, where, &err);
+            rc = cli_fail_at(text, where, &e2);
+        } else rc = cli_fail_at(text, where, &err);
     }
     if (rc) { bp_expr_free(e); return rc; }
 

@@ -35,6 +35,12 @@ static const char HELP[] =
     "data was scaled, from the data as given.  A named dataset gives its test split unless\n"
     "--split train.\n"
     "\n"
+    "A one-vs-rest or one-vs-one model set (train --multiclass) gives `class,confidence`\n"
+    "(`class,name,confidence` with class names): the combined class and, one-vs-rest, the\n"
+    "winning model's output (or its signed distance with --ovr-rule distance), one-vs-one\n"
+    "the winner's share of the k-1 votes; with --outputs, every model's output, in columns\n"
+    "named POS_vs_rest or POS_vs_NEG.\n"
+    "\n"
     "  --out FILE          write the CSV to FILE (atomically) instead of standard output\n"
     "  --outputs           every output, also for a classifier\n"
     MODEL_OPTIONS_HELP
@@ -99,6 +105,79 @@ static void write_preds(FILE *f, const float *out, int n, int k, int classes, in
     }
 }
 
+/* A model set's predictions: class[,name],confidence, or with --outputs every model's output. */
+static void write_set_preds(FILE *f, bp_multiclass *mc, const int *cls, const double *conf, const float *outs, int n,
+                            const char *const *names)
+{
+    char b[BP_NUM_MAX];
+    int nm = bp_multiclass_models(mc);
+    if (outs) {
+        for (int j = 0; j < nm; j++) {
+            int p, q;
+            bp_multiclass_pair(mc, j, &p, &q);
+            if (q < 0) fprintf(f, "%d_vs_rest%s", p, j + 1 < nm ? "," : "\n");
+            else fprintf(f, "%d_vs_%d%s", p, q, j + 1 < nm ? "," : "\n");
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < nm; j++) fprintf(f, "%s%s", bp_num_exact_f32(b, outs[(size_t)i * nm + j]), j + 1 < nm ? "," : "\n");
+        return;
+    }
+    fputs(names ? "class,name,confidence\n" : "class,confidence\n", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%d,", cls[i]);
+        if (names) {
+            put_field(f, names[cls[i]]);
+            fputc(',', f);
+        }
+        fprintf(f, "%s\n", bp_num_exact(b, conf[i]));
+    }
+}
+
+static int predict_set(int argc, char **argv, const model_opts *mo, const data_opts *dopt, const char *outpath, int raw)
+{
+    bp_multiclass *mc;
+    bp_scaler scaler;
+    bp_dataset d;
+    bp_error err;
+    int rc = model_set_load("predict", argc, argv, mo, dopt, DATA_PREDICT, &mc, &scaler, &d);
+    if (rc) return rc;
+    int nm = bp_multiclass_models(mc);
+    int *cls = malloc((size_t)d.n * sizeof *cls + 1);
+    double *conf = malloc((size_t)d.n * sizeof *conf + 1);
+    float *outs = raw ? malloc((size_t)d.n * nm * sizeof *outs + 1) : NULL;
+    if (!cls || !conf || (raw && !outs)) { rc = cli_failf("out of memory"); goto done; }
+    if (bp_multiclass_predict(mc, &scaler, mo->rule, &d, mo->batch, cls, conf, &err)) {
+        rc = cli_failf("%s: %s", data_describe(dopt, DATA_PREDICT), err.msg);
+        goto done;
+    }
+    float *col = raw ? malloc((size_t)d.n * sizeof *col + 1) : NULL;
+    for (int j = 0; raw && j < nm && !rc; j++) {   /* each model's output */
+        if (!col) { rc = cli_failf("out of memory"); break; }
+        if (bp_predict(bp_multiclass_model(mc, j), &d, mo->batch, col, &err)) rc = cli_fail(&err);
+        for (int i = 0; !rc && i < d.n; i++) outs[(size_t)i * nm + j] = col[i];
+    }
+    free(col);
+    if (rc) goto done;
+    const char *const *names = bp_multiclass_class_names(mc);
+    if (outpath) {
+        bp_atomic_file af;
+        if (bp_atomic_open(&af, outpath, &err)) { rc = cli_fail(&err); goto done; }
+        write_set_preds(af.fp, mc, cls, conf, outs, d.n, names);
+        if (bp_atomic_commit(&af, &err)) rc = cli_fail(&err);
+    } else {
+        write_set_preds(stdout, mc, cls, conf, outs, d.n, names);
+        if (fflush(stdout) || ferror(stdout)) rc = cli_failf("stdout: write error");
+    }
+done:
+    free(cls);
+    free(conf);
+    free(outs);
+    bp_dataset_free(&d);
+    bp_scaler_free(&scaler);
+    bp_multiclass_free(mc);
+    return rc;
+}
+
 int cmd_predict(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -127,6 +206,7 @@ int cmd_predict(int argc, char **argv)
     const cli_file files[] = {{"MODEL", optind < argc ? argv[optind] : NULL, 0}, {"--data", dopt.data, 0},
                               {"--labels", dopt.labels, 0}, {"--out", outpath, 1}};
     if (cli_distinct(files, 4)) return EXIT_BAD;
+    if (optind == argc - 1 && bp_multiclass_file(argv[optind])) return predict_set(argc, argv, &mo, &dopt, outpath, raw);
     bp_error err;
     bp_net *net;
     bp_scaler scaler;

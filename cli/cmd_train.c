@@ -38,6 +38,14 @@ static const char HELP[] =
     "  --model FILE.json   take the architecture (and any weights) from a model file instead;\n"
     "                      without --data, train on the file's own data (data.x, data.y)\n"
     "  --dtype T           f32 (default) or f64\n"
+    "  --multiclass ovr|ovo  k classes by binary networks of --arch (one sigmoid output, loss\n"
+    "                      bce, the defaults here): one-vs-rest, k of them (class c against the\n"
+    "                      rest), or one-vs-one, k(k-1)/2 (class i against class j, on their\n"
+    "                      samples only); each trained with the options below on the data\n"
+    "                      relabelled (1: its first class), model m with the seed\n"
+    "                      SEED + (m+1) * 0x9E3779B97F4A7C15; saved together in one safetensors\n"
+    "                      file (its metadata names the scheme, the classes and each model's\n"
+    "                      pair) that eval, predict, boundary and plot-boundary read\n"
     "\n";
 
 static const char HELP2[] =
@@ -90,7 +98,7 @@ static const char HELP3[] =   /* C99 promises string literals of 4095 characters
 enum {
     O_ARCH = 1, O_HIDDEN, O_OUTPUT, O_LOSS, O_RED, O_LAYOUT, O_INIT, O_MODEL, O_DTYPE, O_EPOCHS, O_BATCH, O_LR,
     O_OPT, O_MOM, O_B1, O_B2, O_AEPS, O_WD, O_SCHED, O_STEP, O_GAMMA, O_TOL, O_VAL, O_PAT, O_BEST, O_SEED,
-    O_NOSHUF, O_NOSTD, O_THREADS, O_SAVE, O_CKPT, O_RESUME, O_LOG, O_PLOT, O_QUIET, O_HELP
+    O_NOSHUF, O_NOSTD, O_THREADS, O_SAVE, O_CKPT, O_RESUME, O_LOG, O_PLOT, O_QUIET, O_MULTI, O_HELP
 };
 
 static volatile int g_stop;
@@ -235,6 +243,100 @@ static bp_status save_model(const bp_net *net, const bp_scaler *scaler, const ch
     return st;
 }
 
+static void on_model(void *user, int m, int nmodels, int pos, int neg)
+{
+    const bp_dataset *d = user;
+    char a[160], b[160];
+    if (d->class_names) snprintf(a, sizeof a, "class %d (%s)", pos, d->class_names[pos]);
+    else snprintf(a, sizeof a, "class %d", pos);
+    if (neg < 0) snprintf(b, sizeof b, "the rest");
+    else if (d->class_names) snprintf(b, sizeof b, "class %d (%s)", neg, d->class_names[neg]);
+    else snprintf(b, sizeof b, "class %d", neg);
+    printf("model %d/%d: %s against %s\n", m + 1, nmodels, a, b);
+    fflush(stdout);
+}
+
+/* train --multiclass: the split and the standardisation of the data as for one network, then a model set of
+ * binary networks of `spec`, its combined accuracy, and the file. */
+static int train_multiclass(const bp_net_spec *spec, bp_dtype dtype, bp_init init, bp_multiclass_scheme scheme,
+                            bp_train_options *o, const data_opts *dopt, bp_dataset *all, double val, int standardize,
+                            const char *save, int quiet)
+{
+    bp_dataset train = {0}, valid = {0};
+    bp_scaler scaler = {0};
+    bp_multiclass *mc = NULL;
+    bp_error err;
+    int rc = 0;
+    const char *desc = data_describe(dopt, DATA_TRAIN);
+    if (!all->labels || all->nclasses < 3) {
+        rc = cli_failf("%s: --multiclass needs class labels of at least 3 classes (the data has %d)", desc, all->nclasses);
+        goto out;
+    }
+    if (val > 0) {
+        bp_dataset_shuffle(all, o->seed);
+        if (bp_dataset_split(all, val, &train, &valid, &err)) { rc = cli_fail(&err); goto out; }
+    } else {
+        train = *all;
+        memset(all, 0, sizeof *all);
+    }
+    if (data_is_csv(dopt)) {
+        if (standardize && (bp_scaler_fit(&scaler, &train, &err) || bp_scaler_apply(&scaler, &train, &err) ||
+                            (valid.n && bp_scaler_apply(&scaler, &valid, &err)))) { rc = cli_fail(&err); goto out; }
+    } else {
+        scaler.divide = 255;
+    }
+    bp_scaler_note_range(&scaler, &train);
+    if (train.features != spec->inputs) {
+        rc = cli_failf("%s: the data has %d features, the network %d inputs", desc, train.features, spec->inputs);
+        goto out;
+    }
+    progress pr = {isatty(STDOUT_FILENO), quiet, 0};
+    o->on_batch = on_batch;
+    o->on_epoch = on_epoch;
+    o->user = &pr;
+    o->stop = &g_stop;
+    int nm = scheme == BP_OVR ? train.nclasses : train.nclasses * (train.nclasses - 1) / 2;
+    if (!quiet) {
+        printf("training %d %s networks %d", nm, scheme == BP_OVR ? "one-vs-rest" : "one-vs-one", spec->inputs);
+        for (int l = 0; l < spec->nlayers; l++) printf("-%d", spec->layers[l].units);
+        printf(" (%s output, %s loss) for %d classes\n  on %d samples%s, %s, batch %d, lr %g, %d epoch%s each\n",
+               bp_act_name(spec->layers[spec->nlayers - 1].act), bp_loss_name(spec->loss), train.nclasses, train.n,
+               valid.n ? " (+ validation)" : "", bp_optimizer_name(o->optimizer), o->batch, o->lr, o->epochs,
+               o->epochs == 1 ? "" : "s");
+        fflush(stdout);
+    }
+    signal(SIGINT, on_sigint);
+    bp_status st = bp_multiclass_train(spec, dtype, init, scheme, &train, valid.n ? &valid : NULL, o,
+                                       quiet ? NULL : on_model, &train, &mc, &err);
+    signal(SIGINT, SIG_DFL);
+    if (!quiet && pr.tty) { printf("\r\033[K"); fflush(stdout); }
+    if (st == BP_E_INTERRUPTED) {
+        fprintf(stderr, "backprop: %s; a model set is not checkpointed: nothing was saved\n", err.msg);
+        rc = 130;
+        goto out;
+    }
+    if (st) { rc = st == BP_E_DIVERGED ? (cli_fail(&err), EXIT_WRONG) : cli_fail(&err); goto out; }
+    if (!quiet) {
+        bp_metrics m;
+        for (int part = 0; part < 2; part++) {
+            const bp_dataset *d = part ? &valid : &train;
+            if (!d->n) continue;
+            if (bp_multiclass_evaluate(mc, &scaler, BP_OVR_SCORE, d, 256, &m, &err)) { rc = cli_fail(&err); goto out; }
+            printf("combined %s accuracy %.4f (%s)\n", part ? "validation" : "training", m.accuracy,
+                   scheme == BP_OVR ? "the largest score" : "the majority vote");
+            bp_metrics_free(&m);
+        }
+    }
+    if (bp_multiclass_save(mc, scaler.features ? &scaler : NULL, save, &err)) { rc = cli_fail(&err); goto out; }
+    if (!quiet) printf("model set saved to %s\n", save);
+out:
+    bp_multiclass_free(mc);
+    bp_dataset_free(&train);
+    bp_dataset_free(&valid);
+    bp_scaler_free(&scaler);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -255,7 +357,8 @@ int cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS}, {"save", required_argument, 0, O_SAVE},
         {"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
         {"log", required_argument, 0, O_LOG}, {"plot", required_argument, 0, O_PLOT},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, O_HELP}, DATA_OPTIONS, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"multiclass", required_argument, 0, O_MULTI},
+        {"help", no_argument, 0, O_HELP}, DATA_OPTIONS, {0, 0, 0, 0}};
     bp_net_spec spec;
     memset(&spec, 0, sizeof spec);
     bp_train_options o;
@@ -272,7 +375,8 @@ int cmd_train(int argc, char **argv)
     spec.reduction = BP_MEAN;
     double val = 0;
     long n, threads = 0;
-    int arch_opts = 0;
+    int arch_opts = 0, multi = 0;
+    bp_multiclass_scheme scheme = BP_OVR;
     unsigned char given[O_HELP + 1] = {0};   /* which options the command line set */
     int c;
     optind = 1;
@@ -340,6 +444,10 @@ int cmd_train(int argc, char **argv)
         case O_LOG: log_path = optarg; break;
         case O_PLOT: plot_path = optarg; break;
         case O_QUIET: quiet = 1; break;
+        case O_MULTI:
+            if (bp_multiclass_scheme_parse(optarg, &scheme)) return cli_failf("--multiclass: expected ovr or ovo, got '%s'", optarg);
+            multi = 1;
+            break;
         case O_HELP: case 'h': fputs(HELP, stdout); fputs(HELP2, stdout); fputs(HELP3, stdout); return 0;
         default: return cli_bad_option("train", argv);
         }
@@ -373,6 +481,11 @@ int cmd_train(int argc, char **argv)
     if (!dopt.data && !model_json)
         return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS "
                          "(with --model FILE.json, the file's own data is used when --data is left out)");
+    if (multi && (resume || model_json || log_path || plot_path || ckpt || dopt.regression))
+        return cli_failf("train: --multiclass trains a set of networks of --arch on class labels: --resume, --model, "
+                         "--checkpoint, --log, --plot and --regression do not apply");
+    if (multi && strlen(save) >= 5 && !strcmp(save + strlen(save) - 5, ".json"))
+        return cli_failf("--save %s: a model set is one safetensors file (not a JSON model file)", save);
     const char *named[] = {save, ckpt, log_path, plot_path}, *optn[] = {"--save", "--checkpoint", "--log", "--plot"};
     for (int i = 0; i < 4; i++)
         if (named[i] && !strcmp(named[i], "-"))
@@ -407,6 +520,7 @@ int cmd_train(int argc, char **argv)
     bp_error err;
     int rc = 0;
     if (!from_ckpt && dopt.regression && !loss_set) spec.loss = BP_LOSS_SQUARED;
+    if (multi && !loss_set) spec.loss = BP_LOSS_BCE;   /* the binary networks' loss */
     if (model_json && arch_opts)
         return cli_failf("train: --model takes the architecture from the file: --hidden, --output, --loss, --reduction, "
                          "--layout and --init do not apply");
@@ -458,6 +572,10 @@ int cmd_train(int argc, char **argv)
         if (one)
             fprintf(stderr, "backprop: warning: %s: every sample has the label %d: with one class there is nothing to "
                             "tell apart (is --label-col right?)\n", ddesc, all.labels[0]);
+    }
+    if (multi) {   /* the data's own split and scaling, then the set */
+        rc = train_multiclass(&spec, dtype, init, scheme, &o, &dopt, &all, val, standardize, save, quiet);
+        goto out;
     }
     if (bp_net_outputs(net) == 1 && all.nclasses == 2 && all.outputs == 2) {
         /* one sigmoid output for two classes: the target is the label itself */

@@ -4,6 +4,7 @@
 #include "data_opts.h"
 #include "core/file.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <stdlib.h>
@@ -34,6 +35,20 @@ static int labels_to_one_hot(const char *path, const bp_net *net, bp_mat *y)
     y->data = oh;
     y->cols = k;
     return 0;
+}
+
+/* "backprop: MESSAGE", then the line of `text` holding byte `where` with a caret under it. */
+int cli_fail_at(const char *text, int where, const bp_error *err)
+{
+    cli_fail(err);
+    if (where < 0) return EXIT_BAD;
+    int ls = where, le = where;
+    while (ls > 0 && text[ls - 1] != '\n') ls--;
+    while (text[le] && text[le] != '\n') le++;
+    fprintf(stderr, "  %.*s\n  ", le - ls, text + ls);
+    for (int i = ls; i < where; i++) fputc(text[i] == '\t' ? '\t' : ' ', stderr);
+    fputs("^\n", stderr);
+    return EXIT_BAD;
 }
 
 int cli_distinct(const cli_file *f, int n)

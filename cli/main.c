@@ -29,6 +29,10 @@ static const char USAGE[] =
     "  eval MODEL       loss, accuracy, per-class accuracy, confusion matrix (or MSE/MAE)\n"
     "  predict MODEL    outputs, or class and probability, per row\n"
     "  convert IN OUT   between a JSON model file and a safetensors model\n"
+    "  boundary EXPR|MODEL  a linear decision boundary: normal, unit normal, distance from the\n"
+    "                   origin, and each point's side and signed distance\n"
+    "  plot-boundary MODEL  the decision regions of a model of two inputs, as SVG\n"
+    "  show-weights MODEL   each unit's weights as an image (a linear classifier's templates)\n"
     "\n"
     "Run `backprop COMMAND --help` for the options of a command; `man backprop` for the manual.\n"
     "  --version        print the version and the kernel of the f32 training products\n";
@@ -154,6 +158,8 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"step", cmd_step}, {"expr", cmd_expr},
         {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
+        {"boundary", cmd_boundary}, {"plot-boundary", cmd_plot_boundary},
+        {"show-weights", cmd_show_weights},
     };
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") && argc >= 3) {   /* backprop help train = backprop train --help */

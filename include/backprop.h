@@ -142,6 +142,7 @@ typedef enum bp_op {
     BP_OP_STEP,         /* 1 where a > 0, else 0; its derivative is 0            */
     BP_OP_ZERO_ONE,     /* the number of rows whose class differs (a = outputs,
                            b = targets; 1 x 1); its derivative is 0             */
+    BP_OP_PREPEND_ONE,  /* [1, a]: a column of ones before the columns of a (the bias trick) */
     BP_OP_COUNT
 } bp_op;
 
@@ -166,7 +167,8 @@ BP_API bp_node bp_graph_leaf(bp_graph *g, int rows, int cols, int requires_grad,
 BP_API bp_node bp_graph_leaf_view(bp_graph *g, int rows, int cols, void *data, void *grad,
                            const char *name, bp_error *err);
 
-/* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN, STEP). */
+/* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN,
+ * STEP, PREPEND_ONE: m x n -> m x (n + 1)). */
 BP_API bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err);
 /* Binary elementwise op on equal shapes (ADD, SUB, MUL, DIV, MAX, MIN), or
  * BIAS_ADD (a: m x n, b: 1 x n), or a fused loss (SOFTMAX_CE, SIGMOID_BCE:
@@ -251,7 +253,13 @@ BP_API int bp_init_parse(const char *s, bp_init *out);
 typedef struct bp_layer_spec {
     int units;
     bp_act act;
-    int bias;          /* 1: z = ... + b; 0: no bias */
+    int bias;          /* 1: z = ... + b; 0: no separate bias */
+    int bias_trick;    /* 1 ("bias": "trick" in a model file): the bias is W's
+                          first column (out_in: W is units x (1 + fan_in)) or
+                          first row (in_out: (1 + fan_in) x units) and the
+                          layer computes z = [1, a^[l-1]] W^T (or [1, a^[l-1]] W):
+                          the values of a layer with a separate b equal to
+                          that column. bias must then be 0. */
 } bp_layer_spec;
 
 #define BP_MAX_LAYERS 64
@@ -269,7 +277,8 @@ typedef struct bp_net_spec {
 } bp_net_spec;
 
 /* Check a spec: sizes >= 1, softmax only last, bce needs a sigmoid output,
- * cross_entropy a softmax output. The message names the layer. */
+ * cross_entropy a softmax output, no layer with both a bias and the bias
+ * trick. The message names the layer. */
 BP_API bp_status bp_net_spec_check(const bp_net_spec *spec, bp_error *err);
 
 /* Can gradient descent move every weight of a network of this shape?  No
@@ -303,11 +312,15 @@ BP_API const char *const *bp_net_class_names(const bp_net *net);
 
 /* Fill every W and b: small_uniform draws from U(-0.01, 0.01); xavier from
  * U(-r, r), r = sqrt(6 / (fan_in + units)); he from N(0, 2 / fan_in); biases
- * are zero for xavier and he. Deterministic in `seed`. */
+ * are zero for xavier and he. Deterministic in `seed`; a layer with the bias
+ * trick gets the numbers of the same layer with a separate b (its bias column
+ * is that b). */
 BP_API void bp_net_init(bp_net *net, bp_init init, uint64_t seed);
 
 /* Views of layer l's (0-based) weights and bias and their gradients. W has
- * the shape of the net's layout; b is 1 x units, rows == 0 without bias. */
+ * the shape of the net's layout (with the bias trick, one more column, out_in,
+ * or row, in_out: the bias first); b is 1 x units, rows == 0 without a
+ * separate bias. */
 BP_API bp_mat bp_net_weight(bp_net *net, int l);
 BP_API bp_mat bp_net_bias(bp_net *net, int l);
 BP_API bp_mat bp_net_weight_grad(bp_net *net, int l);
@@ -365,6 +378,9 @@ BP_API const bp_graph *bp_net_graph(const bp_net *net);
  *    "scaler": {"divide": 255, "mean": [...], "std": [...], "range": [lo, hi]},
  *    "class_names": ["setosa", "versicolor", "virginica"],
  *    "data": {"x": [[...], ...], "y": [[...], ...]}}
+ * "bias" is true (a separate b), false (none) or "trick": the bias is W's
+ * first column (out_in) or first row (in_out) and the layer's input is
+ * extended with a leading 1 (bp_layer_spec.bias_trick); no "b" then.
  * "scaler" (each part optional; see bp_scaler) is what the inputs go through
  * before the first layer: data.x is given unscaled. Parsing is strict; every
  * error names the file and the JSON path (or line and column for malformed
@@ -990,6 +1006,183 @@ BP_API bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, b
  * each number in the shortest form that reads back as the same double; a NaN
  * value, and the accuracies when classifier == 0, are empty fields. */
 BP_API bp_status bp_log_csv(const bp_epoch_stats *s, int n, int classifier, const char *path, bp_error *err);
+/* Layer `layer`'s (0-based) weights as templates, an SVG picture (written
+ * atomically): unit j's incoming weights (the bias, or the bias trick's
+ * column, left out and written under the tile) as an h x w image, row by
+ * row (h * w must be the layer's fan-in), in a grid, on one diverging colour
+ * scale (blue -max|w|, white 0, red +max|w| over the layer) with its bar;
+ * tiles named "unit j+1", or by class ("3 Dress") for the output layer of a
+ * net with class names. title (may be NULL) heads the picture. */
+BP_API bp_status bp_plot_weights_svg(bp_net *net, int layer, int h, int w, const char *title, const char *path,
+                                     bp_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* One-vs-rest and one-vs-one: a classifier of k classes made of binary ones */
+/* ------------------------------------------------------------------------ */
+/*
+ * A model set holds binary networks of one shape (one sigmoid output, bce):
+ * one-vs-rest, k of them, model c telling class c (positive, target 1) from
+ * all the others; one-vs-one, k(k-1)/2 of them, one per pair i < j in the
+ * order (0,1), (0,2), ..., (k-2,k-1), trained on the samples of classes i and
+ * j only, class i positive. Its class for a sample:
+ *  - one-vs-rest, BP_OVR_SCORE: the largest output (the first on a tie);
+ *    BP_OVR_DISTANCE: the largest signed distance g(x)/|theta| of the sample
+ *    from each model's boundary (CS577 Assignment 2's rule; models without
+ *    hidden layers only; g = z of the output unit, theta its weights, for x
+ *    as the data gives it: the scaler passed is folded in);
+ *  - one-vs-one: the most votes (a model votes for its positive class when its
+ *    output is >= 0.5, else for its negative one); a tie goes to the class
+ *    with the largest summed confidence (a model's output for its positive
+ *    class, 1 - output for its negative one, over the models of that class),
+ *    then to the lower class.
+ */
+typedef enum bp_multiclass_scheme { BP_OVR = 0, BP_OVO } bp_multiclass_scheme;
+typedef enum bp_ovr_rule { BP_OVR_SCORE = 0, BP_OVR_DISTANCE } bp_ovr_rule;
+typedef struct bp_multiclass bp_multiclass;
+
+/* "ovr" / "ovo"; parse one (0, or -1 if unknown). */
+BP_API const char *bp_multiclass_scheme_name(bp_multiclass_scheme s);
+BP_API int bp_multiclass_scheme_parse(const char *s, bp_multiclass_scheme *out);
+/* A set from binary networks (taken over: freed by bp_multiclass_free, also
+ * on failure) of one shape with one sigmoid output: k classes, nmodels = k
+ * (ovr) or k(k-1)/2 (ovo) in the order above; names: the classes' names
+ * (copied; may be NULL). */
+BP_API bp_status bp_multiclass_new(bp_multiclass_scheme scheme, int k, bp_net **nets, int nmodels,
+                                   const char *const *names, bp_multiclass **out, bp_error *err);
+BP_API void bp_multiclass_free(bp_multiclass *mc);
+BP_API bp_multiclass_scheme bp_multiclass_get_scheme(const bp_multiclass *mc);
+BP_API int bp_multiclass_classes(const bp_multiclass *mc);
+BP_API int bp_multiclass_models(const bp_multiclass *mc);
+/* Model i (owned by the set) and its classes: positive, and negative (-1:
+ * the rest, one-vs-rest). */
+BP_API bp_net *bp_multiclass_model(bp_multiclass *mc, int i);
+BP_API void bp_multiclass_pair(const bp_multiclass *mc, int i, int *positive, int *negative);
+/* The classes' names (owned by the set), or NULL. */
+BP_API const char *const *bp_multiclass_class_names(const bp_multiclass *mc);
+
+/* Train a set on `train` (class labels 0..k-1, k >= 3; nclasses and labels
+ * set; validation on `val`, may be NULL): for each model, the data relabelled
+ * (one output, target 1 for its positive class, 0 else; one-vs-one: the
+ * samples of its two classes only), a network of `spec` (one sigmoid output,
+ * loss bce) in `dtype`, initialised with `init` and trained with `opt`, the
+ * seed of model m (0-based) being opt->seed + (m + 1) * 0x9E3779B97F4A7C15
+ * (mod 2^64) for both its initialisation and its shuffling. Before model m,
+ * on_model (may be NULL) is called with m, nmodels and its classes (-1: the
+ * rest); opt's callbacks report its epochs. The class names of `train` go
+ * into the set. Errors: the spec is not binary, fewer than 3 classes, a
+ * class without samples, and whatever training returns (BP_E_INTERRUPTED,
+ * BP_E_DIVERGED: the message names the model). */
+BP_API bp_status bp_multiclass_train(const bp_net_spec *spec, bp_dtype dtype, bp_init init,
+                                     bp_multiclass_scheme scheme, const bp_dataset *train, const bp_dataset *val,
+                                     const bp_train_options *opt,
+                                     void (*on_model)(void *user, int m, int nmodels, int positive, int negative),
+                                     void *user, bp_multiclass **out, bp_error *err);
+/* The class of every sample of d (classes: n ints) and the combined rule's
+ * confidence (conf: n doubles, may be NULL: one-vs-rest the winner's output,
+ * or its distance; one-vs-one the winner's share of the votes). scaler: the
+ * inputs' scaling (for the distance rule; may be NULL). `batch` as for
+ * bp_predict. */
+BP_API bp_status bp_multiclass_predict(bp_multiclass *mc, const bp_scaler *scaler, bp_ovr_rule rule,
+                                       const bp_dataset *d, int batch, int *classes, double *conf, bp_error *err);
+/* Accuracy, per-class accuracy and the confusion matrix of the combined
+ * classifier on d (labels needed); loss, mse and mae are NaN. */
+BP_API bp_status bp_multiclass_evaluate(bp_multiclass *mc, const bp_scaler *scaler, bp_ovr_rule rule,
+                                        const bp_dataset *d, int batch, bp_metrics *out, bp_error *err);
+/* A set on disk: one safetensors file, tensors "models.M.layers.L.weight"
+ * and ".bias" (as bp_net_save's "layers.L...." for model M), the scaler's as
+ * bp_net_save; __metadata__: format, version and architecture (the binary
+ * networks' shape) as bp_net_save, input scaling as bp_net_save, and
+ * "multiclass" = {"scheme": "ovr"|"ovo", "classes": k, "class_names": [...]
+ * (when known), "models": [{"positive": i, "negative": j or "rest"}, ...]}.
+ * Written atomically; loads validate everything. */
+BP_API bp_status bp_multiclass_save(const bp_multiclass *mc, const bp_scaler *scaler, const char *path, bp_error *err);
+BP_API bp_status bp_multiclass_load(const char *path, bp_dtype dtype, bp_multiclass **out, bp_scaler *scaler,
+                                    bp_error *err);
+/* Is `path` a model set (a safetensors file whose metadata has "multiclass")?
+ * 0 for anything else, also a file that cannot be read. */
+BP_API int bp_multiclass_file(const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Decision boundaries of linear models: `backprop boundary`                 */
+/* ------------------------------------------------------------------------ */
+/*
+ * A boundary holds linear functions g(x) = theta_0 + theta . x of the same
+ * variables; each one's boundary is g(x) = 0, with normal n = theta (theta_0
+ * not part of it), unit normal n/|n| (pointing to the side where g > 0) and
+ * signed distance from the origin -theta_0/|n|. A point x has the value g(x),
+ * the side of its sign and the signed distance g(x)/|n|.
+ */
+typedef struct bp_boundary bp_boundary;
+
+/* From a linear expression in the `expr` language ("1 + 2*x1 + 3*x2": sums
+ * and differences of numbers and of variables times constants; constants may
+ * be any expression of numbers). Variables named x1, x2, ... are taken in
+ * their index order (theta_i belongs to x_i however the terms are written),
+ * other names after them in order of first appearance. Errors: BP_E_PARSE
+ * (syntax, as bp_expr_parse), BP_E_VALUE for anything not linear, naming the
+ * term and its column ("x1*x2 (at column 5) is not linear: a product of two
+ * terms that depend on variables (x1 and x2)"), for definitions, vectors and
+ * a g without variables; `where` (may be NULL) the term's byte offset. */
+BP_API bp_status bp_boundary_parse(const char *text, bp_boundary **out, int *where, bp_error *err);
+/* From a network without hidden layers (any layout, bias or bias trick), for
+ * x as the data gives it (scaler, may be NULL, folded in: theta_i / (divide
+ * std_i), theta_0 - sum theta_i mean_i / std_i). One output: g = z - c where
+ * the output is 0.5 (c = 0 for sigmoid, 0.5 for linear and relu, atanh 0.5
+ * for tanh); k outputs (softmax, sigmoid, tanh or linear): the k class scores
+ * g_k = z_k, then the pairwise boundaries g_i - g_j (i < j). `what` names the
+ * model in messages (may be NULL). Errors: hidden layers, relu over several
+ * outputs, a softmax of one unit. */
+BP_API bp_status bp_boundary_of_net(bp_net *net, const bp_scaler *scaler, const char *what, bp_boundary **out,
+                                    bp_error *err);
+/* From a model set of networks without hidden layers: one-vs-rest, each
+ * class's g_k (the output unit's z), then the pairwise g_i - g_j; one-vs-one,
+ * each pair's g_ij (positive side: class i). */
+BP_API bp_status bp_boundary_of_multiclass(bp_multiclass *mc, const bp_scaler *scaler, const char *what,
+                                           bp_boundary **out, bp_error *err);
+BP_API void bp_boundary_free(bp_boundary *b);
+/* Its variables, functions, and each function's name, theta_0, theta_i and
+ * classes (class score: ci and cj = -1; a pair: ci on the positive side, cj
+ * on the negative; one-vs-rest: cj = -1; an expression: both -1; one output
+ * unit: ci = 1, cj = 0). */
+BP_API int bp_boundary_dims(const bp_boundary *b);
+BP_API const char *bp_boundary_var(const bp_boundary *b, int i);
+BP_API int bp_boundary_count(const bp_boundary *b);
+BP_API const char *bp_boundary_name(const bp_boundary *b, int k);
+BP_API double bp_boundary_theta0(const bp_boundary *b, int k);
+BP_API double bp_boundary_theta(const bp_boundary *b, int k, int i);
+BP_API void bp_boundary_classes(const bp_boundary *b, int k, int *ci, int *cj);
+/* g_k(x) for x of bp_boundary_dims values. */
+BP_API double bp_boundary_value(const bp_boundary *b, int k, const double *x);
+/* Add a point for the reports, "x1=1,x2=-2" (every variable once). */
+BP_API bp_status bp_boundary_add_point(bp_boundary *b, const char *assignments, bp_error *err);
+/* The reports: every function's theta_0, theta, normal, |n|, unit normal and
+ * distance from the origin, then per point each g(x), side and signed
+ * distance and, for a classifier, the predicted class. Text (numbers to 8
+ * significant digits) or one line of JSON:
+ *   {"variables": [...], "kind": "expression"|"binary"|"classes"|"ovr"|"ovo",
+ *    "classes": k|null, "class_names": [...]|null,
+ *    "boundaries": [{"name", "symbol", "classes": [ci]|[ci, cj]|[ci, "rest"]|null, "theta0", "theta",
+ *                    "normal", "norm", "unit_normal", "distance"}],
+ *    "points": [{"x": [...], "g": [...], "side": [1|-1|0, ...],
+ *                "distance": [...], "class": c|null}]}
+ * (unit_normal and distance are null for theta = 0; "class_by_distance" is
+ * added to a one-vs-rest point). */
+BP_API bp_status bp_boundary_write_text(const bp_boundary *b, FILE *out, bp_error *err);
+BP_API bp_status bp_boundary_write_json(const bp_boundary *b, FILE *out, bp_error *err);
+
+/* The decision regions of a classifier of two inputs as an SVG picture
+ * (written atomically): the plane around the samples of d (x as the data
+ * gives it; the scaler, may be NULL, is applied before the model) coloured by
+ * the class the model predicts, one unit of x1 as long as one of x2; the
+ * samples as dots in their class's colour (d->labels; grey without), a dark
+ * ring where the model is wrong; for a model without hidden layers its
+ * boundary lines with their unit normals (one output: g = 0; k outputs: the
+ * pieces of g_i = g_j between neighbouring regions; a model set: each
+ * model's g = 0, dashed); a legend with the classes' names and the accuracy
+ * on d. Exactly one of net and mc is given; rule is a one-vs-rest set's.
+ * title (may be NULL) heads the picture. Errors: not two inputs. */
+BP_API bp_status bp_plot_regions_svg(bp_net *net, bp_multiclass *mc, const bp_scaler *scaler, bp_ovr_rule rule,
+                                     const bp_dataset *d, const char *title, const char *path, bp_error *err);
 
 
 #ifdef __cplusplus

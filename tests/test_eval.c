@@ -19,7 +19,7 @@ static bp_net *one_layer(int inputs, int units, bp_act act, bp_loss loss, bp_red
     bp_net_spec spec = {0};
     spec.inputs = inputs;
     spec.nlayers = 1;
-    spec.layers[0] = (bp_layer_spec){units, act, 1};
+    spec.layers[0] = (bp_layer_spec){units, act, 1, 0};
     spec.layout = BP_OUT_IN;
     spec.loss = loss;
     spec.reduction = red;

@@ -1,6 +1,7 @@
 /* test_fused.c - the fused training step (src/nn/fused.c) against the graph
  * path (the reference) on every golden network and example: the same loss,
- * the same gradients (1e-12 relative in f64, 1e-4 in f32), the same outputs.
+ * the same gradients (1e-12 relative in f64, 1e-4 in f32), the same outputs
+ * (networks with the bias trick are refused: they train on the graph path).
  * And a batch given by row numbers into a larger dataset (the trainer's
  * way, bp_fused_backprop_rows) on networks big enough for the own sgemm:
  * the same bits as the gathered batch, and close to the graph path. */
@@ -35,6 +36,16 @@ static void run(const char *path, bp_dtype dt)
     memcpy(g, bp_net_grads(net), n * es);
     bp_mat out_g = bp_net_a(net, bp_net_get_spec(net)->nlayers - 1);
     memset(bp_net_grads(net), 0x7f, n * es);   /* the fused step must overwrite every gradient */
+    const bp_net_spec *s = bp_net_get_spec(net);
+    int trick = 0;
+    for (int l = 0; l < s->nlayers; l++) trick |= s->layers[l].bias_trick;
+    if (trick) {   /* not the fused step's: the network takes the graph path (test_trick) */
+        CHECK(bp_fused_backprop(net, &x, &y, &lf, &err) == BP_E_ARG && strstr(err.msg, "bias trick"), "%s: fused took the "
+              "bias trick", path);
+        free(g);
+        bp_model_free(m);
+        return;
+    }
     CHECK(bp_fused_backprop(net, &x, &y, &lf, &err) == BP_OK, "%s: fused: %s", path, err.msg);
     CHECK(close_to(lg, lf, rtol, atol), "%s (%s): loss graph %.17g fused %.17g", path, bp_dtype_name(dt), lg, lf);
     bp_mat gm = {1, (int)n, dt, g}, fm = {1, (int)n, dt, bp_net_grads(net)};
@@ -79,7 +90,7 @@ static bp_net_spec mlp(int inputs, int n, const int *units, const bp_act *acts, 
     memset(&spec, 0, sizeof spec);
     spec.inputs = inputs;
     spec.nlayers = n;
-    for (int l = 0; l < n; l++) spec.layers[l] = (bp_layer_spec){units[l], acts[l], 1};
+    for (int l = 0; l < n; l++) spec.layers[l] = (bp_layer_spec){units[l], acts[l], 1, 0};
     spec.layout = layout;
     spec.loss = loss;
     spec.reduction = BP_MEAN;

@@ -22,9 +22,9 @@ static bp_net *make_net(bp_dtype dt, bp_layout layout, int bias_mask, int softma
     memset(&s, 0, sizeof s);
     s.inputs = 3;
     s.nlayers = 3;
-    s.layers[0] = (bp_layer_spec){4, BP_ACT_TANH, bias_mask & 1};
-    s.layers[1] = (bp_layer_spec){5, BP_ACT_RELU, (bias_mask >> 1) & 1};
-    s.layers[2] = (bp_layer_spec){2, softmax ? BP_ACT_SOFTMAX : BP_ACT_LINEAR, (bias_mask >> 2) & 1};
+    s.layers[0] = (bp_layer_spec){4, BP_ACT_TANH, bias_mask & 1, 0};
+    s.layers[1] = (bp_layer_spec){5, BP_ACT_RELU, (bias_mask >> 1) & 1, 0};
+    s.layers[2] = (bp_layer_spec){2, softmax ? BP_ACT_SOFTMAX : BP_ACT_LINEAR, (bias_mask >> 2) & 1, 0};
     s.layout = layout;
     s.loss = softmax ? BP_LOSS_CE : BP_LOSS_NONE;
     s.reduction = softmax ? BP_MEAN : BP_SUM;
@@ -360,7 +360,7 @@ static void test_damaged(void)
         {"\"units\":5", "\"units\":5,\"W\":1", "architecture: layers[1]: unknown key \"W\""},
         {",\"bias\":true}", "}", "architecture: layers[0]: missing key \"bias\""},
         {"\"relu\"", "\"gelu\"", "architecture: layers[1].activation: unknown name \"gelu\""},
-        {"\"bias\":true}", "\"bias\":1}", "architecture: layers[0].bias: expected true or false"},
+        {"\"bias\":true}", "\"bias\":1}", "architecture: layers[0].bias: expected true, false or \"trick\""},
         {"\"mean\"", "\"avg\"", "architecture: reduction: unknown name"},
         {"\"cross_entropy\"", "\"bce\"", "bce needs a sigmoid output"},
         {"\"tanh\"", "\"softmax\"", "softmax is allowed on the last layer only"},

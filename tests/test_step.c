@@ -281,9 +281,9 @@ static void test_step_activation(void)
 
     /* a step unit in the last hidden layer blocks every layer below */
     bp_net_spec spec = {.inputs = 2, .nlayers = 3, .layout = BP_OUT_IN, .loss = BP_LOSS_BCE, .reduction = BP_MEAN};
-    spec.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1};
-    spec.layers[1] = (bp_layer_spec){2, BP_ACT_STEP, 1};
-    spec.layers[2] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1};
+    spec.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1, 0};
+    spec.layers[1] = (bp_layer_spec){2, BP_ACT_STEP, 1, 0};
+    spec.layers[2] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1, 0};
     CHECK(bp_net_spec_trainable(&spec, &err) == BP_E_VALUE && strstr(err.msg, "layer 2 (layers[1])") &&
           strstr(err.msg, "layers 1 to 2"), "%s", err.msg);
     spec.layers[1].act = BP_ACT_TANH;

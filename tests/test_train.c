@@ -23,7 +23,7 @@ static bp_net *make_net(int inputs, const int *units, const bp_act *acts, int n,
     memset(&s, 0, sizeof s);
     s.inputs = inputs;
     s.nlayers = n;
-    for (int i = 0; i < n; i++) s.layers[i] = (bp_layer_spec){units[i], acts[i], 1};
+    for (int i = 0; i < n; i++) s.layers[i] = (bp_layer_spec){units[i], acts[i], 1, 0};
     s.loss = loss;
     s.reduction = BP_MEAN;
     bp_net *net;

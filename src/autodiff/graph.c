@@ -124,6 +124,7 @@ bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err)
     }
     int rows = g->nodes[a].rows, cols = g->nodes[a].cols;
     if (op == BP_OP_SUM || op == BP_OP_MEAN) rows = cols = 1;
+    if (op == BP_OP_PREPEND_ONE) cols++;
     if (op == BP_OP_SOFTMAX && cols < 1) {
         bp_err(err, BP_E_SHAPE, "softmax of a row with no elements");
         return -1;

@@ -393,6 +393,27 @@ static bp_status SFX(fwd_zero_one)(bp_graph *g, bp_gnode *n, bp_error *err)
     return BP_OK;
 }
 static void SFX(bwd_zero_one)(bp_graph *g, bp_gnode *n) { (void)g; (void)n; }
+/* ---- the bias trick: y = [1, a] (m x (n+1)); da = dy without its first column */
+static bp_status SFX(fwd_prepend_one)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const T *a = VAL(n->in[0]);
+    T *y = n->val;
+    int c = n->cols - 1;
+    for (int i = 0; i < n->rows; i++) {
+        y[(size_t)i * n->cols] = 1;
+        for (int j = 0; j < c; j++) y[(size_t)i * n->cols + 1 + j] = a[(size_t)i * c + j];
+    }
+    return BP_OK;
+}
+static void SFX(bwd_prepend_one)(bp_graph *g, bp_gnode *n)
+{
+    T *ga = GRD(n->in[0]), *dy = n->grad;
+    int c = n->cols - 1;
+    if (!ga) return;
+    for (int i = 0; i < n->rows; i++)
+        for (int j = 0; j < c; j++) ga[(size_t)i * c + j] += dy[(size_t)i * n->cols + 1 + j];
+}
 
 /* The table, indexed by bp_op. */
 static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
@@ -423,6 +444,7 @@ static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
     [BP_OP_SIGMOID_BCE] = {"sigmoid_bce", 2, SFX(fwd_sigmoid_bce), SFX(bwd_sigmoid_bce)},
     [BP_OP_STEP] = {"step", 1, SFX(fwd_step), SFX(bwd_step)},
     [BP_OP_ZERO_ONE] = {"zero_one", 2, SFX(fwd_zero_one), SFX(bwd_zero_one)},
+    [BP_OP_PREPEND_ONE] = {"prepend_one", 1, SFX(fwd_prepend_one), SFX(bwd_prepend_one)},
 };
 
 #undef VAL

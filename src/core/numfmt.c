@@ -58,6 +58,18 @@ void bp_json_row(FILE *out, const bp_mat *m)
     fputc(']', out);
 }
 
+void bp_json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
+        else if (c < 0x20) fprintf(out, "\\u%04x", c);
+        else fputc(c, out);
+    }
+    fputc('"', out);
+}
+
 const char *bp_num_short(char buf[BP_NUM_MAX], double v, int digits)
 {
     if (v == 0) v = 0;   /* no "-0" */

@@ -25,6 +25,9 @@ void bp_json_num(FILE *out, double v);
  * flat list [...]. */
 void bp_json_mat(FILE *out, const bp_mat *m);
 void bp_json_row(FILE *out, const bp_mat *m);
+/* A JSON string: s in quotes, '"' and '\\' escaped, control characters as \\u00XX
+ * (file names, class names; other bytes as they are). */
+void bp_json_str(FILE *out, const char *s);
 
 /* People: v to `digits` significant digits (%.*g); a negative zero is "0". */
 const char *bp_num_short(char buf[BP_NUM_MAX], double v, int digits);

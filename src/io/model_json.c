@@ -377,11 +377,20 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
         spec.layers[l].bias = 1;
         snprintf(p, sizeof p, "layers[%d].bias", l);
         if ((v = json_object_get(L, "bias"))) {
-            if (!json_is_boolean(v)) return fail(c, BP_E_VALUE, p, "expected true or false, got %s", type_name(v));
-            spec.layers[l].bias = json_is_true(v);
+            if (json_is_string(v) && !strcmp(json_string_value(v), "trick")) {
+                spec.layers[l].bias_trick = 1;   /* the bias is W's first column (out_in) or row (in_out) */
+                spec.layers[l].bias = 0;
+            } else if (!json_is_boolean(v)) {
+                return fail(c, BP_E_VALUE, p, "expected true, false or \"trick\", got %s", type_name(v));
+            } else {
+                spec.layers[l].bias = json_is_true(v);
+            }
         }
         if (!spec.layers[l].bias && json_object_get(L, "b")) {
             snprintf(p, sizeof p, "layers[%d].b", l);
+            if (spec.layers[l].bias_trick)
+                return fail(c, BP_E_VALUE, p, "given, but the layer has \"bias\": \"trick\" (the bias is W's first %s)",
+                            spec.layout == BP_OUT_IN ? "column" : "row");
             return fail(c, BP_E_VALUE, p, "given, but the layer has \"bias\": false");
         }
     }
@@ -403,7 +412,11 @@ static bp_status parse_model(ctx *c, json_t *root, bp_dtype dtype, bp_model *mod
         if ((v = json_object_get(L, "W"))) {
             char what[96];
             snprintf(p, sizeof p, "layers[%d].W", l);
-            if (spec.layout == BP_OUT_IN) snprintf(what, sizeof what, "out_in: units %d x fan_in %d", u, fi);
+            if (spec.layers[l].bias_trick && spec.layout == BP_OUT_IN)
+                snprintf(what, sizeof what, "out_in, bias trick: units %d x (1 + fan_in %d), the bias first", u, fi);
+            else if (spec.layers[l].bias_trick)
+                snprintf(what, sizeof what, "in_out, bias trick: (1 + fan_in %d) x units %d, the bias first", fi, u);
+            else if (spec.layout == BP_OUT_IN) snprintf(what, sizeof what, "out_in: units %d x fan_in %d", u, fi);
             else snprintf(what, sizeof what, "in_out: fan_in %d x units %d", fi, u);
             double *w;
             if ((st = get_matrix(c, v, p, W.rows, W.cols, what, &w, NULL))) return st;
@@ -478,18 +491,6 @@ bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_err
 }
 
 /* s as a JSON string: quotes, backslashes and control characters escaped. */
-static void write_json_string(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(fp, "\\%c", ch);
-        else if (ch < 32) fprintf(fp, "\\u%04x", ch);
-        else fputc(ch, fp);
-    }
-    fputc('"', fp);
-}
-
 static bp_status copy_mat(const bp_mat *src, double **dst, int f32, bp_error *err)
 {
     double *d = bp_malloc((size_t)src->rows * src->cols * sizeof *d, err);
@@ -607,7 +608,7 @@ static bp_status write_json(const bp_net *cnet, const bp_scaler *sc, const bp_ma
         const bp_layer_spec *L = &s->layers[l];
         bp_mat W = bp_net_weight(net, l), B = bp_net_bias(net, l);
         fprintf(fp, "    {\n      \"units\": %d,\n      \"activation\": \"%s\",\n      \"bias\": %s,\n", L->units,
-                bp_act_name(L->act), L->bias ? "true" : "false");
+                bp_act_name(L->act), L->bias_trick ? "\"trick\"" : L->bias ? "true" : "false");
         write_matrix(fp, "      ", "W", &W);
         if (B.rows) {
             fputs(",\n      \"b\": ", fp);
@@ -641,7 +642,7 @@ static bp_status write_json(const bp_net *cnet, const bp_scaler *sc, const bp_ma
     const char *const *cn = bp_net_class_names(net);
     for (int i = 0; cn && i < bp_net_classes(net); i++) {
         fputs(i ? ", " : ",\n  \"class_names\": [", fp);
-        write_json_string(fp, cn[i]);
+        bp_json_str(fp, cn[i]);
         if (i + 1 == bp_net_classes(net)) fputc(']', fp);
     }
     if (x) {

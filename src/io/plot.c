@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/numfmt.h"
+#include "io/svg.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -18,44 +19,6 @@
 #define MB 56
 
 static const char *const TRAIN_COLOR = "#1f77b4", *const VAL_COLOR = "#d62728";
-
-typedef struct axis { double lo, hi, step; } axis;
-
-/* A "nice" step (1, 2 or 5 times a power of ten) giving about `ticks` ticks. */
-static double nice_step(double range, int ticks)
-{
-    double raw = range / ticks, mag = pow(10, floor(log10(raw))), r = raw / mag;
-    return (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
-}
-
-static axis value_axis(double lo, double hi)
-{
-    if (hi - lo < 1e-12 * (fabs(hi) + 1)) {
-        double pad = fabs(lo) > 1e-12 ? fabs(lo) * 0.1 : 0.5;
-        lo -= pad;
-        hi += pad;
-    }
-    axis a = {0, 0, nice_step(hi - lo, 5)};
-    a.lo = floor(lo / a.step + 1e-9) * a.step;
-    a.hi = ceil(hi / a.step - 1e-9) * a.step;
-    return a;
-}
-
-/* Tick label of v on an axis with step `step` whose largest magnitude is
- * amax: fixed decimals, or short scientific notation (3.5e-4) for very small or
- * large numbers. */
-static void tick_label(char *buf, size_t size, double v, double step, double amax)
-{
-    if (fabs(v) < step * 1e-6) v = 0;
-    if (amax < 1e-3 || amax >= 1e5) {
-        int x = v ? (int)floor(log10(fabs(v)) + 1e-9) : 0;
-        if (v) snprintf(buf, size, "%.3ge%d", v / pow(10, x), x);
-        else snprintf(buf, size, "0");
-        return;
-    }
-    int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    snprintf(buf, size, "%.*f", dec > 6 ? 6 : dec, v);
-}
 
 typedef struct series { size_t off; const char *name, *color, *dash; } series;
 
@@ -89,8 +52,8 @@ static void panel(FILE *f, int px, const char *title, const char *ylabel, const 
     /* axes: epochs on x (integer ticks), values on y */
     double e0 = s[0].epoch, e1 = s[n - 1].epoch;
     if (e1 <= e0) { e0 -= 0.5; e1 = e0 + 1; }
-    double xstep = fmax(1, nice_step(e1 - e0, 8));
-    axis ya = value_axis(lo, hi);
+    double xstep = fmax(1, bp_svg_nice_step(e1 - e0, 8));
+    bp_axis ya = bp_svg_axis(lo, hi, 5);
 #define SX(e) (x0 + ((e) - e0) / (e1 - e0) * (x1 - x0))
 #define SY(v) (y1 - ((v) - ya.lo) / (ya.hi - ya.lo) * (y1 - y0))
     char buf[64];
@@ -102,7 +65,7 @@ static void panel(FILE *f, int px, const char *title, const char *ylabel, const 
     }
     for (int i = 0; ya.lo + i * ya.step <= ya.hi + ya.step * 1e-6; i++) {
         double v = ya.lo + i * ya.step;
-        tick_label(buf, sizeof buf, v, ya.step, fmax(fabs(ya.lo), fabs(ya.hi)));
+        bp_svg_tick_label(buf, sizeof buf, v, ya.step, fmax(fabs(ya.lo), fabs(ya.hi)));
         fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>", x0, SY(v), x1, SY(v));
         fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#888\"/>", x0 - 5, SY(v), x0, SY(v));
         fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", x0 - 8, SY(v) + 4, buf);
@@ -157,14 +120,9 @@ bp_status bp_plot_svg(const bp_epoch_stats *s, int n, const char *path, bp_error
     bp_status st = bp_atomic_open(&af, path, err);
     if (st) return st;
     FILE *f = af.fp;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n"
-               "<title>backprop training curves</title>\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-               "<text x=\"%d\" y=\"30\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">"
-               "Training curves (%d epoch%s)</text>\n",
-            SVG_W, SVG_H, SVG_W, SVG_H, SVG_W / 2, n, n == 1 ? "" : "s");
+    bp_svg_begin(f, SVG_W, SVG_H, "backprop training curves");
+    fprintf(f, "<text x=\"%d\" y=\"30\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">"
+               "Training curves (%d epoch%s)</text>\n", SVG_W / 2, n, n == 1 ? "" : "s");
     const series loss[] = {{offsetof(bp_epoch_stats, train_loss), "train", TRAIN_COLOR, NULL},
                            {offsetof(bp_epoch_stats, val_loss), "validation", VAL_COLOR, "7 4"}};
     const series acc[] = {{offsetof(bp_epoch_stats, train_acc), "train", TRAIN_COLOR, NULL},

@@ -39,7 +39,7 @@ static void run_signature(const bp_trainer *t, char *buf, size_t cap)
     size_t k = (size_t)snprintf(buf, cap, "%d", s->inputs);
     for (int l = 0; l < s->nlayers && k < cap; l++)
         k += (size_t)snprintf(buf + k, cap - k, "-%d%s%s", s->layers[l].units, bp_act_name(s->layers[l].act),
-                              s->layers[l].bias ? "" : "/nobias");
+                              s->layers[l].bias_trick ? "/trick" : s->layers[l].bias ? "" : "/nobias");
     if (k < cap)
         k += (size_t)snprintf(buf + k, cap - k, " %s %s %s %s, %s, batch %d, seed %llu%s", bp_layout_name(s->layout),
                               bp_loss_name(s->loss), bp_reduction_name(s->reduction),

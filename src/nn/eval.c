@@ -45,6 +45,41 @@ long bp_count_correct(const bp_mat *a, const int *labels, const int *rows, int m
     return correct;
 }
 
+/* The accuracy and per-class accuracies of a confusion matrix holding n
+ * samples of which `correct` on its diagonal. */
+static void class_rates(bp_metrics *out, long correct, int n, int nclasses)
+{
+    out->accuracy = (double)correct / n;
+    for (int c = 0; c < nclasses; c++) {
+        long row = 0;
+        for (int p = 0; p < nclasses; p++) row += out->confusion[(size_t)c * nclasses + p];
+        out->class_acc[c] = row ? (double)out->confusion[(size_t)c * nclasses + c] / row : NAN;
+    }
+}
+
+bp_status bp_metrics_of_classes(const int *labels, const int *pred, int n, int k, bp_metrics *out, bp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->loss = out->accuracy = out->mse = out->mae = NAN;
+    if (n < 1) return bp_err(err, BP_E_ARG, "the data has no samples");
+    out->class_acc = bp_calloc((size_t)k, sizeof *out->class_acc, err);
+    out->confusion = bp_calloc((size_t)k * k, sizeof *out->confusion, err);
+    if (!out->class_acc || !out->confusion) { bp_metrics_free(out); return BP_E_NOMEM; }
+    long correct = 0;
+    for (int i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= k || pred[i] < 0 || pred[i] >= k) {
+            bp_metrics_free(out);
+            return bp_err(err, BP_E_VALUE, "sample %d: label %d is outside the classes 0..%d", i + 1, labels[i], k - 1);
+        }
+        out->confusion[(size_t)labels[i] * k + pred[i]]++;
+        correct += labels[i] == pred[i];
+    }
+    out->n = n;
+    out->nclasses = k;
+    class_rates(out, correct, n, k);
+    return BP_OK;
+}
+
 /* Features, targets and batch size checks shared by evaluate and predict. */
 static bp_status check_inputs(bp_net *net, const bp_dataset *d, int *batch, bp_error *err)
 {
@@ -125,12 +160,7 @@ bp_status bp_evaluate(bp_net *net, const bp_dataset *d, int batch, bp_metrics *o
     }
     if (has_loss) out->loss = bp_net_get_spec(net)->reduction == BP_MEAN ? total / d->n : total;
     if (classify) {
-        out->accuracy = (double)correct / d->n;
-        for (int c = 0; c < nclasses; c++) {
-            long row = 0;
-            for (int p = 0; p < nclasses; p++) row += out->confusion[(size_t)c * nclasses + p];
-            out->class_acc[c] = row ? (double)out->confusion[(size_t)c * nclasses + c] / row : NAN;
-        }
+        class_rates(out, correct, d->n, nclasses);
     } else {
         out->mse = se / ((double)d->n * k);
         out->mae = ae / ((double)d->n * k);

@@ -22,4 +22,8 @@ int bp_predicted_class(const bp_mat *a, int i);
  * sample rows[i] (rows NULL: sample i). */
 long bp_count_correct(const bp_mat *a, const int *labels, const int *rows, int m);
 
+/* The metrics of n predicted classes against their labels (k classes):
+ * accuracy, per-class accuracy, confusion matrix; loss, mse, mae NaN. */
+bp_status bp_metrics_of_classes(const int *labels, const int *pred, int n, int k, bp_metrics *out, bp_error *err);
+
 #endif

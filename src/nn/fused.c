@@ -188,6 +188,8 @@ static bp_status check_and_ensure(bp_net *net, const bp_mat *x, const bp_mat *y,
 {
     if (net->spec.loss == BP_LOSS_NONE) return bp_err(err, BP_E_ARG, "the network has no loss");
     if (!y) return bp_err(err, BP_E_ARG, "no targets y for the loss");
+    if (bp_spec_has_trick(&net->spec))   /* such a net takes the graph path (net.c) */
+        return bp_err(err, BP_E_ARG, "the fused step has no bias trick");
     bp_status st = bp_net_check_xy(net, x, y, err);
     return st ? st : ensure(net, x->rows, err);
 }

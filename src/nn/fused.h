@@ -10,7 +10,8 @@
 
 /* The step on a dense batch x (m x inputs), y (m x outputs). Tiny networks
  * take a per-sample path (small_pass). When loss is NULL the loss value is
- * not computed. */
+ * not computed. A net with the bias trick is refused (BP_E_ARG): the
+ * network trains such a net on the graph path. */
 bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
 /* bp_fused_backprop for the batch of rows `rows` (m of them) of a dataset's f32
  * inputs X (row r at X + r * features), read in place by the products that

@@ -41,7 +41,7 @@ bp_status bp_net_new(const bp_net_spec *spec, bp_dtype dtype, bp_net **out, bp_e
     for (int l = 0; l < spec->nlayers; l++) {
         if (spec->layers[l].units > net->widest) net->widest = spec->layers[l].units;
         net->w_off[l] = off;
-        off += (size_t)spec->layers[l].units * bp_fan_in(spec, l);
+        off += (size_t)spec->layers[l].units * bp_w_fan_in(spec, l);
         net->b_off[l] = off;
         if (spec->layers[l].bias) off += spec->layers[l].units;
     }
@@ -63,6 +63,7 @@ void bp_net_free(bp_net *net)
     free(net->params);
     free(net->grads);
     free(net->class_names);
+    free(net->trick_x);
     free(net);
 }
 
@@ -134,18 +135,20 @@ void bp_net_init(bp_net *net, bp_init init, uint64_t seed)
     bp_rng_seed(&rng, seed);
     const bp_net_spec *s = &net->spec;
     for (int l = 0; l < s->nlayers; l++) {
-        int fi = bp_fan_in(s, l), fo = s->layers[l].units;
+        int fi = bp_fan_in(s, l), fo = s->layers[l].units, trick = s->layers[l].bias_trick, oi = s->layout == BP_OUT_IN;
         size_t nw = (size_t)fi * fo;
         for (size_t i = 0; i < nw; i++) {
             double v;
             if (init == BP_INIT_XAVIER) v = (2 * bp_rng_uniform(&rng) - 1) * sqrt(6.0 / (fi + fo));
             else if (init == BP_INIT_HE) v = bp_rng_normal(&rng) * sqrt(2.0 / fi);
             else v = (2 * bp_rng_uniform(&rng) - 1) * 0.01;
-            set_param(net, net->w_off[l] + i, v);
+            /* the bias trick: entry i of the fan_in-wide W goes after the bias column (out_in) or row (in_out) */
+            size_t at = !trick ? i : oi ? i / fi * (fi + 1) + i % fi + 1 : i + fo;
+            set_param(net, net->w_off[l] + at, v);
         }
-        if (s->layers[l].bias)
+        if (s->layers[l].bias || trick)
             for (int j = 0; j < fo; j++)
-                set_param(net, net->b_off[l] + j,
+                set_param(net, trick ? net->w_off[l] + (oi ? (size_t)j * (fi + 1) : (size_t)j) : net->b_off[l] + j,
                           init == BP_INIT_SMALL_UNIFORM ? (2 * bp_rng_uniform(&rng) - 1) * 0.01 : 0);
     }
 }
@@ -158,7 +161,7 @@ static bp_mat view(bp_net *net, void *block, size_t off, int rows, int cols)
 
 static void weight_shape(const bp_net *net, int l, int *rows, int *cols)
 {
-    int fi = bp_fan_in(&net->spec, l), u = net->spec.layers[l].units;
+    int fi = bp_w_fan_in(&net->spec, l), u = net->spec.layers[l].units;
     *rows = net->spec.layout == BP_OUT_IN ? u : fi;
     *cols = net->spec.layout == BP_OUT_IN ? fi : u;
 }
@@ -235,6 +238,7 @@ static bp_status build_graph(bp_net *net, int m, int want_dx, bp_error *err)
         TRY(net->W[l] = bp_graph_leaf_view(g, r, c, (char *)net->params + net->w_off[l] * bp_dtype_size(net->dtype),
                                            (char *)net->grads + net->w_off[l] * bp_dtype_size(net->dtype), name, err));
         bp_node z;
+        if (s->layers[l].bias_trick) TRY(a = bp_op_unary(g, BP_OP_PREPEND_ONE, a, err));   /* [1, a^[l-1]] */
         TRY(z = bp_op_matmul(g, a, net->W[l], 0, s->layout == BP_OUT_IN, err));
         net->b[l] = -1;
         if (s->layers[l].bias) {
@@ -364,15 +368,38 @@ bp_status bp_net_loss_value(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 }
 
 /* ---- the fast path: the fused step (fused.c) ----------------------------------- */
+/* The fused step knows no bias trick: a net with it takes the graph path, the
+ * reference, for its training steps too (such nets are for teaching: small). */
 bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
 {
-    return bp_fused_sgd_step(net, x, y, lr, loss, err);
+    if (!bp_spec_has_trick(&net->spec)) return bp_fused_sgd_step(net, x, y, lr, loss, err);
+    bp_status st = bp_net_backprop(net, x, y, 0, loss, err);
+    if (st) return st;
+    for (size_t i = 0; i < net->nparams; i++) {
+        if (net->dtype == BP_F64) ((double *)net->params)[i] -= lr * ((double *)net->grads)[i];
+        else ((float *)net->params)[i] -= (float)lr * ((float *)net->grads)[i];
+    }
+    return BP_OK;
 }
 
 bp_status bp_net_step_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
                            double *loss, bp_error *err)
 {
-    return bp_fused_backprop_rows(net, X, features, rows, m, y, loss, err);
+    if (!bp_spec_has_trick(&net->spec)) return bp_fused_backprop_rows(net, X, features, rows, m, y, loss, err);
+    if (m > net->trick_cap) {   /* the batch gathered, then the graph's pass */
+        free(net->trick_x);
+        net->trick_cap = 0;
+        if (!(net->trick_x = bp_malloc((size_t)m * features * sizeof(float), err))) return BP_E_NOMEM;
+        net->trick_cap = m;
+    }
+    float *xb = net->trick_x;
+    for (int i = 0; i < m; i++) memcpy(xb + (size_t)i * features, X + (size_t)rows[i] * features, (size_t)features * sizeof *xb);
+    bp_mat x = {m, features, BP_F32, xb};
+    return bp_net_backprop(net, &x, y, 0, loss, err);
 }
 
-bp_mat bp_net_step_output(const bp_net *net) { return bp_fused_output(net); }
+bp_mat bp_net_step_output(const bp_net *net)
+{
+    if (!bp_spec_has_trick(&net->spec)) return bp_fused_output(net);
+    return node_val((bp_net *)net, net->a[net->spec.nlayers - 1], 0);
+}

@@ -30,11 +30,25 @@ struct bp_net {
     struct bp_fused *fused;        /* buffers of the fused step (fused.c)  */
     char **class_names;            /* bp_net_classes names in one owned
                                       block (pointers, then text), or NULL */
+    void *trick_x;                 /* a net with the bias trick: the batch
+                                      gathered for the graph path, trick_cap
+                                      rows of f32 (the trainer's step)      */
+    int trick_cap;
 };
 
 /* Fan-in of layer l, and the number of outputs. */
 static inline int bp_fan_in(const bp_net_spec *s, int l) { return l == 0 ? s->inputs : s->layers[l - 1].units; }
 static inline int bp_spec_outputs(const bp_net_spec *s) { return s->layers[s->nlayers - 1].units; }
+/* The inputs W^[l] reads: fan_in, and the leading 1 of the bias trick. */
+static inline int bp_w_fan_in(const bp_net_spec *s, int l) { return bp_fan_in(s, l) + (s->layers[l].bias_trick != 0); }
+/* Does some layer use the bias trick? (The fused step does not: such a net
+ * trains on the graph path.) */
+static inline int bp_spec_has_trick(const bp_net_spec *s)
+{
+    for (int l = 0; l < s->nlayers; l++)
+        if (s->layers[l].bias_trick) return 1;
+    return 0;
+}
 
 /* x (m x inputs, m >= 1) and y (m x outputs, may be NULL) fit the network?
  * (spec.c) */

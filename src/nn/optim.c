@@ -54,23 +54,29 @@ double bp_optim_lr(const bp_train_options *o, int epoch)
     }
 }
 
-/* g_W += lambda W: weight decay applies to weights only, not biases. */
+/* g_W += lambda W: weight decay applies to weights only, not biases (nor to
+ * the bias column, out_in, or row, in_out, of the bias trick): runs of `len`
+ * entries from `first`, every `period`. */
 BP_HOT void bp_optim_weight_decay(bp_optim *op)
 {
     bp_net *net = op->net;
     const bp_net_spec *s = bp_net_get_spec(net);
     for (int l = 0; l < s->nlayers; l++) {
         bp_mat W = bp_net_weight(net, l), G = bp_net_weight_grad(net, l);
-        size_t n = (size_t)W.rows * W.cols;
-        if (W.dtype == BP_F64) {
-            const double *w = W.data;
-            double *g = G.data;
-            for (size_t i = 0; i < n; i++) g[i] += op->o->weight_decay * w[i];
-        } else {
-            const float *w = W.data;
-            float *g = G.data;
-            float wd = (float)op->o->weight_decay;
-            for (size_t i = 0; i < n; i++) g[i] += wd * w[i];
+        size_t n = (size_t)W.rows * W.cols, first = 0, period = n, len = n, cols = (size_t)W.cols;
+        if (s->layers[l].bias_trick && s->layout == BP_OUT_IN) { first = 1; period = cols; len = cols - 1; }
+        else if (s->layers[l].bias_trick) { first = cols; len = n - cols; }
+        for (size_t r = first; r < n; r += period) {
+            if (W.dtype == BP_F64) {
+                const double *w = (const double *)W.data + r;
+                double *g = (double *)G.data + r;
+                for (size_t i = 0; i < len; i++) g[i] += op->o->weight_decay * w[i];
+            } else {
+                const float *w = (const float *)W.data + r;
+                float *g = (float *)G.data + r;
+                float wd = (float)op->o->weight_decay;
+                for (size_t i = 0; i < len; i++) g[i] += wd * w[i];
+            }
         }
     }
 }

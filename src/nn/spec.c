@@ -44,12 +44,14 @@ bp_status bp_net_spec_check(const bp_net_spec *s, bp_error *err)
         if ((unsigned)L->act > BP_ACT_STEP) return bp_err(err, BP_E_VALUE, "layers[%d]: unknown activation", l);
         if (L->act == BP_ACT_SOFTMAX && l != s->nlayers - 1)
             return bp_err(err, BP_E_VALUE, "layers[%d]: softmax is allowed on the last layer only", l);
+        if (L->bias && L->bias_trick)
+            return bp_err(err, BP_E_VALUE, "layers[%d]: a bias b and the bias trick (the bias in W) at once", l);
     }
     /* every parameter, and every activation of one sample, must fit: a
      * model file of a few bytes must not ask for gigabytes */
     double nparams = 0;
     for (int l = 0; l < s->nlayers; l++)
-        nparams += ((double)(l ? s->layers[l - 1].units : s->inputs) + 1) * s->layers[l].units;
+        nparams += ((double)(l ? s->layers[l - 1].units : s->inputs) + 1) * s->layers[l].units;   /* bias or trick */
     if (nparams > BP_MAX_PARAMS)
         return bp_err(err, BP_E_VALUE, "the network would have %.0f parameters; at most %.0f are supported", nparams,
                       (double)BP_MAX_PARAMS);
@@ -109,7 +111,7 @@ char *bp_spec_json(const bp_net_spec *s, bp_error *err)
         bad |= !L;
         bad |= json_object_set_new(L, "units", json_integer(s->layers[l].units));
         bad |= json_object_set_new(L, "activation", json_string(bp_act_name(s->layers[l].act)));
-        bad |= json_object_set_new(L, "bias", json_boolean(s->layers[l].bias));
+        bad |= json_object_set_new(L, "bias", s->layers[l].bias_trick ? json_string("trick") : json_boolean(s->layers[l].bias));
         bad |= json_array_append_new(layers, L);
     }
     bad |= json_object_set(root, "layers", layers);
@@ -206,8 +208,14 @@ bp_status bp_spec_parse_json(const char *file, const char *key, const char *text
         if ((st = arch_name(c, json_object_get(L, "activation"), where, PARSER(bp_act_parse), &tmp))) goto done;
         s->layers[l].act = (bp_act)tmp;
         snprintf(where, sizeof where, "layers[%d].bias", l);
-        if (!json_is_boolean(json_object_get(L, "bias"))) { st = arch_fail(c, where, "expected true or false"); goto done; }
-        s->layers[l].bias = json_is_true(json_object_get(L, "bias"));
+        json_t *bias = json_object_get(L, "bias");
+        if (json_is_string(bias) && !strcmp(json_string_value(bias), "trick")) {
+            s->layers[l].bias_trick = 1;
+        } else if (!json_is_boolean(bias)) {
+            st = arch_fail(c, where, "expected true, false or \"trick\"");
+            goto done;
+        }
+        s->layers[l].bias = json_is_true(bias);
     }
     bp_error e2;
     if (bp_net_spec_check(s, &e2)) st = bp_err(err, BP_E_FORMAT, "%s: %s: %s", file, key, e2.msg);

@@ -210,7 +210,18 @@ static const char *act_formula(ex *E, bp_act a, int l)
     }
 }
 
-static void forward(ctx *C)
+/* [1, a]: the input of a layer with the bias trick (a caller-owned f64 matrix). */
+static bp_mat with_one(const bp_mat *a, bp_error *err)
+{
+    bp_mat e = newmat(a->rows, a->cols + 1, err);
+    for (int i = 0; e.data && i < a->rows; i++) {
+        ((double *)e.data)[(size_t)i * e.cols] = 1;
+        for (int j = 0; j < a->cols; j++) ((double *)e.data)[(size_t)i * e.cols + 1 + j] = bp_mat_get(a, i, j);
+    }
+    return e;
+}
+
+static bp_status forward(ctx *C, bp_error *err)
 {
     ex *E = &C->e;
     const bp_net_spec *s = C->s;
@@ -240,8 +251,34 @@ static void forward(ctx *C)
                a = bp_net_a(C->net, k);
         char t[96];
         snprintf(t, sizeof t, "Layer %d: %d unit%s, %s%s%s", l, u, u == 1 ? "" : "s", bp_act_name(L->act),
-                 L->bias ? "" : ", no bias", l == nl ? " (output)" : "");
+                 L->bias_trick ? ", bias trick" : L->bias ? "" : ", no bias", l == nl ? " (output)" : "");
         head(E, 3, t);
+        if (L->bias_trick) {   /* the bias is W's first column (row): the input gets a leading 1 */
+            bp_mat prev = k ? bp_net_a(C->net, k - 1) : C->x, ext = with_one(&prev, err);
+            if (!ext.data) return BP_E_NOMEM;
+            para(E, oi ? S(E, "The bias trick: the first column of W^[%d] is the bias, and the input is extended with a "
+                              "leading 1, so that z^[%d] = [1, a^[%d]] (W^[%d])^T = a^[%d] (W^[%d]_rest)^T + W^[%d]_bias.",
+                           "The bias trick: the first column of $W^{[%d]}$ is the bias, and the input is extended with "
+                           "a leading 1, so that $z^{[%d]} = [1, a^{[%d]}]\\, W^{[%d]\\top}$ equals the layer with a "
+                           "separate bias: $a^{[%d]} W^{[%d]\\top}_{\\text{rest}} + W^{[%d]}_{\\text{bias}}$.", l, l, k, l, k, l, l)
+                       : S(E, "The bias trick: the first row of W^[%d] is the bias, and the input is extended with a "
+                              "leading 1, so that z^[%d] = [1, a^[%d]] W^[%d] = a^[%d] W^[%d]_rest + W^[%d]_bias.",
+                           "The bias trick: the first row of $W^{[%d]}$ is the bias, and the input is extended with "
+                           "a leading 1, so that $z^{[%d]} = [1, a^{[%d]}]\\, W^{[%d]}$ equals the layer with a "
+                           "separate bias: $a^{[%d]} W^{[%d]}_{\\text{rest}} + W^{[%d]}_{\\text{bias}}$.", l, l, k, l, k, l, l));
+            show(E, oi ? S(E, "W^[%d]   (column 1: the bias)", "W^{[%d]}\\ (\\text{column 1: the bias})", l)
+                       : S(E, "W^[%d]   (row 1: the bias)", "W^{[%d]}\\ (\\text{row 1: the bias})", l), NULL, &W);
+            const char *xs = fi == 1 ? S(E, "x = [1, x_1]", "x = [1, x_1]")
+                           : fi == 2 ? S(E, "x = [1, x_1, x_2]", "x = [1, x_1, x_2]")
+                           : S(E, "x = [1, x_1, ..., x_%d]", "x = [1, x_1, \\dots, x_{%d}]", fi);
+            show(E, k ? S(E, "[1, a^[%d]]", "[1, a^{[%d]}]", k) : xs, NULL, &ext);
+            free(ext.data);
+            const char *f = oi ? S(E, "z^[%d] = [1, a^[%d]] (W^[%d])^T", "z^{[%d]} = [1, a^{[%d]}]\\, W^{[%d]\\top}", l, k, l)
+                               : S(E, "z^[%d] = [1, a^[%d]] W^[%d]", "z^{[%d]} = [1, a^{[%d]}]\\, W^{[%d]}", l, k, l);
+            show(E, f, S(E, "%s%s", "%s%s", shape(E, C->m, fi + 1), shape(E, fi + 1, u)), &z);
+            show(E, act_formula(E, L->act, l), NULL, &a);
+            continue;
+        }
         show(E, S(E, "W^[%d]", "W^{[%d]}", l), NULL, &W);
         if (L->bias) show(E, S(E, "b^[%d]", "b^{[%d]}", l), NULL, &b);
         const char *bias = L->bias ? S(E, " + b^[%d]", " + b^{[%d]}", l) : "";
@@ -251,6 +288,7 @@ static void forward(ctx *C)
         show(E, f, S(E, "%s%s%s", "%s%s%s", shape(E, C->m, fi), shape(E, fi, u), bs), &z);
         show(E, act_formula(E, L->act, l), NULL, &a);
     }
+    return BP_OK;
 }
 
 static bp_status loss_section(ctx *C, double loss, bp_error *err)
@@ -466,6 +504,25 @@ static bp_status backward(ctx *C, bp_error *err)
         }
         bp_mat dW = bp_net_weight_grad(C->net, k), db = bp_net_bias_grad(C->net, k);
         const char *mz = shape(E, C->m, u), *mzt = shape(E, u, C->m), *ma = shape(E, C->m, fi), *mat = shape(E, fi, C->m);
+        if (s->layers[k].bias_trick) {   /* dW against [1, a^[l-1]]; dA_prev through W without its bias */
+            if (oi)
+                show(E, S(E, "g^[%dW] = (g^[%dz])^T [1, a^[%d]]   (column 1: the bias's, Σ_i g^[%dz]_i)",
+                          "g^{[%dW]} = \\big(g^{[%dz]}\\big)^{\\top} [1, a^{[%d]}] \\quad (\\text{column 1: } \\textstyle\\sum_i g^{[%dz]}_i)", l, l, k, l),
+                     S(E, "%s%s", "%s%s", mzt, shape(E, C->m, fi + 1)), &dW);
+            else
+                show(E, S(E, "g^[%dW] = [1, a^[%d]]^T g^[%dz]   (row 1: the bias's, Σ_i g^[%dz]_i)",
+                          "g^{[%dW]} = [1, a^{[%d]}]^{\\top} g^{[%dz]} \\quad (\\text{row 1: } \\textstyle\\sum_i g^{[%dz]}_i)", l, k, l, l),
+                     S(E, "%s%s", "%s%s", shape(E, fi + 1, C->m), mz), &dW);
+            bp_mat next = k ? bp_net_da(C->net, k - 1) : bp_net_dx(C->net);
+            const char *lhs = k ? S(E, "g^[%da]", "g^{[%da]}", k) : S(E, "g^[0a] = ∂L/∂x", "g^{[0a]} = \\frac{\\partial L}{\\partial x}");
+            show(E, oi ? S(E, "%s = g^[%dz] W^[%d]_rest   (W without its bias column: the 1 has no gradient to pass on)",
+                           "%s = g^{[%dz]} W^{[%d]}_{\\text{rest}} \\quad (\\text{without the bias column})", lhs, l, l)
+                       : S(E, "%s = g^[%dz] (W^[%d]_rest)^T   (W without its bias row: the 1 has no gradient to pass on)",
+                           "%s = g^{[%dz]} W^{[%d]\\top}_{\\text{rest}} \\quad (\\text{without the bias row})", lhs, l, l),
+                 S(E, "%s%s", "%s%s", mz, shape(E, u, fi)), &next);
+            free(gp.data);
+            continue;
+        }
         if (oi)
             show(E, S(E, "g^[%dW] = (g^[%dz])^T a^[%d]", "g^{[%dW]} = \\big(g^{[%dz]}\\big)^{\\top} a^{[%d]}", l, l, k),
                  S(E, "%s%s", "%s%s", mzt, ma), &dW);
@@ -803,8 +860,7 @@ static bp_status explain_doc(bp_model *m, bp_format fmt, int sample, double lr, 
     C->mean = C->s->reduction == BP_MEAN;
     if (fmt == BP_FMT_LATEX) latex_begin(out);
     intro(C, sample, total);
-    forward(C);
-    if (!(st = loss_section(C, loss, err))) st = backward(C, err);
+    if (!(st = forward(C, err)) && !(st = loss_section(C, loss, err))) st = backward(C, err);
     if (!st && lr > 0) st = update_section(C, lr, err);
     if (fmt == BP_FMT_LATEX) fputs("\\end{document}\n", out);
     free(C);

@@ -118,7 +118,8 @@ bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err)
     for (int l = 0; l <= v.L; l++) {
         layer_mats g = layer_mats_of(&v, l);
         fprintf(out, "\nlayer %d: %d unit%s, %s%s\n", l + 1, s->layers[l].units, bp_s(s->layers[l].units), bp_act_name(s->layers[l].act),
-                s->layers[l].bias ? "" : ", no bias");
+                !s->layers[l].bias_trick ? (s->layers[l].bias ? "" : ", no bias")
+                : s->layout == BP_OUT_IN ? ", bias trick (the bias is W's first column)" : ", bias trick (the bias is W's first row)");
         if (s->layers[l].act == BP_ACT_STEP)
             fprintf(out, "  step: a = 1 where z > 0, else 0; its derivative is 0 wherever it exists (z = 0 has none),\n"
                          "  so dL/dz = dL/da (Hadamard) 0 = 0: no gradient reaches W^[%d], b^[%d] or any layer below\n",
@@ -127,7 +128,8 @@ bp_status bp_write_grad_text(bp_model *m, double loss, FILE *out, bp_error *err)
         text_mat(out, "a", &g.a);
         text_mat(out, l == v.L ? "dL/da = dL/dyhat" : "dL/da", &g.da);
         text_mat(out, "dL/dz", &g.dz);
-        text_mat(out, s->layout == BP_OUT_IN ? "dL/dW (units x fan_in)" : "dL/dW (fan_in x units)", &g.dW);
+        text_mat(out, s->layout == BP_OUT_IN ? (s->layers[l].bias_trick ? "dL/dW (units x (1 + fan_in))" : "dL/dW (units x fan_in)")
+                                             : (s->layers[l].bias_trick ? "dL/dW ((1 + fan_in) x units)" : "dL/dW (fan_in x units)"), &g.dW);
         if (g.db.rows) text_mat(out, "dL/db", &g.db);
     }
     bp_mat dx = bp_net_dx(v.net);

@@ -40,8 +40,8 @@ static bp_net *ck_net(void)
     bp_net_spec s = {0};
     s.inputs = 2;
     s.nlayers = 2;
-    s.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1};
-    s.layers[1] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1};
+    s.layers[0] = (bp_layer_spec){3, BP_ACT_SIGMOID, 1, 0};
+    s.layers[1] = (bp_layer_spec){1, BP_ACT_SIGMOID, 1, 0};
     s.layout = BP_OUT_IN;
     s.loss = BP_LOSS_BCE;
     s.reduction = BP_MEAN;

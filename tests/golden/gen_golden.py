@@ -47,7 +47,13 @@ def layout_of(model):
 
 
 def has_bias(layer):
-    return layer.get("bias", True)
+    """A separate b (not the bias trick)."""
+    return layer.get("bias", True) is True
+
+
+def is_trick(layer):
+    """"bias": "trick": the bias is W's first column (out_in) or row (in_out), the input gets a leading 1."""
+    return layer.get("bias") == "trick"
 
 
 def check_model(model):
@@ -60,10 +66,11 @@ def check_model(model):
     for li, layer in enumerate(layers):
         n = layer["units"]
         W = layer["W"]
+        k = fan_in + is_trick(layer)
         if layout == "out_in":
-            assert len(W) == n and all(len(r) == fan_in for r in W), (li, "W shape")
+            assert len(W) == n and all(len(r) == k for r in W), (li, "W shape")
         else:
-            assert len(W) == fan_in and all(len(r) == n for r in W), (li, "W shape")
+            assert len(W) == k and all(len(r) == n for r in W), (li, "W shape")
         if has_bias(layer):
             assert len(layer["b"]) == n, (li, "b shape")
         else:
@@ -190,7 +197,8 @@ def compute(model):
     for li, layer in enumerate(layers):
         last = li == len(layers) - 1
         W = torch.tensor(layer["W"], dtype=F64, requires_grad=True)
-        z = a @ W.t() if layout == "out_in" else a @ W
+        inp = torch.cat([torch.ones(m, 1, dtype=F64), a], dim=1) if is_trick(layer) else a
+        z = inp @ W.t() if layout == "out_in" else inp @ W
         b = None
         if has_bias(layer):
             b = torch.tensor(layer["b"], dtype=F64, requires_grad=True)
@@ -287,7 +295,8 @@ def np_loss(model, arr, hook=None):
     for li, layer in enumerate(layers):
         last = li == len(layers) - 1
         W, b = arr["W"][li], arr["b"][li]
-        z = a @ W.T if layout == "out_in" else a @ W
+        inp = np.hstack([np.ones((m, 1)), a]) if is_trick(layer) else a
+        z = inp @ W.T if layout == "out_in" else inp @ W
         if b is not None:
             z = z + b
         if hook and hook[0] == "z" and hook[1] == li:
