@@ -143,6 +143,15 @@ typedef enum bp_op {
     BP_OP_ZERO_ONE,     /* the number of rows whose class differs (a = outputs,
                            b = targets; 1 x 1); its derivative is 0             */
     BP_OP_PREPEND_ONE,  /* [1, a]: a column of ones before the columns of a (the bias trick) */
+    BP_OP_TRANSPOSE,    /* a^T                                                  */
+    BP_OP_BROADCAST,    /* a (1 x 1, 1 x n or m x 1) repeated to m x n          */
+    BP_OP_ROWSUM,       /* the sum of each row (m x 1)                          */
+    BP_OP_COLSUM,       /* the sum of each column (1 x n)                       */
+    BP_OP_ENTRY,        /* the entry (i, j) of a (1 x 1)                        */
+    BP_OP_GT,           /* 1 where a > b, else 0 (gradient 0)                   */
+    BP_OP_GE,           /* 1 where a >= b, else 0 (gradient 0)                  */
+    BP_OP_VCAT,         /* [a; b]: b's rows below a's                           */
+    BP_OP_HCAT,         /* [a b]: b's columns right of a's                      */
     BP_OP_COUNT
 } bp_op;
 
@@ -168,14 +177,15 @@ BP_API bp_node bp_graph_leaf_view(bp_graph *g, int rows, int cols, void *data, v
                            const char *name, bp_error *err);
 
 /* Unary op (NEG, SQUARE, EXP, LOG, SQRT, ABS, SIGMOID, RELU, TANH, SOFTMAX, SUM, MEAN,
- * STEP, PREPEND_ONE: m x n -> m x (n + 1)). */
+ * STEP, PREPEND_ONE: m x n -> m x (n + 1), TRANSPOSE, ROWSUM, COLSUM). */
 BP_API bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err);
-/* Binary elementwise op on equal shapes (ADD, SUB, MUL, DIV, MAX, MIN), or
- * BIAS_ADD (a: m x n, b: 1 x n), or a fused loss (SOFTMAX_CE, SIGMOID_BCE:
+/* Binary elementwise op on equal shapes (ADD, SUB, MUL, DIV, MAX, MIN, GT, GE),
+ * or BIAS_ADD (a: m x n, b: 1 x n), or a fused loss (SOFTMAX_CE, SIGMOID_BCE:
  * a = logits z, b = targets y of the same shape; result 1 x 1), or ZERO_ONE
  * (a = outputs, b = targets of the same shape; result 1 x 1: the rows whose
  * class differs, the class of a row being its first largest entry, or, for one
- * column, 1 iff the entry is >= 0.5). */
+ * column, 1 iff the entry is >= 0.5), or a concatenation (VCAT: equal column
+ * counts; HCAT: equal row counts). */
 BP_API bp_node bp_op_binary(bp_graph *g, bp_op op, bp_node a, bp_node b, bp_error *err);
 /* op(a) op(b) where op transposes when the flag is set. */
 BP_API bp_node bp_op_matmul(bp_graph *g, bp_node a, bp_node b, int trans_a, int trans_b,
@@ -184,6 +194,11 @@ BP_API bp_node bp_op_matmul(bp_graph *g, bp_node a, bp_node b, int trans_a, int 
 BP_API bp_node bp_op_scale(bp_graph *g, bp_node a, double c, bp_error *err);
 /* a ^ p. */
 BP_API bp_node bp_op_pow(bp_graph *g, bp_node a, double p, bp_error *err);
+/* a repeated to rows x cols: a 1 x 1 a everywhere, a 1 x cols a in every row,
+ * a rows x 1 a in every column (BP_E_SHAPE otherwise). */
+BP_API bp_node bp_op_broadcast(bp_graph *g, bp_node a, int rows, int cols, bp_error *err);
+/* The entry (i, j) of a, as a 1 x 1 node (0-based; BP_E_SHAPE outside a). */
+BP_API bp_node bp_op_entry(bp_graph *g, bp_node a, int i, int j, bp_error *err);
 
 /* Evaluate every node in order. A domain error (log of a non-positive value,
  * sqrt of a negative, division by zero, a non-integer power of a negative)
@@ -558,11 +573,25 @@ BP_API bp_status bp_explain_update(bp_model *m, bp_format fmt, int sample, doubl
  * it.  A power with a constant exponent is one pow node (any real p); with an
  * exponent that depends on a variable, a^b is built as exp(b log a).
  *
- * The expression is built on a bp_graph of 1x1 nodes in f64: variables are
- * leaves that require a gradient, numbers are constant leaves, definitions
- * are inlined.  The gradient (scalar result) or Jacobian (vector result;
- * rows = outputs, columns = variables) comes from one bp_graph_backward per
- * output.
+ * Every value is a matrix: a number is 1x1, [e1, ..., en] of numbers an n x 1
+ * column, [[1, 2], [3, 4]] a matrix by rows ([[1, 2, 3]] a row); a variable
+ * is a matrix when given one (bp_expr_set_matrix, or "W=[[1,2],[3,4]]" in
+ * bp_expr_set_point).  A @ B is the matrix product, A^T the transpose; + - *
+ * / ^ max min act elementwise, repeating a 1x1, a 1 x n row (over the rows) or
+ * an m x 1 column (over the columns) to the other operand's shape; < <= > >=
+ * give 1 or 0 (gradient 0).  More functions: step, sigmoid', tanh', relu',
+ * softmax (per column; a row vector as one), sum, rowsum, colsum, mean,
+ * rowmean, colmean, diag, eye(n), ones(r, c).  Precedence, tightest first:
+ * function application, postfix ^ (power and ^T), unary minus, @ * / (left
+ * to right), + -, then the comparisons.  Operands whose shapes do not fit
+ * are BP_E_SHAPE at evaluation, naming the operator and both shapes.
+ *
+ * The expression is built on a bp_graph in f64: numbers and vectors of
+ * numbers entry by entry as 1x1 nodes, matrices as one node each; variables
+ * are leaves that require a gradient, numbers are constant leaves,
+ * definitions are inlined.  The gradient (scalar result) or Jacobian (rows =
+ * the result's entries, row by row; columns = the wrt variables' entries)
+ * comes from one bp_graph_backward per output entry.
  *
  * Errors that concern a place in the text say "at column C" (or "at line L,
  * column C" for text of several lines) and report that place as a 0-based
@@ -573,7 +602,8 @@ typedef struct bp_expr bp_expr;
 
 /* Parse an expression program (copied; the caller keeps `text`).  Errors:
  * BP_E_PARSE (syntax; unknown function or variable; wrong argument count;
- * vectors of different lengths), BP_E_NOMEM. */
+ * vectors of different lengths), BP_E_NOMEM.  Shapes that depend on the
+ * variables' values are checked by bp_expr_eval. */
 BP_API bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *err);
 BP_API void bp_expr_free(bp_expr *e);
 
@@ -589,7 +619,12 @@ BP_API int bp_expr_is_composition(const bp_expr *e);
 /* Give variable `name` a value (BP_E_VALUE if the expression has no such
  * variable or v is not finite). */
 BP_API bp_status bp_expr_set(bp_expr *e, const char *name, double v, bp_error *err);
-/* The same for a list "x=1,y=-2.5" (BP_E_PARSE if malformed). */
+/* Give variable `name` the rows x cols matrix `data` (row-major, copied;
+ * BP_E_VALUE as bp_expr_set, or for an empty shape). */
+BP_API bp_status bp_expr_set_matrix(bp_expr *e, const char *name, int rows, int cols, const double *data,
+                                    bp_error *err);
+/* The same for a list "x=1,y=-2.5,W=[[1,2],[3,4]],v=[1,2]" (BP_E_PARSE if
+ * malformed: a number, [a column] or [[a row], [a row]] after each '='). */
 BP_API bp_status bp_expr_set_point(bp_expr *e, const char *assignments, bp_error *err);
 /* Differentiate with respect to the listed variables, in that order ("y,x");
  * default: every variable in order of first appearance.  BP_E_VALUE for an
@@ -599,14 +634,24 @@ BP_API int bp_expr_nwrt(const bp_expr *e);
 BP_API const char *bp_expr_wrt(const bp_expr *e, int j);
 
 /* Build the graph at the current point and compute the value and the
- * Jacobian (and, for a composition, the chain-rule factors).  Errors:
- * BP_E_VALUE for a variable without a value (`where` = its first use),
- * BP_E_DOMAIN naming the sub-expression (log of x <= 0, sqrt of x < 0,
- * division by zero, a non-integer power of a negative number). */
+ * Jacobian (and, for a composition of numbers, the chain-rule factors).
+ * Errors: BP_E_VALUE for a variable without a value (`where` = its first
+ * use), BP_E_DOMAIN naming the sub-expression (log of x <= 0, sqrt of x < 0,
+ * division by zero, a non-integer power of a negative number), BP_E_SHAPE
+ * for operands that do not fit ("@: 3x1 @ 3x2: inner sizes 1 and 3 differ
+ * at column C", `where` = the operator). */
 BP_API bp_status bp_expr_eval(bp_expr *e, int *where, bp_error *err);
-/* After a successful bp_expr_eval: output i, and d output_i / d wrt_j. */
+/* After a successful bp_expr_eval: output i (the result's entries row by
+ * row; bp_expr_noutputs of them), and d output_i / d wrt_j (of a matrix
+ * variable: d output_i / d its entry (0, 0)). NAN when out of range. */
 BP_API double bp_expr_value(const bp_expr *e, int i);
 BP_API double bp_expr_jacobian(const bp_expr *e, int i, int j);
+/* d output_i / d entry (r, c) of wrt variable j. */
+BP_API double bp_expr_derivative(const bp_expr *e, int i, int j, int r, int c);
+/* The result's shape (after bp_expr_eval; a list of n numbers is n x 1), and
+ * the shape of wrt variable j's value. */
+BP_API void bp_expr_shape(const bp_expr *e, int *rows, int *cols);
+BP_API void bp_expr_var_shape(const bp_expr *e, int j, int *rows, int *cols);
 /* For a composition F(G(...)) after bp_expr_eval: views (owned by e, f64)
  * of J_F at G (outputs x parameters of F), J_G (parameters of F x wrt) and
  * their product (outputs x wrt).  BP_E_ARG if e is not a composition. */

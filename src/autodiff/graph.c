@@ -118,13 +118,16 @@ static int bad_input(const bp_graph *g, bp_op op, bp_node a, bp_node b, int arit
 bp_node bp_op_unary(bp_graph *g, bp_op op, bp_node a, bp_error *err)
 {
     if (bad_input(g, op, a, -1, 1, err)) return -1;
-    if (op == BP_OP_SCALE || op == BP_OP_POW) {
+    if (op == BP_OP_SCALE || op == BP_OP_POW || op == BP_OP_BROADCAST || op == BP_OP_ENTRY) {
         bp_err(err, BP_E_ARG, "%s needs a constant: use bp_op_%s", bp_op_name(op), bp_op_name(op));
         return -1;
     }
     int rows = g->nodes[a].rows, cols = g->nodes[a].cols;
     if (op == BP_OP_SUM || op == BP_OP_MEAN) rows = cols = 1;
     if (op == BP_OP_PREPEND_ONE) cols++;
+    if (op == BP_OP_TRANSPOSE) { rows = g->nodes[a].cols; cols = g->nodes[a].rows; }
+    if (op == BP_OP_ROWSUM) cols = 1;
+    if (op == BP_OP_COLSUM) rows = 1;
     if (op == BP_OP_SOFTMAX && cols < 1) {
         bp_err(err, BP_E_SHAPE, "softmax of a row with no elements");
         return -1;
@@ -143,6 +146,15 @@ bp_node bp_op_binary(bp_graph *g, bp_op op, bp_node a, bp_node b, bp_error *err)
             bp_err(err, BP_E_SHAPE, "bias_add: bias is %d x %d, expected 1 x %d", B->rows, B->cols, A->cols);
             return -1;
         }
+    } else if (op == BP_OP_VCAT || op == BP_OP_HCAT) {
+        int v = op == BP_OP_VCAT;
+        if (v ? A->cols != B->cols : A->rows != B->rows) {
+            bp_err(err, BP_E_SHAPE, "%s: %d x %d and %d x %d have different numbers of %s", bp_op_name(op), A->rows,
+                   A->cols, B->rows, B->cols, v ? "columns" : "rows");
+            return -1;
+        }
+        if (v) rows += B->rows;
+        else cols += B->cols;
     } else if (A->rows != B->rows || A->cols != B->cols) {
         bp_err(err, BP_E_SHAPE, "%s: shapes %d x %d and %d x %d differ", bp_op_name(op), A->rows,
                A->cols, B->rows, B->cols);
@@ -186,6 +198,32 @@ static bp_node unary_const(bp_graph *g, bp_op op, bp_node a, double c, bp_error 
 }
 
 bp_node bp_op_scale(bp_graph *g, bp_node a, double c, bp_error *err) { return unary_const(g, BP_OP_SCALE, a, c, err); }
+
+bp_node bp_op_broadcast(bp_graph *g, bp_node a, int rows, int cols, bp_error *err)
+{
+    if (!valid(g, a)) { bp_err(err, BP_E_ARG, "broadcast: input is not a node of this graph"); return -1; }
+    const bp_gnode *A = &g->nodes[a];
+    if (rows < 1 || cols < 1 || (A->rows != 1 && A->rows != rows) || (A->cols != 1 && A->cols != cols)) {
+        bp_err(err, BP_E_SHAPE, "broadcast: %d x %d cannot be repeated to %d x %d", A->rows, A->cols, rows, cols);
+        return -1;
+    }
+    return add_node(g, BP_OP_BROADCAST, a, -1, rows, cols, needs_grad(g, a, -1), NULL, NULL, NULL, err);
+}
+
+bp_node bp_op_entry(bp_graph *g, bp_node a, int i, int j, bp_error *err)
+{
+    if (!valid(g, a)) { bp_err(err, BP_E_ARG, "entry: input is not a node of this graph"); return -1; }
+    if (i < 0 || j < 0 || i >= g->nodes[a].rows || j >= g->nodes[a].cols) {
+        bp_err(err, BP_E_SHAPE, "entry: (%d, %d) is outside a %d x %d matrix", i, j, g->nodes[a].rows, g->nodes[a].cols);
+        return -1;
+    }
+    bp_node id = add_node(g, BP_OP_ENTRY, a, -1, 1, 1, needs_grad(g, a, -1), NULL, NULL, NULL, err);
+    if (id >= 0) {
+        g->nodes[id].at[0] = i;
+        g->nodes[id].at[1] = j;
+    }
+    return id;
+}
 bp_node bp_op_pow(bp_graph *g, bp_node a, double p, bp_error *err) { return unary_const(g, BP_OP_POW, a, p, err); }
 
 bp_status bp_graph_forward(bp_graph *g, bp_error *err)

@@ -20,6 +20,7 @@ typedef struct bp_gnode {
     int flags;
     int trans_a, trans_b;/* MATMUL: transpose flags                       */
     double c;            /* SCALE: the factor; POW: the exponent          */
+    int at[2];           /* ENTRY: the row and column it picks            */
     void *val;           /* rows x cols elements of the graph's dtype     */
     void *grad;          /* same shape; NULL unless NODE_REQ_GRAD         */
     void *aux;           /* op scratch owned by the node (softmax probs)  */

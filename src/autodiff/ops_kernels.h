@@ -115,6 +115,14 @@ BINARY_BWD(max, a > b ? d : (a == b ? d / 2 : 0), b > a ? d : (a == b ? d / 2 : 
 BINARY_FWD(min, a <= b ? a : b)
 BINARY_BWD(min, a < b ? d : (a == b ? d / 2 : 0), b < a ? d : (a == b ? d / 2 : 0))
 
+/* A step is flat wherever it has a slope: its inputs receive nothing (da = db = 0). */
+#define FLAT_BWD(NAME) static void SFX(bwd_##NAME)(bp_graph *g, bp_gnode *n) { (void)g; (void)n; }
+/* comparisons: y = 1 where a > b (a >= b), else 0; da = db = 0 */
+BINARY_FWD(gt, a > b ? 1 : 0)
+FLAT_BWD(gt)
+BINARY_FWD(ge, a >= b ? 1 : 0)
+FLAT_BWD(ge)
+
 /* y = a / b; da = d / b, db = -d a / b^2 (b = 0 is a domain error) */
 static bp_status SFX(fwd_div)(bp_graph *g, bp_gnode *n, bp_error *err)
 {
@@ -415,6 +423,152 @@ static void SFX(bwd_prepend_one)(bp_graph *g, bp_gnode *n)
         for (int j = 0; j < c; j++) ga[(size_t)i * c + j] += dy[(size_t)i * n->cols + 1 + j];
 }
 
+/* ---- shape ops: the matrix language of `expr` and `check` ------------------ */
+
+/* transpose: y (n x m) = a^T (a: m x n); da = d^T */
+static bp_status SFX(fwd_transpose)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const T *a = VAL(n->in[0]);
+    T *y = n->val;
+    for (int i = 0; i < n->rows; i++)
+        for (int j = 0; j < n->cols; j++) y[(size_t)i * n->cols + j] = a[(size_t)j * n->rows + i];
+    return BP_OK;
+}
+static void SFX(bwd_transpose)(bp_graph *g, bp_gnode *n)
+{
+    T *ga = GRD(n->in[0]);
+    const T *d = n->grad;
+    if (!ga) return;
+    for (int i = 0; i < n->rows; i++)
+        for (int j = 0; j < n->cols; j++) ga[(size_t)j * n->rows + i] += d[(size_t)i * n->cols + j];
+}
+
+/* broadcast: y_ij = a_(i or 0)(j or 0) (a: 1 x 1, 1 x n over the rows, m x 1 over the
+ * columns); da = d summed over the repeated axes (each copy passes its gradient back) */
+static bp_status SFX(fwd_broadcast)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    const T *a = A->val;
+    T *y = n->val;
+    for (int i = 0; i < n->rows; i++)
+        for (int j = 0; j < n->cols; j++)
+            y[(size_t)i * n->cols + j] = a[(size_t)(A->rows == 1 ? 0 : i) * A->cols + (A->cols == 1 ? 0 : j)];
+    return BP_OK;
+}
+static void SFX(bwd_broadcast)(bp_graph *g, bp_gnode *n)
+{
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    T *ga = A->grad;
+    const T *d = n->grad;
+    if (!ga) return;
+    for (int i = 0; i < n->rows; i++)
+        for (int j = 0; j < n->cols; j++)
+            ga[(size_t)(A->rows == 1 ? 0 : i) * A->cols + (A->cols == 1 ? 0 : j)] += d[(size_t)i * n->cols + j];
+}
+
+/* row sums: y_i = sum_j a_ij (m x 1); da_ij = d_i */
+static bp_status SFX(fwd_rowsum)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    const T *a = A->val;
+    for (int i = 0; i < A->rows; i++) {
+        double s = 0;
+        for (int j = 0; j < A->cols; j++) s += a[(size_t)i * A->cols + j];
+        ((T *)n->val)[i] = (T)s;
+    }
+    return BP_OK;
+}
+static void SFX(bwd_rowsum)(bp_graph *g, bp_gnode *n)
+{
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    T *ga = A->grad;
+    const T *d = n->grad;
+    if (!ga) return;
+    for (int i = 0; i < A->rows; i++)
+        for (int j = 0; j < A->cols; j++) ga[(size_t)i * A->cols + j] += d[i];
+}
+
+/* column sums: y_j = sum_i a_ij (1 x n); da_ij = d_j */
+static bp_status SFX(fwd_colsum)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    const T *a = A->val;
+    for (int j = 0; j < A->cols; j++) {
+        double s = 0;
+        for (int i = 0; i < A->rows; i++) s += a[(size_t)i * A->cols + j];
+        ((T *)n->val)[j] = (T)s;
+    }
+    return BP_OK;
+}
+static void SFX(bwd_colsum)(bp_graph *g, bp_gnode *n)
+{
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    T *ga = A->grad;
+    const T *d = n->grad;
+    if (!ga) return;
+    for (int i = 0; i < A->rows; i++)
+        for (int j = 0; j < A->cols; j++) ga[(size_t)i * A->cols + j] += d[j];
+}
+
+/* entry: y = a_ij (1 x 1); da_ij = d, every other entry of da 0 */
+static bp_status SFX(fwd_entry)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    ((T *)n->val)[0] = ((const T *)A->val)[(size_t)n->at[0] * A->cols + n->at[1]];
+    return BP_OK;
+}
+static void SFX(bwd_entry)(bp_graph *g, bp_gnode *n)
+{
+    const bp_gnode *A = &g->nodes[n->in[0]];
+    if (A->grad) ((T *)A->grad)[(size_t)n->at[0] * A->cols + n->at[1]] += ((T *)n->grad)[0];
+}
+
+/* stacking: y = [a; b] (rows of a, then rows of b); da = the top rows of d, db the rest */
+static bp_status SFX(fwd_vcat)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    size_t na = SIZE(n->in[0]), nb = SIZE(n->in[1]);
+    memcpy(n->val, VAL(n->in[0]), na * sizeof(T));
+    memcpy((T *)n->val + na, VAL(n->in[1]), nb * sizeof(T));
+    return BP_OK;
+}
+static void SFX(bwd_vcat)(bp_graph *g, bp_gnode *n)
+{
+    T *ga = GRD(n->in[0]), *gb = GRD(n->in[1]);
+    const T *d = n->grad;
+    size_t na = SIZE(n->in[0]), nb = SIZE(n->in[1]);
+    if (ga) for (size_t i = 0; i < na; i++) ga[i] += d[i];
+    if (gb) for (size_t i = 0; i < nb; i++) gb[i] += d[na + i];
+}
+
+/* side by side: y = [a b] (the columns of a, then those of b); da, db: d's left and right columns */
+static bp_status SFX(fwd_hcat)(bp_graph *g, bp_gnode *n, bp_error *err)
+{
+    (void)err;
+    const bp_gnode *A = &g->nodes[n->in[0]], *B = &g->nodes[n->in[1]];
+    T *y = n->val;
+    for (int i = 0; i < n->rows; i++) {
+        memcpy(y + (size_t)i * n->cols, (const T *)A->val + (size_t)i * A->cols, (size_t)A->cols * sizeof(T));
+        memcpy(y + (size_t)i * n->cols + A->cols, (const T *)B->val + (size_t)i * B->cols, (size_t)B->cols * sizeof(T));
+    }
+    return BP_OK;
+}
+static void SFX(bwd_hcat)(bp_graph *g, bp_gnode *n)
+{
+    const bp_gnode *A = &g->nodes[n->in[0]], *B = &g->nodes[n->in[1]];
+    T *ga = A->grad, *gb = B->grad;
+    const T *d = n->grad;
+    for (int i = 0; i < n->rows; i++) {
+        if (ga) for (int j = 0; j < A->cols; j++) ga[(size_t)i * A->cols + j] += d[(size_t)i * n->cols + j];
+        if (gb) for (int j = 0; j < B->cols; j++) gb[(size_t)i * B->cols + j] += d[(size_t)i * n->cols + A->cols + j];
+    }
+}
+
 /* The table, indexed by bp_op. */
 static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
     [BP_OP_LEAF] = {"leaf", 0, SFX(fwd_leaf), SFX(bwd_leaf)},
@@ -445,6 +599,15 @@ static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
     [BP_OP_STEP] = {"step", 1, SFX(fwd_step), SFX(bwd_step)},
     [BP_OP_ZERO_ONE] = {"zero_one", 2, SFX(fwd_zero_one), SFX(bwd_zero_one)},
     [BP_OP_PREPEND_ONE] = {"prepend_one", 1, SFX(fwd_prepend_one), SFX(bwd_prepend_one)},
+    [BP_OP_TRANSPOSE] = {"transpose", 1, SFX(fwd_transpose), SFX(bwd_transpose)},
+    [BP_OP_BROADCAST] = {"broadcast", 1, SFX(fwd_broadcast), SFX(bwd_broadcast)},
+    [BP_OP_ROWSUM] = {"rowsum", 1, SFX(fwd_rowsum), SFX(bwd_rowsum)},
+    [BP_OP_COLSUM] = {"colsum", 1, SFX(fwd_colsum), SFX(bwd_colsum)},
+    [BP_OP_ENTRY] = {"entry", 1, SFX(fwd_entry), SFX(bwd_entry)},
+    [BP_OP_GT] = {"gt", 2, SFX(fwd_gt), SFX(bwd_gt)},
+    [BP_OP_GE] = {"ge", 2, SFX(fwd_ge), SFX(bwd_ge)},
+    [BP_OP_VCAT] = {"vcat", 2, SFX(fwd_vcat), SFX(bwd_vcat)},
+    [BP_OP_HCAT] = {"hcat", 2, SFX(fwd_hcat), SFX(bwd_hcat)},
 };
 
 #undef VAL
@@ -454,3 +617,4 @@ static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
 #undef BINARY_BWD
 #undef UNARY_FWD
 #undef UNARY_BWD
+#undef FLAT_BWD

@@ -19,12 +19,25 @@
  * Grammar (whitespace, newlines included, is ignored between tokens):
  *   program := { def ';' } expr [';']
  *   def     := NAME '(' [NAME {',' NAME}] ')' '=' expr
- *   expr    := term { ('+' | '-') term }
- *   term    := unary { ('*' | '/') unary }
+ *   expr    := sum [ ('<' | '<=' | '>' | '>=') sum ]
+ *   sum     := term { ('+' | '-') term }
+ *   term    := unary { ('@' | '*' | '/') unary }
  *   unary   := ('-' | '+') unary | power
- *   power   := primary [ '^' unary ]            (right-associative)
+ *   power   := primary { '^' 'T' } [ '^' unary ]  (right-associative)
  *   primary := NUMBER | NAME | NAME '(' [expr {',' expr}] ')'
  *            | '(' expr ')' | '[' expr {',' expr} ']'
+ * A NAME may end in one prime (sigmoid', g') and carry an index written
+ * against it (W[1], g[3z], dL_dW[2]: a '[' that starts with a digit).
+ *
+ * Values (expr_graph.c): every value is a matrix. A built value is a list of
+ * items, each one graph node: a scalar is one 1x1 node; a vector [e1, ...,
+ * en] of scalars is n 1x1 items (a column vector, built entry by entry as the
+ * vector functions have always been); anything else (a matrix variable, a
+ * matrix literal [[1, 2], [3, 4]], a product @, a transpose) is one node of
+ * its own shape. Elementwise operations on items of numbers work item by
+ * item; where a matrix meets a list of numbers, the list is stacked into one
+ * n x 1 node first ("gathered"). The parser's anode.len counts items with
+ * every variable one item, so it is an upper bound of the items built.
  */
 #ifndef BP_EXPR_H
 #define BP_EXPR_H
@@ -42,12 +55,23 @@ typedef enum akind {
     A_BIN,      /* kid[0] op kid[1], op one of + - * / ^                  */
     A_FN,       /* builtin function idx applied to its kids               */
     A_CALL,     /* definition idx applied to its (flattened) kids         */
-    A_VEC       /* [kid...], flattened                                    */
+    A_VEC,      /* [kid...], flattened                                    */
+    A_TRANS,    /* kid[0]^T                                               */
+    A_ROWS      /* [[...], [...]]: a matrix given by rows, kids the rows  */
 } akind;
+
+/* The builtin functions (expr_parse.c's table), in the table's order. */
+enum {
+    BI_EXP, BI_LOG, BI_SQRT, BI_SIGMOID, BI_TANH, BI_RELU, BI_ABS, BI_MAX, BI_MIN,
+    BI_STEP, BI_DSIGMOID, BI_DTANH, BI_DRELU, BI_SOFTMAX, BI_SUM, BI_ROWSUM, BI_COLSUM, BI_MEAN,
+    BI_ROWMEAN, BI_COLMEAN, BI_DIAG, BI_EYE, BI_ONES, BI_SAMPLESUM, BI_IDENTITY, BI_DLINEAR
+};
 
 typedef struct anode {
     akind k;
-    int op;             /* A_BIN: the operator character                  */
+    int op;             /* A_BIN: the operator character: + - * / ^ @, < > ,
+                         * 'l' (<=), 'g' (>=), 'P' (a product read from its
+                         * shapes: LaTeX's juxtaposition, \cdot, \times)     */
     int idx;            /* A_VAR/A_PARAM/A_FN/A_CALL: see above           */
     double num;         /* A_NUM                                          */
     int *kid, nkid;     /* children (indices into the pool)               */
@@ -61,7 +85,22 @@ typedef struct anode {
                          * and the left operand of an A_BIN costs nothing
                          * (build walks left-deep chains a+b+c+... in a
                          * loop)                                          */
+    int oppos, oplen;   /* A_BIN, A_TRANS: the operator's text (oplen 0: none,
+                         * a juxtaposition), for shape errors               */
 } anode;
+
+/* What the names of a formula mean, given by the program that owns them
+ * (teach/check.c gives a network's quantities); NULL for `backprop expr`. */
+typedef struct bp_expr_host {
+    void *ctx;
+    int samples_rows;   /* per sample = per row (1) or per column (0): softmax, samplesum */
+    int nsamples;       /* m, for samplesum (0: there are no samples)        */
+    /* Is the variable `name` one value per sample (x, a[l], ...)? */
+    int (*per_sample)(void *ctx, const char *name);
+    /* What g(arg) (prime 0) or g'(arg) (prime 1) is for the quantity named
+     * `arg`: a builtin function's name, or NULL with err filled. */
+    const char *(*activation)(void *ctx, const char *arg, int prime, bp_error *err);
+} bp_expr_host;
 
 typedef struct edef {
     char *name;
@@ -84,6 +123,10 @@ struct bp_expr {
     int *wrt, nwrt;     /* indices into vars: the Jacobian's columns      */
     int digits;         /* significant digits in the reports for people (0: exact) */
     int root;           /* ast index of the final expression              */
+    double **var_mat;   /* per variable: its matrix (rows x cols, row-major), or
+                         * NULL when it is the number var_val              */
+    int *var_rows, *var_cols;
+    const bp_expr_host *host;   /* NULL for `backprop expr`                  */
 
     /* State of the last evaluation (bp_expr_eval). */
     int evaluated;
@@ -95,6 +138,15 @@ struct bp_expr {
     double *jac;        /* nout x nwrt                                    */
     int *args, nargs;   /* composition: the argument nodes of the outer F */
     double *jf, *jg, *jp; /* chain factors: nout x nargs, nargs x nwrt, nout x nwrt */
+    /* Matrices: nout counts entries; the result is out_rows x out_cols (a
+     * list of n numbers is n x 1); column j of jac runs over the entries of
+     * the wrt variables, variable wrt[k]'s from jcol[k] (jcol[nwrt] = width). */
+    int out_rows, out_cols, out_vec;   /* out_vec: printed as a vector      */
+    int *jcol;
+    int matrix;         /* a matrix somewhere (a variable, the result, a node):
+                         * the reports show shapes, --steps/--graph/--chain refuse */
+    int *reading;       /* per ast node, for 'P': 0 unused, 1 matrix product,
+                         * 2 scaling, 3 elementwise (the shapes decided)     */
 };
 
 #define MAX_NODES 250000    /* inlining can multiply nodes: stop runaway programs */
@@ -106,6 +158,23 @@ struct bp_expr {
                              * gradient per node and output */
 
 /* ---- expr_parse.c ---- */
+/* bp_expr_parse with the names' meanings given by a host (may be NULL). */
+bp_status bp_expr_parse_host(const char *text, const bp_expr_host *host, bp_expr **out, int *where, bp_error *err);
+/* Building an AST from another front end (teach/latex.c): a new program
+ * over `text` (copied), its nodes (bp_expr_node: spanning [start, end), len
+ * 1; bp_expr_var_node: the variable `name`, made on its first use), then
+ * bp_expr_finish with the root. -1 / NULL when out of memory. */
+bp_expr *bp_expr_new(const char *text, const bp_expr_host *host, bp_error *err);
+int bp_expr_node(bp_expr *e, akind k, int start, int end, int def, const int *kids, int nkid, bp_error *err);
+int bp_expr_var_node(bp_expr *e, const char *name, int nlen, int start, bp_error *err);
+bp_status bp_expr_finish(bp_expr *e, int root, bp_error *err);
+/* Builtin functions by name (a prime included): the index, or -1. */
+int bp_expr_builtin_find(const char *name, int len);
+/* The number of arguments of builtin i, and whether it is elementwise (its
+ * result has as many items as its argument). */
+int bp_expr_builtin_arity(int i);
+int bp_expr_builtin_elementwise(int i);
+const char *bp_expr_builtin_name(int i);
 /* "column C" or, for text with several lines, "line L, column C", of byte
  * offset `off` of src. */
 const char *bp_expr_loc(const char *src, int off, char *buf, size_t n);
@@ -122,7 +191,9 @@ bp_status bp_expr_compile(bp_expr *e, int *where, bp_error *err);
 /* J_F at G for a composition: the outer definition's body on a graph of its
  * own, its parameters leaves valued at the arguments (e->args); into e->jf. */
 bp_status bp_expr_compile_outer(bp_expr *e, bp_error *err);
-/* J[k][j] = d outs[k] / d cols[j]: one backward pass per output. */
+/* J[k][j] = d outs[k] / d (entry j of cols): one backward pass per output
+ * (outs are 1x1 nodes); the entries of cols[0], then cols[1], ..., each row
+ * by row, so a row of J is as wide as all of cols together. */
 bp_status bp_expr_graph_jacobian(bp_graph *g, const int *outs, int nout, const int *cols, int ncol, double *J,
                                  bp_error *err);
 

@@ -72,9 +72,17 @@ static void local_grads(bp_graph *g, int i, double loc[2])
         if (gi[j]) { loc[j] = gi[j][0]; gi[j][0] = saved[j]; }
 }
 
+/* --steps and --graph show one number per node. */
+static bp_status numbers_only(const bp_expr *e, const char *what, bp_error *err)
+{
+    if (!e->matrix) return BP_OK;
+    return bp_err(err, BP_E_ARG, "%s shows one number per node, and this expression has matrices: use it on expressions "
+                  "of numbers and vectors", what);
+}
+
 bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err)
 {
-    if (need_eval(e, err)) return err ? err->status : BP_E_ARG;
+    if (need_eval(e, err) || numbers_only(e, "--steps", err)) return err ? err->status : BP_E_ARG;
     bp_graph *g = e->g;
     int N = bp_graph_size(g);
     char *all = reachable(e, -1), d[96], t[128], b1[32], b2[32], b3[32];
@@ -153,7 +161,7 @@ static void dot_str(FILE *out, const char *s)
 
 bp_status bp_expr_write_dot(bp_expr *e, FILE *out, bp_error *err)
 {
-    if (need_eval(e, err)) return err ? err->status : BP_E_ARG;
+    if (need_eval(e, err) || numbers_only(e, "--graph", err)) return err ? err->status : BP_E_ARG;
     bp_graph *g = e->g;
     int N = bp_graph_size(g), no = e->nout;
     char *r = reachable(e, -1), d[96], t[128], b1[32];

@@ -27,7 +27,7 @@ const char *bp_expr_loc(const char *src, int off, char *buf, size_t n)
 
 /* ---- tokens ----------------------------------------------------------------- */
 
-enum { T_END = 0, T_NUM = 256, T_NAME };
+enum { T_END = 0, T_NUM = 256, T_NAME, T_LE, T_GE };
 
 typedef struct parser {
     bp_expr *e;
@@ -40,6 +40,7 @@ typedef struct parser {
     int depth;
     int where;
     bp_error *err;
+    const bp_expr_host *host;
 } parser;
 
 /* A parse error at byte `off`: the message says "at column C" where the
@@ -105,11 +106,18 @@ static bp_status lex(parser *p, int from)
     if (isalpha(c) || c == '_') {
         int j = i;
         while (isalnum((unsigned char)s[j]) || s[j] == '_') j++;
+        if (s[j] == '[' && isdigit((unsigned char)s[j + 1])) {   /* an index: W[1], g[3z] */
+            int k = j + 1;
+            while (isalnum((unsigned char)s[k])) k++;
+            if (s[k] == ']') j = k + 1;
+        }
+        if (s[j] == '\'') j++;                                   /* a prime: sigmoid', g' */
         p->tok = T_NAME;
         p->tend = j;
         return BP_OK;
     }
-    if (strchr("+-*/^()[],;=", c)) { p->tok = c; p->tend = i + 1; return BP_OK; }
+    if ((c == '<' || c == '>') && s[i + 1] == '=') { p->tok = c == '<' ? T_LE : T_GE; p->tend = i + 2; return BP_OK; }
+    if (strchr("+-*/^()[],;=@<>", c)) { p->tok = c; p->tend = i + 1; return BP_OK; }
     char ch[8];
     snprintf(ch, sizeof ch, isprint(c) ? "%c" : "\\x%02x", c);
     return perr(p, i, "unexpected character '%s'", ch);
@@ -130,20 +138,56 @@ static bp_status expect(parser *p, int tok)
 
 /* ---- the AST ------------------------------------------------------------------- */
 
-static const struct { const char *name; int arity; bp_op op; } BUILTINS[] = {
-    {"exp", 1, BP_OP_EXP},         {"log", 1, BP_OP_LOG},   {"sqrt", 1, BP_OP_SQRT},
-    {"sigmoid", 1, BP_OP_SIGMOID}, {"tanh", 1, BP_OP_TANH}, {"relu", 1, BP_OP_RELU},
-    {"abs", 1, BP_OP_ABS},         {"max", 2, BP_OP_MAX},   {"min", 2, BP_OP_MIN},
+/* The builtin functions. The first nine keep their places (their order is
+ * that of the first version of the language); elementwise ones give as many
+ * items as their arguments; hidden ones are not callable by name (what g and
+ * g' of a linear layer mean in `check`). */
+static const struct {
+    const char *name;
+    int arity;
+    bp_op op;           /* the graph op of a plain elementwise function; LEAF: built by expr_graph.c */
+    int elementwise, hidden;
+} BUILTINS[] = {
+    [BI_EXP] = {"exp", 1, BP_OP_EXP, 1, 0},             [BI_LOG] = {"log", 1, BP_OP_LOG, 1, 0},
+    [BI_SQRT] = {"sqrt", 1, BP_OP_SQRT, 1, 0},          [BI_SIGMOID] = {"sigmoid", 1, BP_OP_SIGMOID, 1, 0},
+    [BI_TANH] = {"tanh", 1, BP_OP_TANH, 1, 0},          [BI_RELU] = {"relu", 1, BP_OP_RELU, 1, 0},
+    [BI_ABS] = {"abs", 1, BP_OP_ABS, 1, 0},             [BI_MAX] = {"max", 2, BP_OP_MAX, 1, 0},
+    [BI_MIN] = {"min", 2, BP_OP_MIN, 1, 0},             [BI_STEP] = {"step", 1, BP_OP_STEP, 1, 0},
+    [BI_DSIGMOID] = {"sigmoid'", 1, BP_OP_LEAF, 1, 0},  [BI_DTANH] = {"tanh'", 1, BP_OP_LEAF, 1, 0},
+    [BI_DRELU] = {"relu'", 1, BP_OP_STEP, 1, 0},        [BI_SOFTMAX] = {"softmax", 1, BP_OP_LEAF, 0, 0},
+    [BI_SUM] = {"sum", 1, BP_OP_SUM, 0, 0},             [BI_ROWSUM] = {"rowsum", 1, BP_OP_ROWSUM, 0, 0},
+    [BI_COLSUM] = {"colsum", 1, BP_OP_COLSUM, 0, 0},    [BI_MEAN] = {"mean", 1, BP_OP_MEAN, 0, 0},
+    [BI_ROWMEAN] = {"rowmean", 1, BP_OP_LEAF, 0, 0},    [BI_COLMEAN] = {"colmean", 1, BP_OP_LEAF, 0, 0},
+    [BI_DIAG] = {"diag", 1, BP_OP_LEAF, 0, 0},          [BI_EYE] = {"eye", 1, BP_OP_LEAF, 0, 0},
+    [BI_ONES] = {"ones", 2, BP_OP_LEAF, 0, 0},          [BI_SAMPLESUM] = {"samplesum", 1, BP_OP_LEAF, 0, 0},
+    [BI_IDENTITY] = {"identity", 1, BP_OP_LEAF, 1, 1},  [BI_DLINEAR] = {"identity'", 1, BP_OP_LEAF, 1, 1},
 };
 #define NBUILTINS ((int)(sizeof BUILTINS / sizeof *BUILTINS))
 
 bp_op bp_expr_builtin_op(int i) { return BUILTINS[i].op; }
+int bp_expr_builtin_arity(int i) { return BUILTINS[i].arity; }
+int bp_expr_builtin_elementwise(int i) { return BUILTINS[i].elementwise; }
+const char *bp_expr_builtin_name(int i) { return BUILTINS[i].name; }
 
-static int builtin(const char *s, int n)
+static int find_builtin(const char *s, int n, int hidden)
 {
     for (int i = 0; i < NBUILTINS; i++)
-        if ((int)strlen(BUILTINS[i].name) == n && !strncmp(BUILTINS[i].name, s, (size_t)n)) return i;
+        if ((!BUILTINS[i].hidden || hidden) && (int)strlen(BUILTINS[i].name) == n && !strncmp(BUILTINS[i].name, s, (size_t)n))
+            return i;
     return -1;
+}
+static int builtin(const char *s, int n) { return find_builtin(s, n, 0); }
+int bp_expr_builtin_find(const char *name, int len) { return find_builtin(name, len, 1); }
+
+/* "exp, log, ..., min": the callable builtins, for messages. */
+static const char *builtin_list(char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < NBUILTINS && k < n; i++)
+        if (!BUILTINS[i].hidden)
+            k +=  (size_t)snprintf(buf + k, n - k, "%s%s", k ? ", " : "", BUILTINS[i].name);
+    return buf;
 }
 
 static int find_def(const bp_expr *e, const char *s, int n)
@@ -153,23 +197,16 @@ static int find_def(const bp_expr *e, const char *s, int n)
     return -1;
 }
 
-/* Refuse node a when building it would nest more than MAX_LEVELS deep. */
-static int check_depth(parser *p, int a)
+/* A new AST node (index) spanning [start, end) with kids copied, in the
+ * body of definition `def` (-1: the main expression); its depth from its
+ * kids' (see anode.depth; a call adds its body's afterwards). -1 when out of
+ * memory (err filled). */
+int bp_expr_node(bp_expr *e, akind k, int start, int end, int def, const int *kids, int nkid, bp_error *err)
 {
-    if (p->e->ast[a].depth <= MAX_LEVELS) return a;
-    perr(p, p->e->ast[a].start, "expression too deep (more than %d levels)", MAX_LEVELS);
-    return -1;
-}
-
-/* A new AST node (index) spanning [start, end) with kids copied; its depth
- * from its kids' (see anode.depth; a call adds its body's afterwards). */
-static int mknode(parser *p, akind k, int start, const int *kids, int nkid)
-{
-    bp_expr *e = p->e;
     if (e->nast == e->capast) {
         int cap = e->capast ? 2 * e->capast : 64;
         anode *a = realloc(e->ast, (size_t)cap * sizeof *a);
-        if (!a) { bp_err(p->err, BP_E_NOMEM, "out of memory"); return -1; }
+        if (!a) { bp_err(err, BP_E_NOMEM, "out of memory"); return -1; }
         e->ast = a;
         e->capast = cap;
     }
@@ -177,11 +214,11 @@ static int mknode(parser *p, akind k, int start, const int *kids, int nkid)
     memset(a, 0, sizeof *a);
     a->k = k;
     a->start = start;
-    a->end = p->prev_end;  /* the end of the last token read */
-    a->def = p->def;
+    a->end = end;
+    a->def = def;
     a->len = 1;
     if (nkid) {
-        if (!(a->kid = malloc((size_t)nkid * sizeof *a->kid))) { bp_err(p->err, BP_E_NOMEM, "out of memory"); return -1; }
+        if (!(a->kid = malloc((size_t)nkid * sizeof *a->kid))) { bp_err(err, BP_E_NOMEM, "out of memory"); return -1; }
         memcpy(a->kid, kids, (size_t)nkid * sizeof *kids);
         a->nkid = nkid;
     }
@@ -192,7 +229,21 @@ static int mknode(parser *p, akind k, int start, const int *kids, int nkid)
         if (kd > d) d = kd;
     }
     a->depth = 1 + d;
-    return check_depth(p, e->nast++);
+    return e->nast++;
+}
+
+/* Refuse node a when building it would nest more than MAX_LEVELS deep. */
+static int check_depth(parser *p, int a)
+{
+    if (a < 0 || p->e->ast[a].depth <= MAX_LEVELS) return a;
+    perr(p, p->e->ast[a].start, "expression too deep (more than %d levels)", MAX_LEVELS);
+    return -1;
+}
+
+/* A new AST node spanning from `start` to the end of the last token read. */
+static int mknode(parser *p, akind k, int start, const int *kids, int nkid)
+{
+    return check_depth(p, bp_expr_node(p->e, k, start, p->prev_end, p->def, kids, nkid, p->err));
 }
 
 /* Lengths of an elementwise op's operands must match, or one must be 1. */
@@ -254,13 +305,20 @@ static int parse_primary(parser *p)
         int *k, n = parse_list(p, ']', &k);
         if (n < 0) return -1;
         if (n == 0) { free(k); return perr(p, start, "empty vector"), -1; }
-        int a = mknode(p, A_VEC, start, k, n);
+        /* rows written as [...] each, all of one length: a matrix by rows */
+        int rows = 1;
+        for (int i = 0; i < n && rows; i++) {
+            const anode *K = &p->e->ast[k[i]];
+            rows = K->k == A_VEC && p->s[K->start] == '[' && K->len == p->e->ast[k[0]].len;
+        }
+        int a = mknode(p, rows ? A_ROWS : A_VEC, start, k, n);
         free(k);
         if (a < 0) return -1;
         anode *A = &p->e->ast[a];
         A->len = 0;
         for (int i = 0; i < n; i++) A->len += p->e->ast[A->kid[i]].len;
         A->isvec = 1;
+        if (rows) { A->len = 1; A->isvec = 0; }
         A->end = p->prev_end;
         return a;
     }
@@ -273,16 +331,29 @@ static int parse_primary(parser *p)
     snprintf(nm, sizeof nm, "%.*s", nlen > 60 ? 60 : nlen, name);
     if (next(p)) return -1;
     int bi = builtin(name, nlen), di = find_def(p->e, name, nlen);
+    int act = bi < 0 && di < 0 && p->host && p->host->activation && (!strcmp(nm, "g") || !strcmp(nm, "g'"));
     if (p->tok == '(') {                                   /* a call */
-        if (bi < 0 && di < 0) {
+        if (bi < 0 && di < 0 && !act) {
+            char fl[400];
             if (p->def >= 0 && !strcmp(nm, p->e->defs[p->def].name))
                 return perr(p, start, "'%s' calls itself @@ (definitions cannot be recursive)", nm), -1;
-            return perr(p, start, "unknown function '%s' @@ (functions: exp, log, sqrt, sigmoid, tanh, relu, "
-                                  "abs, max, min and your definitions)", nm), -1;
+            return perr(p, start, "unknown function '%s' @@ (functions: %s and your definitions)", nm,
+                        builtin_list(fl, sizeof fl)), -1;
         }
         if (next(p)) return -1;
         int *k, n = parse_list(p, ')', &k);
         if (n < 0) return -1;
+        if (act) {                                         /* g(z[l]), g'(z[l]): the host says which function */
+            const anode *K = n == 1 ? &p->e->ast[k[0]] : NULL;
+            if (!K || K->k != A_VAR) {
+                free(k);
+                return perr(p, start, "%s(...) @@ needs one quantity that names its layer, as in %s(z[2])", nm, nm), -1;
+            }
+            bp_error herr = {BP_OK, ""};
+            const char *f = p->host->activation(p->host->ctx, p->e->vars[K->idx], nm[1] == '\'', &herr);
+            if (!f) { free(k); return perr(p, start, "%s @@", herr.msg), -1; }
+            bi = bp_expr_builtin_find(f, (int)strlen(f));
+        }
         int a = mknode(p, bi >= 0 ? A_FN : A_CALL, start, k, n);
         free(k);
         if (a < 0) return -1;
@@ -300,6 +371,7 @@ static int parse_primary(parser *p)
                             BUILTINS[bi].arity > 1 ? "s" : "", n), -1;
             A->len = n == 1 ? total : bcast(p, start, nm, p->e->ast[A->kid[0]].len, p->e->ast[A->kid[1]].len);
             if (A->len < 0) return -1;
+            if (!BUILTINS[bi].elementwise) { A->len = 1; A->isvec = 0; }
         } else {
             const edef *D = &p->e->defs[di];
             if (total != D->nparams)
@@ -328,7 +400,13 @@ static int parse_primary(parser *p)
         return perr(p, start, "unknown variable '%s' @@: the body of %s can use only its parameters", nm,
                     D->name), -1;
     }
-    bp_expr *e = p->e;
+    int a = bp_expr_var_node(p->e, name, nlen, start, p->err);
+    if (a >= 0) p->e->ast[a].end = start + nlen;
+    return a;
+}
+
+int bp_expr_var_node(bp_expr *e, const char *name, int nlen, int start, bp_error *err)
+{
     int v = 0;
     while (v < e->nvars && !((int)strlen(e->vars[v]) == nlen && !strncmp(e->vars[v], name, (size_t)nlen))) v++;
     if (v == e->nvars) {
@@ -342,27 +420,52 @@ static int parse_primary(parser *p)
             if (vv) e->var_val = vv;
             unsigned char *vs = realloc(e->var_set, (size_t)cap);
             if (vs) e->var_set = vs;
-            if (!nv || !np || !vv || !vs) { bp_err(p->err, BP_E_NOMEM, "out of memory"); return -1; }
+            double **vm = realloc(e->var_mat, (size_t)cap * sizeof *vm);
+            if (vm) e->var_mat = vm;
+            int *vr = realloc(e->var_rows, (size_t)cap * sizeof *vr);
+            if (vr) e->var_rows = vr;
+            int *vc = realloc(e->var_cols, (size_t)cap * sizeof *vc);
+            if (vc) e->var_cols = vc;
+            if (!nv || !np || !vv || !vs || !vm || !vr || !vc) { bp_err(err, BP_E_NOMEM, "out of memory"); return -1; }
             e->capvars = cap;
         }
-        if (!(e->vars[v] = bp_strndup(name, (size_t)nlen))) { bp_err(p->err, BP_E_NOMEM, "out of memory"); return -1; }
+        if (!(e->vars[v] = bp_strndup(name, (size_t)nlen))) { bp_err(err, BP_E_NOMEM, "out of memory"); return -1; }
         e->var_pos[v] = start;
         e->var_val[v] = 0;
         e->var_set[v] = 0;
+        e->var_mat[v] = NULL;
+        e->var_rows[v] = e->var_cols[v] = 1;
         e->nvars++;
     }
-    int a = mknode(p, A_VAR, start, NULL, 0);
-    if (a < 0) return -1;
-    e->ast[a].idx = v;
-    e->ast[a].end = start + nlen;
+    int a = bp_expr_node(e, A_VAR, start, start + nlen, -1, NULL, 0, err);
+    if (a >= 0) e->ast[a].idx = v;
     return a;
 }
 
 static int parse_unary(parser *p);
 
+/* Is the current token '^' followed by the name T (a transpose)? */
+static int at_transpose(parser *p)
+{
+    if (p->tok != '^') return 0;
+    parser q = *p;
+    bp_error scratch;
+    q.err = &scratch;
+    return !next(&q) && q.tok == T_NAME && q.tend - q.pos == 1 && q.s[q.pos] == 'T';
+}
+
 static int parse_power(parser *p)
 {
     int start = p->pos, a = parse_primary(p);
+    while (a >= 0 && at_transpose(p)) {                 /* A^T, A^T^T */
+        int at = p->pos;
+        if (next(p) || next(p)) return -1;
+        int t = mknode(p, A_TRANS, start, &a, 1);
+        if (t < 0) return -1;
+        p->e->ast[t].oppos = at;
+        p->e->ast[t].oplen = 2;
+        a = t;
+    }
     if (a < 0 || p->tok != '^') return a;
     int at = p->pos;
     if (next(p)) return -1;
@@ -372,6 +475,8 @@ static int parse_power(parser *p)
     if (n < 0) return -1;
     anode *N = &p->e->ast[n];
     N->op = '^';
+    N->oppos = at;
+    N->oplen = 1;
     N->end = p->e->ast[b].end;
     N->isvec = p->e->ast[a].isvec | p->e->ast[b].isvec;
     if ((N->len = bcast(p, at, "'^'", p->e->ast[a].len, p->e->ast[b].len)) < 0) return -1;
@@ -397,11 +502,11 @@ static int parse_unary(parser *p)
     return r;
 }
 
-/* Left-associative binary levels: term (* /) and expr (+ -). */
+/* Left-associative binary levels: term (@ * /) and sum (+ -). */
 static int parse_level(parser *p, int level)
 {
     int start = p->pos, a = level ? parse_unary(p) : parse_level(p, 1);
-    const char *ops = level ? "*/" : "+-";
+    const char *ops = level ? "@*/" : "+-";
     while (a >= 0 && p->tok && p->tok < 256 && strchr(ops, p->tok)) {
         int op = p->tok, at = p->pos;
         if (next(p)) return -1;
@@ -412,9 +517,12 @@ static int parse_level(parser *p, int level)
         anode *N = &p->e->ast[n];
         char what[8] = {'\'', (char)op, '\'', 0};
         N->op = op;
+        N->oppos = at;
+        N->oplen = 1;
         N->end = p->e->ast[b].end;
         N->isvec = p->e->ast[a].isvec | p->e->ast[b].isvec;
-        if ((N->len = bcast(p, at, what, p->e->ast[a].len, p->e->ast[b].len)) < 0) return -1;
+        if (op == '@') { N->len = 1; N->isvec = 0; }
+        else if ((N->len = bcast(p, at, what, p->e->ast[a].len, p->e->ast[b].len)) < 0) return -1;
         a = n;
     }
     return a;
@@ -423,7 +531,23 @@ static int parse_level(parser *p, int level)
 static int parse_expr(parser *p)
 {
     if (++p->depth > MAX_DEPTH) return perr(p, p->pos, "expression nested too deeply"), -1;
-    int a = parse_level(p, 0);
+    int start = p->pos, a = parse_level(p, 0);
+    if (a >= 0 && (p->tok == '<' || p->tok == '>' || p->tok == T_LE || p->tok == T_GE)) {   /* a comparison: 1 or 0 */
+        int op = p->tok == T_LE ? 'l' : p->tok == T_GE ? 'g' : p->tok, at = p->pos, len = p->tend - p->pos;
+        char what[8];
+        snprintf(what, sizeof what, "'%.*s'", len, p->s + at);
+        int b = next(p) ? -1 : parse_level(p, 0), k[2] = {a, b};
+        if (b < 0 || (a = mknode(p, A_BIN, start, k, 2)) < 0) return -1;
+        anode *N = &p->e->ast[a];
+        N->op = op;
+        N->oppos = at;
+        N->oplen = len;
+        N->end = p->e->ast[b].end;
+        N->isvec = p->e->ast[k[0]].isvec | p->e->ast[b].isvec;
+        if ((N->len = bcast(p, at, what, p->e->ast[k[0]].len, p->e->ast[b].len)) < 0) return -1;
+        if (p->tok == '<' || p->tok == '>' || p->tok == T_LE || p->tok == T_GE)
+            return perr(p, p->pos, "comparisons do not chain @@: write (a < b) * (b < c)"), -1;
+    }
     p->depth--;
     return a;
 }
@@ -495,18 +619,42 @@ static bp_status parse_definition(parser *p)
 
 void bp_expr_free(bp_expr *e);
 
+bp_expr *bp_expr_new(const char *text, const bp_expr_host *host, bp_error *err)
+{
+    bp_expr *e = calloc(1, sizeof *e);
+    if (!e || !(e->src = bp_strndup(text, strlen(text)))) {
+        free(e);
+        bp_err(err, BP_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    e->host = host;
+    e->digits = 6;
+    return e;
+}
+
+bp_status bp_expr_finish(bp_expr *e, int root, bp_error *err)
+{
+    e->root = root;
+    if (!(e->wrt = malloc(nz(e->nvars) * sizeof *e->wrt))) return bp_err(err, BP_E_NOMEM, "out of memory");
+    for (int i = 0; i < e->nvars; i++) e->wrt[i] = i;
+    e->nwrt = e->nvars;
+    return BP_OK;
+}
+
 bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *err)
+{
+    return bp_expr_parse_host(text, NULL, out, where, err);
+}
+
+bp_status bp_expr_parse_host(const char *text, const bp_expr_host *host, bp_expr **out, int *where, bp_error *err)
 {
     bp_error scratch;
     if (!err) err = &scratch;
     if (where) *where = -1;
     *out = NULL;
-    bp_expr *e = calloc(1, sizeof *e);
-    if (!e || !(e->src = bp_strndup(text, strlen(text)))) {
-        free(e);
-        return bp_err(err, BP_E_NOMEM, "out of memory");
-    }
-    parser p = {.e = e, .s = e->src, .def = -1, .where = -1, .err = err};
+    bp_expr *e = bp_expr_new(text, host, err);
+    if (!e) return err->status;
+    parser p = {.e = e, .s = e->src, .def = -1, .where = -1, .err = err, .host = host};
     bp_status s = lex(&p, 0);
     while (!s && at_definition(&p)) {
         if (!(s = parse_definition(&p)) && p.tok != ';') {
@@ -516,9 +664,10 @@ bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *e
         }
         if (!s) s = next(&p);
     }
+    int root = -1;
     if (!s && p.tok == T_END)
         s = perr(&p, p.pos, "%s", e->ndefs ? "expected an expression after the definitions" : "empty expression");
-    if (!s && (e->root = parse_expr(&p)) < 0) s = err->status;
+    if (!s && (root = parse_expr(&p)) < 0) s = err->status;
     if (!s && p.tok == ';') s = next(&p);
     if (!s && p.tok != T_END) {
         char d[48];
@@ -526,18 +675,12 @@ bp_status bp_expr_parse(const char *text, bp_expr **out, int *where, bp_error *e
         else if (p.tok == ')' || p.tok == ']') s = perr(&p, p.pos, "unmatched %s", tokdesc(&p, d, sizeof d));
         else s = perr(&p, p.pos, "unexpected %s @@ (missing operator?)", tokdesc(&p, d, sizeof d));
     }
+    if (!s) s = bp_expr_finish(e, root, err);
     if (s) {
         if (where) *where = p.where;
         bp_expr_free(e);
         return s;
     }
-    if (!(e->wrt = malloc(nz(e->nvars) * sizeof *e->wrt))) {
-        bp_expr_free(e);
-        return bp_err(err, BP_E_NOMEM, "out of memory");
-    }
-    for (int i = 0; i < e->nvars; i++) e->wrt[i] = i;
-    e->nwrt = e->nvars;
-    e->digits = 6;
     *out = e;
     return BP_OK;
 }
@@ -546,11 +689,11 @@ void bp_expr_clear_eval(bp_expr *e)
 {
     bp_graph_free(e->g);
     free(e->node_ast); free(e->var_node); free(e->out); free(e->val); free(e->jac);
-    free(e->args); free(e->jf); free(e->jg); free(e->jp);
+    free(e->args); free(e->jf); free(e->jg); free(e->jp); free(e->jcol); free(e->reading);
     e->g = NULL;
-    e->node_ast = e->var_node = e->out = e->args = NULL;
+    e->node_ast = e->var_node = e->out = e->args = e->jcol = e->reading = NULL;
     e->val = e->jac = e->jf = e->jg = e->jp = NULL;
-    e->nout = e->nargs = e->evaluated = 0;
+    e->nout = e->nargs = e->evaluated = e->matrix = 0;
 }
 
 void bp_expr_free(bp_expr *e)
@@ -563,8 +706,9 @@ void bp_expr_free(bp_expr *e)
         free(e->defs[i].params);
         free(e->defs[i].name);
     }
-    for (int i = 0; i < e->nvars; i++) free(e->vars[i]);
+    for (int i = 0; i < e->nvars; i++) { free(e->vars[i]); free(e->var_mat[i]); }
     free(e->ast); free(e->defs); free(e->vars); free(e->var_pos); free(e->var_val); free(e->var_set);
+    free(e->var_mat); free(e->var_rows); free(e->var_cols);
     free(e->wrt); free(e->src);
     free(e);
 }
@@ -572,7 +716,7 @@ void bp_expr_free(bp_expr *e)
 /* ---- what the program is ------------------------------------------------------ */
 int bp_expr_nvars(const bp_expr *e) { return e->nvars; }
 const char *bp_expr_var(const bp_expr *e, int i) { return i >= 0 && i < e->nvars ? e->vars[i] : NULL; }
-int bp_expr_noutputs(const bp_expr *e) { return e->ast[e->root].len; }
-int bp_expr_is_vector(const bp_expr *e) { return e->ast[e->root].isvec; }
+int bp_expr_noutputs(const bp_expr *e) { return e->evaluated ? e->nout : e->ast[e->root].len; }
+int bp_expr_is_vector(const bp_expr *e) { return e->evaluated ? e->out_vec : e->ast[e->root].isvec; }
 int bp_expr_is_composition(const bp_expr *e) { return e->ast[e->root].k == A_CALL; }
 void bp_expr_set_digits(bp_expr *e, int digits) { e->digits = digits < 0 ? 0 : digits > 17 ? 17 : digits; }

@@ -34,22 +34,65 @@ static void json_names(FILE *out, char *const *names, const int *idx, int n)
     fputc(']', out);
 }
 
+/* The shape of wrt variable j; is every wrt variable a number? */
+static void var_shape(const bp_expr *e, int j, int *r, int *c) { bp_expr_var_shape(e, j, r, c); }
+static int numbers_only(const bp_expr *e)
+{
+    for (int j = 0; j < e->nwrt; j++) {
+        int r, c;
+        var_shape(e, j, &r, &c);
+        if (r != 1 || c != 1) return 0;
+    }
+    return 1;
+}
+/* A scalar result: one number, not a vector. */
+static int scalar_result(const bp_expr *e) { return !e->out_vec && e->out_rows == 1 && e->out_cols == 1; }
+
+/* A matrix as JSON the way values are written: a number (1x1), a flat list
+ * (a column, n x 1) or a list of rows. */
+static void json_shaped(FILE *out, const double *m, int rows, int cols, int vec)
+{
+    if (rows == 1 && cols == 1 && !vec) json_num(out, m[0]);
+    else if (cols == 1) json_row(out, m, rows);
+    else json_mat(out, m, rows, cols);
+}
+
+/* The derivatives of output k with respect to every wrt variable, each
+ * shaped like its variable. */
+static void json_grads(FILE *out, const bp_expr *e, int k)
+{
+    const double *row = e->jac + (size_t)k * e->jcol[e->nwrt];
+    fputc('[', out);
+    for (int j = 0; j < e->nwrt; j++) {
+        int r, c;
+        var_shape(e, j, &r, &c);
+        if (j) fputs(", ", out);
+        json_shaped(out, row + e->jcol[j], r, c, 0);
+    }
+    fputc(']', out);
+}
+
 bp_status bp_expr_write_json(const bp_expr *e, int chain, FILE *out, bp_error *err)
 {
     if (need_eval(e, err)) return err ? err->status : BP_E_ARG;
     fputs("{\"variables\": ", out);
     json_names(out, e->vars, e->wrt, e->nwrt);
     fputs(", \"value\": ", out);
-    if (bp_expr_is_vector(e)) {
-        json_row(out, e->val, e->nout);
-        fputs(", \"jacobian\": ", out);
-        json_mat(out, e->jac, e->nout, e->nwrt);
-    } else {
-        json_num(out, e->val[0]);
+    json_shaped(out, e->val, e->out_rows, e->out_cols, e->out_vec);
+    if (scalar_result(e)) {
         fputs(", \"gradient\": ", out);
-        json_row(out, e->jac, e->nwrt);
+        if (numbers_only(e)) json_row(out, e->jac, e->nwrt);
+        else json_grads(out, e, 0);
+    } else {
+        fputs(", \"jacobian\": ", out);
+        if (numbers_only(e)) json_mat(out, e->jac, e->nout, e->nwrt);
+        else {
+            fputc('[', out);
+            for (int k = 0; k < e->nout; k++) { if (k) fputs(", ", out); json_grads(out, e, k); }
+            fputc(']', out);
+        }
     }
-    if (chain && bp_expr_is_composition(e)) {
+    if (chain && bp_expr_is_composition(e) && e->jf) {
         const edef *D = &e->defs[e->ast[e->root].idx];
         double *g = malloc((size_t)e->nargs * sizeof *g);
         if (!g) return bp_err(err, BP_E_NOMEM, "out of memory");
@@ -71,8 +114,9 @@ bp_status bp_expr_write_json(const bp_expr *e, int chain, FILE *out, bp_error *e
     return io(out, err);
 }
 
-/* A matrix as aligned rows "[ a  b ]", each line starting with `indent`. */
-static void text_mat(const bp_expr *e, FILE *out, const char *indent, const double *m, int rows, int cols)
+/* A matrix as aligned rows "[ a  b ]": the first line after what the caller
+ * printed, the others starting with `indent`. */
+static void text_mat_at(const bp_expr *e, FILE *out, const char *indent, const double *m, int rows, int cols, int first)
 {
     char b[32];
     int w[256] = {0};
@@ -82,10 +126,14 @@ static void text_mat(const bp_expr *e, FILE *out, const char *indent, const doub
             if (l > w[j]) w[j] = l;
         }
     for (int i = 0; i < rows; i++) {
-        fprintf(out, "%s[", indent);
+        fprintf(out, "%s[", i || !first ? indent : "");
         for (int j = 0; j < cols; j++) fprintf(out, " %*s", j < 256 ? w[j] : 0, fmtpeople(e, m[(size_t)i * cols + j], b));
         fputs(" ]\n", out);
     }
+}
+static void text_mat(const bp_expr *e, FILE *out, const char *indent, const double *m, int rows, int cols)
+{
+    text_mat_at(e, out, indent, m, rows, cols, 0);
 }
 
 static void text_names(FILE *out, char *const *names, const int *idx, int n)
@@ -93,22 +141,63 @@ static void text_names(FILE *out, char *const *names, const int *idx, int n)
     for (int i = 0; i < n; i++) fprintf(out, "%s%s", i ? ", " : "", names[idx ? idx[i] : i]);
 }
 
+/* "d/dW = " and its derivative shaped like W (rows aligned under the first),
+ * for each wrt variable, each line but the first starting with `indent`. */
+static void text_grads(const bp_expr *e, FILE *out, const char *indent, int k)
+{
+    const double *row = e->jac + (size_t)k * e->jcol[e->nwrt];
+    char b[32], pad[256];
+    for (int j = 0; j < e->nwrt; j++) {
+        int r, c;
+        var_shape(e, j, &r, &c);
+        const char *name = e->vars[e->wrt[j]];
+        if (j) fputs(indent, out);
+        if (r == 1 && c == 1) { fprintf(out, "d/d%s = %s\n", name, fmtpeople(e, row[e->jcol[j]], b)); continue; }
+        fprintf(out, "d/d%s = ", name);
+        snprintf(pad, sizeof pad, "%s%*s", indent, (int)strlen(name) + 6, "");
+        text_mat_at(e, out, pad, row + e->jcol[j], r, c, 1);
+    }
+    if (!e->nwrt) fputs("(no variables)\n", out);
+}
+
 bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err)
 {
     if (need_eval(e, err)) return err ? err->status : BP_E_ARG;
     char b[32];
-    if (!bp_expr_is_vector(e)) {
-        fprintf(out, "value     %s\n", fmtpeople(e, e->val[0], b));
+    const char *ind = "          ";
+    if (scalar_result(e)) fprintf(out, "value     %s\n", fmtpeople(e, e->val[0], b));
+    else if (e->out_vec) {
+        fputs("value     [", out);
+        for (int i = 0; i < e->nout; i++) fprintf(out, "%s%s", i ? ", " : "", fmtpeople(e, e->val[i], b));
+        fputs("]\n", out);
+    } else {
+        fputs("value     ", out);
+        text_mat_at(e, out, ind, e->val, e->out_rows, e->out_cols, 1);
+    }
+    if (scalar_result(e) && numbers_only(e)) {
         for (int j = 0; j < e->nwrt; j++)
             fprintf(out, "%s d/d%s = %s\n", j ? "         " : "gradient ", e->vars[e->wrt[j]], fmtpeople(e, e->jac[j], b));
         if (!e->nwrt) fputs("gradient  (no variables)\n", out);
-    } else {
-        fputs("value     [", out);
-        for (int i = 0; i < e->nout; i++) fprintf(out, "%s%s", i ? ", " : "", fmtpeople(e, e->val[i], b));
-        fprintf(out, "]\nJacobian  (rows: the %d output%s; columns: ", e->nout, e->nout == 1 ? "" : "s");
+    } else if (scalar_result(e)) {
+        fputs("gradient  ", out);
+        text_grads(e, out, ind, 0);
+    } else if (numbers_only(e)) {
+        if (e->out_vec) fprintf(out, "Jacobian  (rows: the %d output%s; columns: ", e->nout, e->nout == 1 ? "" : "s");
+        else fprintf(out, "Jacobian  (rows: the %d entries of the %d x %d value, row by row; columns: ", e->nout, e->out_rows,
+                     e->out_cols);
         text_names(out, e->vars, e->wrt, e->nwrt);
         fputs(")\n", out);
-        text_mat(e, out, "          ", e->jac, e->nout, e->nwrt);
+        text_mat(e, out, ind, e->jac, e->nout, e->nwrt);
+    } else {
+        fputs("Jacobian  (each entry of the value, and its derivatives shaped like the variables)\n", out);
+        for (int k = 0; k < e->nout; k++) {
+            char head[64];
+            int n = snprintf(head, sizeof head, "  [%d][%d] = %s:  ", k / e->out_cols, k % e->out_cols, fmtpeople(e, e->val[k], b));
+            char pad[96];
+            snprintf(pad, sizeof pad, "%*s", n, "");
+            fputs(head, out);
+            text_grads(e, out, pad, k);
+        }
     }
     return io(out, err);
 }
@@ -118,6 +207,7 @@ bp_status bp_expr_write_chain(const bp_expr *e, FILE *out, bp_error *err)
     if (need_eval(e, err)) return err ? err->status : BP_E_ARG;
     if (!bp_expr_is_composition(e))
         return bp_err(err, BP_E_ARG, "--chain needs a composition F(G(...)) whose outer function F is a definition");
+    if (!e->jf) return bp_err(err, BP_E_ARG, "--chain writes out the chain rule for numbers and vectors, not for matrices");
     const anode *R = &e->ast[e->root];
     const edef *D = &e->defs[R->idx];
     char b[32];
