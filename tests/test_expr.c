@@ -381,6 +381,224 @@ static void test_random(void)
     printf("random expressions: %d, Jacobian entries checked against finite differences: %d\n", n, checked);
 }
 
+/* ---- random matrix expressions against central differences ---------------------- */
+
+/* The matrix variables: their names and shapes. */
+static const struct { const char *name; int r, c; } MV[] = {
+    {"A", 2, 3}, {"B", 3, 2}, {"v", 3, 1}, {"w", 1, 3}, {"s", 1, 1}, {"C", 3, 3}, {"u", 2, 1},
+};
+#define NMV ((int)(sizeof MV / sizeof *MV))
+static double mval[NMV][9];
+
+static char *mgen(int r, int c, int depth);
+
+/* Something of shape r x c that is positive everywhere. */
+static char *mgen_pos(int r, int c, int depth)
+{
+    char *a = mgen(r, c, depth);
+    return irand(2) ? cat(a, NULL, "(1.5 + (%s)^2)", a) : cat(a, NULL, "exp(tanh(%s))", a);
+}
+
+/* A random expression of shape r x c (rows and columns up to 3) over the
+ * variables of MV, built from every matrix operation of the language. */
+static char *mgen(int r, int c, int depth)
+{
+    if (depth == 0 || urand() < 0.15) {
+        for (int t = 0; t < 4; t++) {   /* a variable of the shape, or of the transposed one */
+            int i = irand(NMV);
+            if (MV[i].r == r && MV[i].c == c) return cat(NULL, NULL, "%s", MV[i].name);
+            if (MV[i].r == c && MV[i].c == r && r != c) return cat(NULL, NULL, "%s^T", MV[i].name);
+        }
+        if (r == 1 && c == 1) return cat(NULL, NULL, "%g", round((urand() * 4 - 2) * 100) / 100);
+        return cat(NULL, NULL, "ones(%d, %d) * %g", r, c, round((urand() * 4 - 2) * 100) / 100);
+    }
+    int d = depth - 1, k = 1 + irand(3);
+    char *a, *b;
+    switch (irand(16)) {
+    case 0: a = mgen(r, k, d); b = mgen(k, c, d); return cat(a, b, "(%s) @ (%s)", a, b);
+    case 1: a = mgen(c, r, d); return cat(a, NULL, "(%s)^T", a);
+    case 2: a = mgen(r, c, d); b = mgen(r, c, d); return cat(a, b, "%s + %s", a, b);
+    case 3: a = mgen(r, c, d); b = mgen(r, c, d); return cat(a, b, "%s - (%s)", a, b);
+    case 4: a = mgen(r, c, d); b = mgen(r, c, d); return cat(a, b, "(%s) * (%s)", a, b);
+    case 5: a = mgen(r, c, d); b = mgen_pos(r, c, d); return cat(a, b, "(%s) / %s", a, b);
+    case 6: a = mgen(r, c, d); b = mgen(1, 1, d); return cat(a, b, "(%s) * (%s)", b, a);
+    case 7: a = mgen(r, c, d); b = mgen(1, c, d); return cat(a, b, "(%s) + (%s)", a, b);
+    case 8: a = mgen(r, c, d); b = mgen(r, 1, d); return cat(a, b, "(%s) - (%s)", b, a);
+    case 9: {
+        static const char *F[] = {"sigmoid", "tanh", "sigmoid'", "tanh'", "softmax", "exp(tanh"};
+        int f = irand(6);
+        a = mgen(r, c, d);
+        return cat(a, NULL, f == 5 ? "%s(%s))" : "%s(%s)", F[f], a);
+    }
+    case 10: a = mgen_pos(r, c, d); return cat(a, NULL, irand(2) ? "log(%s)" : "sqrt(%s)", a);
+    case 11: a = mgen_pos(r, c, d); return cat(a, NULL, "%s^%s", a, irand(2) ? "1.5" : "-1");
+    default:
+        if (r == 1 && c == 1) { a = mgen(1 + irand(3), 1 + irand(3), d); return cat(a, NULL, irand(2) ? "sum(%s)" : "mean(%s)", a); }
+        if (c == 1) { a = mgen(r, k, d); return cat(a, NULL, irand(2) ? "rowsum(%s)" : "rowmean(%s)", a); }
+        if (r == 1) { a = mgen(k, c, d); return cat(a, NULL, irand(2) ? "colsum(%s)" : "colmean(%s)", a); }
+        if (r == c) { a = mgen(r, 1, d); return cat(a, NULL, "diag(%s)", a); }
+        a = mgen(r, c, d);
+        return cat(a, NULL, "(%s)^2", a);
+    }
+}
+
+/* Every derivative of every output entry against the five-point central
+ * difference in each entry of each variable. */
+static int check_fd_matrix(const char *text, int *checked)
+{
+    bp_expr *e;
+    bp_error err;
+    if (bp_expr_parse(text, &e, NULL, &err)) { fprintf(stderr, "FAIL parse %s: %s\n", text, err.msg); return 0; }
+    for (int i = 0; i < NMV; i++) bp_expr_set_matrix(e, MV[i].name, MV[i].r, MV[i].c, mval[i], NULL);
+    if (bp_expr_eval(e, NULL, &err)) { fprintf(stderr, "FAIL eval %s: %s\n", text, err.msg); bp_expr_free(e); return 0; }
+    int no = bp_expr_noutputs(e), nw = bp_expr_nwrt(e), ok = 1, width = 0;
+    for (int j = 0; j < nw; j++) { int r, c; bp_expr_var_shape(e, j, &r, &c); width += r * c; }
+    double *J = malloc(sizeof *J * (size_t)(no * width + 1)), *F[4];
+    for (int i = 0, w = 0; i < no; i++)
+        for (int j = 0; j < nw; j++) {
+            int r, c;
+            bp_expr_var_shape(e, j, &r, &c);
+            for (int q = 0; q < r * c; q++) J[w++] = bp_expr_derivative(e, i, j, q / c, q % c);
+        }
+    for (int q = 0; q < 4; q++) F[q] = malloc(sizeof *F[q] * (size_t)no);
+    for (int j = 0, col = 0; ok && j < nw; j++) {
+        int vi = 0, r, c;
+        while (strcmp(MV[vi].name, bp_expr_wrt(e, j))) vi++;
+        bp_expr_var_shape(e, j, &r, &c);
+        for (int q = 0; ok && q < r * c; q++, col++) {
+            double x0 = mval[vi][q], h = 1e-3, step[4] = {-2 * h, -h, h, 2 * h};
+            for (int t = 0; ok && t < 4; t++) {
+                mval[vi][q] = x0 + step[t];
+                bp_expr_set_matrix(e, MV[vi].name, r, c, mval[vi], NULL);
+                if (bp_expr_eval(e, NULL, &err)) { ok = 0; fprintf(stderr, "FAIL eval %s: %s\n", text, err.msg); }
+                for (int i = 0; ok && i < no; i++) F[t][i] = bp_expr_value(e, i);
+            }
+            mval[vi][q] = x0;
+            bp_expr_set_matrix(e, MV[vi].name, r, c, mval[vi], NULL);
+            for (int i = 0; ok && i < no; i++) {
+                double fd = (F[0][i] - 8 * F[1][i] + 8 * F[2][i] - F[3][i]) / (12 * h), g = J[(size_t)i * width + col];
+                if (!(fabs(fd - g) <= 1e-6 * (1 + fabs(g)))) {
+                    ok = 0;
+                    fprintf(stderr, "FAIL derivative of %s, output %d, w.r.t. %s entry %d: backprop %.17g, "
+                                    "finite differences %.17g\n", text, i, MV[vi].name, q, g, fd);
+                }
+                (*checked)++;
+            }
+        }
+    }
+    for (int q = 0; q < 4; q++) free(F[q]);
+    free(J);
+    bp_expr_free(e);
+    return ok;
+}
+
+static void test_random_matrices(void)
+{
+    int checked = 0, n = 0;
+    static const int SH[][2] = {{1, 1}, {2, 3}, {3, 1}, {1, 3}, {3, 3}, {2, 2}};
+    for (int t = 0; t < 300; t++, n++) {
+        for (int i = 0; i < NMV; i++)
+            for (int q = 0; q < 9; q++) mval[i][q] = round((urand() * 2 - 1) * 1000) / 1000;
+        int sh = irand(6);
+        char *text = mgen(SH[sh][0], SH[sh][1], 1 + irand(4));
+        check_count(check_fd_matrix(text, &checked));
+        free(text);
+    }
+    printf("random matrix expressions: %d, derivatives checked against finite differences: %d\n", n, checked);
+}
+
+/* ---- matrices: values, shapes, reports ------------------------------------------ */
+
+static void test_matrices(void)
+{
+    /* W x for W = [[0.1, 0.2], [0.3, 0.4]], x = [1, 2]: [0.5, 1.1]; d(Wx)_i/dW = row i: x^T, d/dx = W */
+    bp_expr *e = ev("W @ x", "W=[[0.1,0.2],[0.3,0.4]],x=[1,2]");
+    if (e) {
+        int r, c;
+        bp_expr_shape(e, &r, &c);
+        CHECK_EXPR(r == 2 && c == 1 && bp_expr_is_vector(e) && bp_expr_noutputs(e) == 2);
+        CHECK_EXPR(NEAR(bp_expr_value(e, 0), 0.5) && NEAR(bp_expr_value(e, 1), 1.1));
+        CHECK_EXPR(bp_expr_derivative(e, 0, 0, 0, 0) == 1 && bp_expr_derivative(e, 0, 0, 0, 1) == 2 &&
+                   bp_expr_derivative(e, 0, 0, 1, 0) == 0 && bp_expr_derivative(e, 1, 0, 1, 1) == 2);
+        CHECK_EXPR(bp_expr_derivative(e, 0, 1, 0, 0) == 0.1 && bp_expr_derivative(e, 1, 1, 1, 0) == 0.4);
+        CHECK_EXPR(isnan(bp_expr_derivative(e, 0, 1, 0, 1)) && isnan(bp_expr_derivative(e, 2, 0, 0, 0)));
+        bp_expr_free(e);
+    }
+    /* the gradient of a scalar has the variable's shape: d sum(W x)/dW = 1 x^T, d/dx = W^T 1 */
+    if ((e = ev("sum(W @ x)", "W=[[0.1,0.2],[0.3,0.4]],x=[1,2]"))) {
+        char *t = report(e, 1);
+        CHECK(!strcmp(t, "{\"variables\": [\"W\", \"x\"], \"value\": 1.6, \"gradient\": [[[1, 2], [1, 2]], "
+                         "[0.4, 0.6000000000000001]]}\n"), "%s", t);
+        free(t);
+        t = report(e, 0);
+        CHECK(!strcmp(t, "value     1.6\ngradient  d/dW = [ 1 2 ]\n                 [ 1 2 ]\n"
+                         "          d/dx = [ 0.4 ]\n                 [ 0.6 ]\n"), "%s", t);
+        free(t);
+        bp_error err;
+        CHECK_EXPR(bp_expr_write_steps(e, fopen("/dev/null", "w"), &err) == BP_E_ARG && strstr(err.msg, "matrices"));
+        bp_expr_free(e);
+    }
+    /* broadcasting: a row over the rows, a column over the columns, a number everywhere */
+    expect("sum([[1, 2], [3, 4]] + [[10, 20]])", NULL, 1, (double[]){70}, 0, NULL);
+    expect("sum([[1, 2], [3, 4]] * [10, 20])", NULL, 1, (double[]){10 + 20 + 60 + 80}, 0, NULL);
+    expect("[[1, 2], [3, 4]] @ [1, 1] - 1", NULL, 2, (double[]){2, 6}, 0, NULL);
+    expect("[[1, 2, 3]] @ [[1], [2], [3]]", NULL, 1, (double[]){14}, 0, NULL);
+    expect("[[1, 2], [3, 4]]^T", NULL, 4, (double[]){1, 3, 2, 4}, 0, NULL);
+    expect("rowsum([[1, 2], [3, 4]])", NULL, 2, (double[]){3, 7}, 0, NULL);
+    expect("colmean([[1, 2], [3, 4]])", NULL, 2, (double[]){2, 3}, 0, NULL);
+    expect("rowmean([[1, 2], [3, 5]]) + mean([1, 2, 3])", NULL, 2, (double[]){3.5, 6}, 0, NULL);
+    expect("diag([1, 2]) @ [3, 4]", NULL, 2, (double[]){3, 8}, 0, NULL);
+    expect("eye(2) + ones(2, 2)", NULL, 4, (double[]){2, 1, 1, 2}, 0, NULL);
+    expect("[x, y] > 1", "x=2,y=1", 2, (double[]){1, 0}, 2, (double[]){0, 0, 0, 0});
+    expect("(x >= 1) + (x < 1) + (x <= 1)", "x=1", 1, (double[]){2}, 1, (double[]){0});
+    expect("step(x) + relu'(y)", "x=0,y=2", 1, (double[]){1}, 2, (double[]){0, 0});
+    /* the derivatives as functions: sigma'(0) = 1/4, tanh'(0) = 1; their own slopes 0 and 0 */
+    expect("sigmoid'(x) + tanh'(x)", "x=0", 1, (double[]){1.25}, 1, (double[]){0});
+    /* sigma'(x) = sigma(x)(1 - sigma(x)); d/dx = sigma'(x)(1 - 2 sigma(x)) */
+    double sg = 1 / (1 + exp(-0.7));
+    expect("sigmoid'(x)", "x=0.7", 1, (double[]){sg * (1 - sg)}, 1, (double[]){sg * (1 - sg) * (1 - 2 * sg)});
+    /* softmax per column; a row vector is one sample */
+    double e1 = exp(1), e2 = exp(2);
+    expect("softmax([1, 2])", NULL, 2, (double[]){e1 / (e1 + e2), e2 / (e1 + e2)}, 0, NULL);
+    expect("softmax([[1, 2]])", NULL, 2, (double[]){e1 / (e1 + e2), e2 / (e1 + e2)}, 0, NULL);
+    expect("softmax([[1, 5], [2, 5]])", NULL, 4, (double[]){e1 / (e1 + e2), 0.5, e2 / (e1 + e2), 0.5}, 0, NULL);
+    /* unary minus is looser than ^T and ^: -A^T = -(A^T) */
+    expect("sum(-[[1, 2], [3, 4]]^T * [[1, 0], [0, 0]])", NULL, 1, (double[]){-1}, 0, NULL);
+    /* a matrix variable inside an old-style vector is refused, as a shape */
+    static const struct { const char *text, *point, *msg; int where; } bad[] = {
+        {"W @ x", "W=[[1,2],[3,4]],x=[1,2,3]", "@: 2x2 @ 3x1: inner sizes 2 and 3 differ at column 3", 2},
+        {"[1, 2, 3] + [[1, 2, 3]]", NULL, "+: 3x1 + 1x3: a column and a row do not repeat", 10},
+        {"W * [[1, 2, 3]]", "W=[[1,2],[3,4]]", "*: 2x2 * 1x3: the shapes differ", 2},
+        {"[W, 1]", "W=[[1,2],[3,4]]", "entry 1 is 2x2", 1},
+        {"diag(W)", "W=[[1,2],[3,4]]", "diag: 2x2 is not a vector", 0},
+        {"max(W, [1, 2, 3])", "W=[[1,2],[3,4]]", "max: 2x2 and 3x1", 0},
+        {"F(a, b) = a + b; F([1, 2] + W)", "W=[[1,2],[3,4]]", "F takes 2 arguments, got 1", 17},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        bp_error err = {BP_OK, ""};
+        int where = -2;
+        bp_status s = bp_expr_parse(bad[i].text, &e, &where, &err);
+        if (!s && bad[i].point) s = bp_expr_set_point(e, bad[i].point, &err);
+        if (!s) s = bp_expr_eval(e, &where, &err);
+        if (!check_count(s == BP_E_SHAPE && strstr(err.msg, bad[i].msg) && where == bad[i].where))
+            fprintf(stderr, "FAIL '%s': %s, where %d, '%s'\n", bad[i].text, bp_status_name(s), where, err.msg);
+        if (!s || e) bp_expr_free(e);
+        e = NULL;
+    }
+    /* values given as matrices */
+    if (bp_expr_parse("sum(W)", &e, NULL, NULL) == BP_OK) {
+        bp_error err;
+        CHECK_EXPR(bp_expr_set_point(e, "W=[[1,2],[3]]", &err) == BP_E_VALUE && strstr(err.msg, "row 2 has 1 numbers, row 1 has 2"));
+        CHECK_EXPR(bp_expr_set_point(e, "W=[[1,2],[3,4]", &err) == BP_E_PARSE);
+        CHECK_EXPR(bp_expr_set_point(e, "W=[1,,2]", &err) == BP_E_PARSE);
+        CHECK_EXPR(bp_expr_set_point(e, "W=[]", &err) == BP_E_PARSE);
+        CHECK_EXPR(bp_expr_set_point(e, "W=[[1, 2], [3, 4]]", &err) == BP_OK && bp_expr_eval(e, NULL, &err) == BP_OK &&
+                   bp_expr_value(e, 0) == 10);
+        CHECK_EXPR(bp_expr_set_matrix(e, "W", 0, 2, NULL, &err) == BP_E_VALUE);
+        bp_expr_free(e);
+    }
+}
+
 /* ---- bad expressions ----------------------------------------------------------- */
 
 static void test_errors(void)
@@ -548,6 +766,8 @@ int main(void)
     test_cs577();
     test_gates();
     test_random();
+    test_random_matrices();
+    test_matrices();
     test_errors();
     test_deep();
     return check_done();
