@@ -45,6 +45,7 @@ int cmd_gradcheck(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_step(int argc, char **argv);
 int cmd_expr(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

@@ -25,6 +25,8 @@ static const char USAGE[] =
     "                   every number of each update shown; --compare MINE.json checks new weights\n"
     "  gradcheck FILE   finite differences against backprop for every weight, bias and input\n"
     "  expr \"EXPR\"      value, gradient or Jacobian of any expression; its computation graph\n"
+    "  check FILE F...  is a formula (ASCII or the notes' LaTeX) right for every input?\n"
+    "                   (--jacobian Q --wrt P: dQ/dP for one sample)\n"
     "  train            train a network on a dataset (CSV, IDX, fashion-mnist) and save it\n"
     "  eval MODEL       loss, accuracy, per-class accuracy, confusion matrix (or MSE/MAE)\n"
     "  predict MODEL    outputs, or class and probability, per row\n"
@@ -157,6 +159,7 @@ int main(int argc, char **argv)
     }
     static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
         {"grad", cmd_grad}, {"gradcheck", cmd_gradcheck}, {"explain", cmd_explain}, {"step", cmd_step}, {"expr", cmd_expr},
+        {"check", cmd_check},
         {"train", cmd_train}, {"eval", cmd_eval}, {"predict", cmd_predict}, {"convert", cmd_convert},
         {"boundary", cmd_boundary}, {"plot-boundary", cmd_plot_boundary},
         {"show-weights", cmd_show_weights},

@@ -679,6 +679,88 @@ BP_API bp_status bp_expr_write_chain(const bp_expr *e, FILE *out, bp_error *err)
 BP_API bp_status bp_expr_write_dot(bp_expr *e, FILE *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Formulas over a network: `backprop check`                                 */
+/* ------------------------------------------------------------------------ */
+/*
+ * A formula "LHS = RHS" in the expression language (above) or in the LaTeX of
+ * the course notes, over the named matrices of a model's network: x (= a[0]),
+ * y, yhat (= a[L]), m, W[l], b[l], z[l], a[l], the true gradients dL_dW[l],
+ * dL_db[l], dL_dz[l], dL_da[l], dL_dx, dL_dyhat, the notes' g[la], g[lz],
+ * g[lW], g[lb] and delta[l] (= dL_dz[l]); g(z[l]) and g'(z[l]) are layer l's
+ * activation and its derivative. Samples are columns for weight_layout
+ * out_in (z[l] = W[l] @ a[l-1] + b[l]) and rows for in_out (z[l] = a[l-1] @
+ * W[l] + b[l]), unless chosen; W and dL_dW keep the layout of the file.
+ *
+ * Both sides are evaluated in f64 at the file's values, then at `redraws`
+ * random values of the same shapes (W, b uniform in [-1, 1], x in [-2, 2], y
+ * as the loss wants it: one-hot rows, 0/1, or uniform in [-2, 2]; seeded).
+ * When the LHS is one named quantity, the RHS is checked against its true
+ * value; otherwise the two sides are checked as an identity. Equal means
+ * within 1e-9 relative or 1e-12 absolute, entry by entry.
+ */
+typedef struct bp_check bp_check;
+
+/* Where the samples are: as the weight layout says, rows, or columns. */
+typedef enum bp_samples { BP_SAMPLES_LAYOUT = 0, BP_SAMPLES_ROWS, BP_SAMPLES_COLUMNS } bp_samples;
+
+typedef enum bp_verdict {
+    BP_CHECK_RIGHT = 0,  /* equal at every draw                                        */
+    BP_CHECK_WRONG,      /* a differing entry at the file's values or at a redraw      */
+    BP_CHECK_SHAPE       /* the shapes differ, or an operator's operands do not fit    */
+} bp_verdict;
+
+/* The verdict on one formula after bp_check_run. Strings are owned by the
+ * checker. */
+typedef struct bp_check_result {
+    bp_verdict verdict;
+    int line;             /* as given to bp_check_add                               */
+    const char *formula;  /* the formula as written ("LHS = RHS")                   */
+    int draw;             /* WRONG: 0 at the file's values, k at redraw k; else -1  */
+    int entry[2];         /* WRONG: the first differing entry (0-based row, column) */
+    double yours, truth;  /* WRONG: the RHS's and the true (LHS's) value there      */
+    const char *hint;     /* the likely slip, why a redraw was needed, the shape
+                             message; NULL when there is nothing to say            */
+    const char *note;     /* how a LaTeX product was read (elementwise), or NULL    */
+} bp_check_result;
+
+/* A checker of formulas over model m's network and data (borrowed: m must
+ * outlive it; m needs data with targets and a loss). redraws >= 0. Errors:
+ * BP_E_VALUE (no data, no targets, no loss), BP_E_NOMEM. */
+BP_API bp_status bp_check_new(bp_model *m, bp_samples samples, int redraws, uint64_t seed, bp_check **out,
+                              bp_error *err);
+BP_API void bp_check_free(bp_check *c);
+/* Add the formula in `text` (ASCII or LaTeX, told apart by its characters:
+ * a backslash, a brace, '$' or '&' mean LaTeX), reported under `line`. A
+ * chain "A = B = C" adds "A = B" and "A = C". Errors: BP_E_PARSE for a
+ * syntax error, a name that is not one of the network's, a layer out of
+ * range, LaTeX that is not understood; *where (may be NULL) the byte offset
+ * in text, or -1. Nothing is evaluated yet. */
+BP_API bp_status bp_check_add(bp_check *c, const char *text, int line, int *where, bp_error *err);
+/* Evaluate every formula at every draw and give each its verdict. An error
+ * is bad input found only with values (a size that depends on a variable). */
+BP_API bp_status bp_check_run(bp_check *c, bp_error *err);
+/* After bp_check_run: the number of formulas, and formula i's verdict. */
+BP_API int bp_check_count(const bp_check *c);
+BP_API bp_status bp_check_result_get(const bp_check *c, int i, bp_check_result *r);
+/* The verdicts as text, or as exactly one JSON object
+ *   {"formulas": [{"line": 1, "formula": "...", "verdict": "right"|"wrong"|"shape",
+ *                  "at": "file"|"redraw 3"|null, "entry": [i, j]|null,
+ *                  "yours": number|null, "true": number|null, "hint": string|null}]} */
+BP_API bp_status bp_check_write_text(const bp_check *c, FILE *out, bp_error *err);
+BP_API bp_status bp_check_write_json(const bp_check *c, FILE *out, bp_error *err);
+
+/* d of / d wrt for one sample (0-based) of model m's data, at the file's
+ * values: `of` is z[l], a[l] or yhat, `wrt` W[k], b[k], x, a[k] or z[k] below
+ * it (ASCII or LaTeX names); for each entry of `of` (the layer's units, in
+ * order) a matrix shaped like `wrt`, as text or as one JSON object
+ *   {"of": "a[2]", "wrt": "W[2]", "sample": i, "jacobian": [[[...], ...], ...]}
+ * (sample counted from 1 there). Errors: BP_E_PARSE for a name that is not
+ * understood, BP_E_VALUE when `of` does not depend on `wrt` or the sample is
+ * out of range. */
+BP_API bp_status bp_check_jacobian(bp_model *m, bp_samples samples, const char *of, const char *wrt, int sample,
+                                   int json, FILE *out, bp_error *err);
+
+/* ------------------------------------------------------------------------ */
 /* Datasets, model files on disk, training                                   */
 /* ------------------------------------------------------------------------ */
 /* Ownership: a bp_dataset filled by a *_load, bp_dataset_named,

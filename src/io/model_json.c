@@ -490,7 +490,6 @@ bp_status bp_model_load(const char *path, bp_dtype dtype, bp_model **out, bp_err
     return st;
 }
 
-/* s as a JSON string: quotes, backslashes and control characters escaped. */
 static bp_status copy_mat(const bp_mat *src, double **dst, int f32, bp_error *err)
 {
     double *d = bp_malloc((size_t)src->rows * src->cols * sizeof *d, err);

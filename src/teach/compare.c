@@ -363,3 +363,15 @@ bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FI
     json_decref(root);
     return st;
 }
+
+const char *bp_compare_hint(bp_model *m, const char *path, const bp_mat *truth, const double *u, int ur, int uc,
+                            double rtol)
+{
+    field f;
+    memset(&f, 0, sizeof f);
+    snprintf(f.path, sizeof f.path, "%s", path);
+    f.truth = *truth;
+    if (sscanf(path, "layers[%d]", &f.layer) != 1) f.layer = -1;
+    f.backward = strstr(path, "dL_") != NULL;
+    return diagnose(m, &f, u, ur, uc, rtol);
+}

@@ -28,5 +28,13 @@ int bp_cmp_all_close(const double *u, const bp_mat *t, double factor, int transp
  * entry that differs (-1, -1 when the shapes differ or all agree). */
 int bp_cmp_field(FILE *out, const char *path, const char *what, const double *u, int ur, int uc, const bp_mat *t,
                  double rtol, int first[2]);
+/* The likely slip `grad --compare` names for values u (ur x uc, row-major, in
+ * the layout of `grad --json`: one row per sample, W as the net stores it)
+ * given for the field `path` of grad --json ("layers[1].dL_dz", "output",
+ * "dL_dx"; any other path gets only the hints that need no field) whose true
+ * values are `truth`; NULL when none fits. m has had its bp_model_pass.
+ * (`check` names the slips of a formula with it.) */
+const char *bp_compare_hint(bp_model *m, const char *path, const bp_mat *truth, const double *u, int ur, int uc,
+                            double rtol);
 
 #endif

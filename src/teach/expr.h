@@ -64,7 +64,7 @@ typedef enum akind {
 enum {
     BI_EXP, BI_LOG, BI_SQRT, BI_SIGMOID, BI_TANH, BI_RELU, BI_ABS, BI_MAX, BI_MIN,
     BI_STEP, BI_DSIGMOID, BI_DTANH, BI_DRELU, BI_SOFTMAX, BI_SUM, BI_ROWSUM, BI_COLSUM, BI_MEAN,
-    BI_ROWMEAN, BI_COLMEAN, BI_DIAG, BI_EYE, BI_ONES, BI_SAMPLESUM, BI_IDENTITY, BI_DLINEAR
+    BI_ROWMEAN, BI_COLMEAN, BI_DIAG, BI_EYE, BI_ONES, BI_SAMPLESUM, BI_IDENTITY, BI_DLINEAR, BI_DSTEP
 };
 
 typedef struct anode {
@@ -145,8 +145,10 @@ struct bp_expr {
     int *jcol;
     int matrix;         /* a matrix somewhere (a variable, the result, a node):
                          * the reports show shapes, --steps/--graph/--chain refuse */
-    int *reading;       /* per ast node, for 'P': 0 unused, 1 matrix product,
-                         * 2 scaling, 3 elementwise (the shapes decided)     */
+    int *reading;       /* per ast node, three ints, for 'P': how it was read
+                         * (0 unused, 1 matrix product, 2 scaling, 3
+                         * elementwise: the shapes decided) and the rows and
+                         * columns of its left operand                       */
 };
 
 #define MAX_NODES 250000    /* inlining can multiply nodes: stop runaway programs */
@@ -182,6 +184,12 @@ const char *bp_expr_loc(const char *src, int off, char *buf, size_t n);
 bp_op bp_expr_builtin_op(int i);
 /* Free the state of the last evaluation (graph, values, Jacobians). */
 void bp_expr_clear_eval(bp_expr *e);
+
+/* ---- latex.c ---- */
+/* A formula in the LaTeX of the course notes (latex.c's comment lists what
+ * is read) as an expression program with host's names; errors as
+ * bp_expr_parse's (BP_E_PARSE, *where the byte offset). */
+bp_status bp_latex_parse(const char *text, const bp_expr_host *host, bp_expr **out, int *where, bp_error *err);
 
 /* ---- expr_graph.c ---- */
 /* Build the main expression at the point: a leaf per variable, then the

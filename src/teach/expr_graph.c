@@ -107,14 +107,22 @@ static int shape_err(builder *b, int ai, bp_error *err, const char *fmt, ...)
     return -1;
 }
 
-/* How the operator of ai is written: "@", "*", "\cdot", "max", "the product". */
+/* How the operator of ai is written: "@", "*", "\cdot", "max",
+ * "juxtaposition" (two factors side by side). */
 static const char *op_text(const builder *b, int ai, char *buf, size_t n)
 {
     const anode *A = &b->e->ast[ai];
     if (A->k == A_FN) snprintf(buf, n, "%s", bp_expr_builtin_name(A->idx));
     else if (A->oplen > 0) snprintf(buf, n, "%.*s", A->oplen > 30 ? 30 : A->oplen, b->e->src + A->oppos);
-    else snprintf(buf, n, "the product");
+    else snprintf(buf, n, "juxtaposition");
     return buf;
+}
+/* The operator between two shapes in a message: as written, "and" for a
+ * function, "times" for a juxtaposition. */
+static const char *op_mid(const builder *b, int ai, const char *o)
+{
+    const anode *A = &b->e->ast[ai];
+    return A->k == A_FN ? "and" : A->oplen > 0 ? o : "times";
 }
 
 static int leaf(builder *b, double v, int grad, const char *name, int ai, bp_error *err)
@@ -165,10 +173,9 @@ static int ew2(builder *b, int ai, bp_op op, int x, int y, bp_error *err)
             if (outer)
                 return shape_err(b, ai, err, "%s: %dx%d %s %dx%d: a column and a row do not repeat into a matrix "
                                  "(elementwise operations take a 1x1, a 1xn row or an mx1 column to repeat; "
-                                 "an outer product is u @ v)", o, rx, cx, b->e->ast[ai].k == A_FN ? "and" : o, ry, cy);
+                                 "an outer product is u @ v)", o, rx, cx, op_mid(b, ai, o), ry, cy);
             return shape_err(b, ai, err, "%s: %dx%d %s %dx%d: the shapes differ (elementwise operations need equal "
-                             "shapes, or a 1x1, a 1xn row or an mx1 column to repeat)", o, rx, cx,
-                             b->e->ast[ai].k == A_FN ? "and" : o, ry, cy);
+                             "shapes, or a 1x1, a 1xn row or an mx1 column to repeat)", o, rx, cx, op_mid(b, ai, o), ry, cy);
         }
         if (rx != r || cx != c) { if ((x = fin(b, bp_op_broadcast(b->g, x, r, c, err), ai, err)) < 0) return -1; }
         if (ry != r || cy != c) { if ((y = fin(b, bp_op_broadcast(b->g, y, r, c, err), ai, err)) < 0) return -1; }
@@ -195,7 +202,8 @@ static int matmul(builder *b, int ai, int x, int y, bp_error *err)
     if (cx != ry) {
         char o[40];
         op_text(b, ai, o, sizeof o);
-        return shape_err(b, ai, err, "%s: %dx%d %s %dx%d: inner sizes %d and %d differ", o, rx, cx, o, ry, cy, cx, ry);
+        return shape_err(b, ai, err, "%s: %dx%d %s %dx%d: inner sizes %d and %d differ", o, rx, cx, op_mid(b, ai, o), ry, cy,
+                         cx, ry);
     }
     return fin(b, bp_op_matmul(b->g, x, y, 0, 0, err), ai, err);
 }
@@ -205,16 +213,18 @@ static int matmul(builder *b, int ai, int x, int y, bp_error *err)
  * sizes fit, else the elementwise product of two equal shapes. */
 static int product(builder *b, int ai, int x, int y, bp_error *err)
 {
-    int rx, cx, ry, cy, *reading = &b->e->reading[ai];
+    int rx, cx, ry, cy, *reading = &b->e->reading[3 * ai];
     shape_of(b, x, &rx, &cx);
     shape_of(b, y, &ry, &cy);
-    if (is_1x1(b, x) || is_1x1(b, y)) { *reading = 2; return ew2(b, ai, BP_OP_MUL, x, y, err); }
-    if (cx == ry) { *reading = 1; return matmul(b, ai, x, y, err); }
-    if (rx == ry && cx == cy) { *reading = 3; return ew2(b, ai, BP_OP_MUL, x, y, err); }
+    reading[1] = rx;
+    reading[2] = cx;
+    if (is_1x1(b, x) || is_1x1(b, y)) { reading[0] = 2; return ew2(b, ai, BP_OP_MUL, x, y, err); }
+    if (cx == ry) { reading[0] = 1; return matmul(b, ai, x, y, err); }
+    if (rx == ry && cx == cy) { reading[0] = 3; return ew2(b, ai, BP_OP_MUL, x, y, err); }
     char o[40];
     op_text(b, ai, o, sizeof o);
     return shape_err(b, ai, err, "%s: %dx%d %s %dx%d: inner sizes %d and %d differ, and the shapes differ for an "
-                     "elementwise product", o, rx, cx, o, ry, cy, cx, ry);
+                     "elementwise product", o, rx, cx, op_mid(b, ai, o), ry, cy, cx, ry);
 }
 
 /* The binary operation of AST node ai on two nodes. */
@@ -402,6 +412,7 @@ static int fn1(builder *b, int ai, int x, bp_error *err)
     switch (f) {
     case BI_IDENTITY: return x;
     case BI_DLINEAR: return const_mat(b, r, c, 1, 0, ai, err);
+    case BI_DSTEP: return const_mat(b, r, c, 0, 0, ai, err);   /* step' = 0 (as the step op's backward) */
     case BI_DSIGMOID: {   /* sigma'(x) = sigma(x) (1 - sigma(x)) */
         int s = fin(b, bp_op_unary(g, BP_OP_SIGMOID, x, err), ai, err), one = s < 0 ? -1 : const_mat(b, r, c, 1, 0, ai, err);
         int d = one < 0 ? -1 : fin(b, bp_op_binary(g, BP_OP_SUB, one, s, err), ai, err);
@@ -601,7 +612,7 @@ bp_status bp_expr_compile(bp_expr *e, int *where, bp_error *err)
     int nv = e->nvars, len = e->ast[e->root].len, n = 0;
     builder b = {.e = e, .g = bp_graph_new(BP_F64), .want_args = bp_expr_is_composition(e), .sample = -1};
     e->var_node = malloc(nz(nv) * sizeof *e->var_node);
-    e->reading = calloc(nz(e->nast), sizeof *e->reading);
+    e->reading = calloc(3 * nz(e->nast), sizeof *e->reading);
     b.slice = malloc(nz(nv) * sizeof *b.slice);
     b.per_sample = calloc(nz(nv), 1);
     int *items = malloc((size_t)len * sizeof *items);

@@ -161,6 +161,7 @@ static const struct {
     [BI_DIAG] = {"diag", 1, BP_OP_LEAF, 0, 0},          [BI_EYE] = {"eye", 1, BP_OP_LEAF, 0, 0},
     [BI_ONES] = {"ones", 2, BP_OP_LEAF, 0, 0},          [BI_SAMPLESUM] = {"samplesum", 1, BP_OP_LEAF, 0, 0},
     [BI_IDENTITY] = {"identity", 1, BP_OP_LEAF, 1, 1},  [BI_DLINEAR] = {"identity'", 1, BP_OP_LEAF, 1, 1},
+    [BI_DSTEP] = {"step'", 1, BP_OP_LEAF, 1, 0},
 };
 #define NBUILTINS ((int)(sizeof BUILTINS / sizeof *BUILTINS))
 
