@@ -447,6 +447,18 @@ static void props_of(bp_check *c, props *p)
     for (int i = 1; p->yconst && i < y.rows * y.cols; i++) p->yconst &= bp_mat_get(&y, i / y.cols, i % y.cols) == p->y0;
 }
 
+/* Is some ReLU layer's z exactly 0 at the current pass? */
+static int relu_kink(bp_check *c)
+{
+    bp_net *net = bp_model_net(c->work);
+    for (int l = 0; l < c->L; l++) {
+        bp_mat z = bp_net_z(net, l);
+        for (int i = 0; c->spec->layers[l].act == BP_ACT_RELU && i < z.rows * z.cols; i++)
+            if (bp_mat_get(&z, i / z.cols, i % z.cols) == 0) return 1;
+    }
+    return 0;
+}
+
 static void add(char *buf, size_t n, const char *fmt, ...) BP_PRINTF(3, 4);
 static void add(char *buf, size_t n, const char *fmt, ...)
 {
@@ -620,8 +632,13 @@ bp_status bp_check_run(bp_check *c, bp_error *err)
     /* the file's values first: the pass over a fresh copy of them */
     for (int d = 0; d <= c->redraws && !s; d++) {
         double loss;
-        if (d && (s = redraw(c, &r, err))) break;
-        if ((s = bp_model_pass(c->work, &loss, err))) break;
+        /* a redraw where some ReLU's z is exactly 0 (all of a layer's inputs 0 and no bias) is drawn
+         * again: there relu' is a convention, and either subgradient is right */
+        for (int tries = 0; !s && (!d || tries < 100); tries++) {
+            if (d && (s = redraw(c, &r, err))) break;
+            if ((s = bp_model_pass(c->work, &loss, err)) || !d || !relu_kink(c)) break;
+        }
+        if (s) break;
         if (d == 0) props_of(c, &c->file);
         for (int i = 0; i < c->n && !s; i++)
             if (!c->f[i].done) s = check_one(c, &c->f[i], d, err);
