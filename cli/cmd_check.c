@@ -95,10 +95,16 @@ static const char HELP_EXAMPLES[] =
     "one line naming the formula and the column, the formula with a caret under the place,\n"
     "and nothing on stdout).\n";
 
-/* "backprop: WHERE: MESSAGE", then the formula with a caret under byte `where`. */
-static int fail_formula(const char *label, const char *text, int where, const bp_error *err)
+/* "backprop: WHERE:COLUMN: MESSAGE" (the message's own "at column C" taken
+ * out), then the formula with a caret under byte `where`. */
+static int fail_formula(const char *label, int file, const char *text, int where, const bp_error *err)
 {
-    fprintf(stderr, "backprop: %s: %s\n", label, err->msg);
+    char msg[BP_ERROR_MAX], pat[32], *at;
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    snprintf(pat, sizeof pat, " at column %d", where + 1);
+    if (where >= 0 && (at = strstr(msg, pat))) memmove(at, at + strlen(pat), strlen(at + strlen(pat)) + 1);
+    if (where < 0) fprintf(stderr, "backprop: %s: %s\n", label, msg);
+    else fprintf(stderr, file ? "backprop: %s:%d: %s\n" : "backprop: %s, column %d: %s\n", label, where + 1, msg);
     if (where >= 0 && where <= (int)strlen(text)) {
         fprintf(stderr, "  %s\n  ", text);
         for (int i = 0; i < where; i++) fputc(text[i] == '\t' ? '\t' : ' ', stderr);
@@ -129,7 +135,7 @@ static int add_file(bp_check *c, const char *path)
         if (bp_check_add(c, s, lineno, &where, &err)) {
             char label[600];
             snprintf(label, sizeof label, "%s:%d", path, lineno);
-            rc = fail_formula(label, s, where, &err);
+            rc = fail_formula(label, 1, s, where, &err);
         }
     }
     if (!rc && !any) rc = cli_failf("%s: no formulas (one \"LHS = RHS\" per line)", path);
@@ -211,7 +217,7 @@ int cmd_check(int argc, char **argv)
             if (bp_check_add(ch, argv[optind + i], i + 1, &where, &err)) {
                 char label[32];
                 snprintf(label, sizeof label, "formula %d", i + 1);
-                rc = fail_formula(label, argv[optind + i], where, &err);
+                rc = fail_formula(label, 0, argv[optind + i], where, &err);
             }
         }
         if (!rc && file) rc = add_file(ch, file);
