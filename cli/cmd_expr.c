@@ -36,7 +36,18 @@ static const char HELP[] =
     "                is the composition F o G.\n"
     "  A power with a constant exponent (x^2, x^0.5, x^-1) is one pow node; with an\n"
     "  exponent that depends on a variable, a^b is built as exp(b*log(a)) (a > 0).\n"
-    "\n"
+    "  matrices      every value is a matrix: [[1, 2], [3, 4]] by rows, [[1, 2, 3]] a row,\n"
+    "                [1, 2] a column; a variable is one when --at gives it one\n"
+    "                (--at 'W=[[0.1,0.2],[0.3,0.4]],x=[1,2]'). @ matrix product, A^T\n"
+    "                transpose; * / + - max min elementwise, repeating a 1x1, a 1xn row\n"
+    "                or an mx1 column to the other operand's shape; > >= < <= give 1 or 0;\n"
+    "                step sigmoid' tanh' relu' softmax (per column) sum rowsum colsum\n"
+    "                mean rowmean colmean diag eye(n) ones(r, c). Tightest first:\n"
+    "                functions, ^ and ^T, unary -, @ * / (left to right), + -, comparisons.\n"
+    "                The gradient with respect to a matrix has its shape; a Jacobian is\n"
+    "                given per entry of the value. --steps, --graph, --chain: numbers only\n"
+    "\n";
+static const char HELP_OPTIONS[] =
     "options\n"
     "  --at x=1,y=2      the point: a value for every variable (may be repeated)\n"
     "  --wrt x,y         differentiate with respect to these variables, in this order\n"
@@ -76,9 +87,11 @@ static const char HELP[] =
     "  backprop expr \"max(x, y) * z\" --at x=1,y=3,z=2 --steps\n"
     "  backprop expr \"max(x, y) * z\" --at x=1,y=3,z=2 --steps --graph dot --out graph.dot\n"
     "  backprop expr \"log(x) * y\" --at x=2,y=3 --graph svg --out graph.svg\n"
+    "  backprop expr \"sum(sigmoid(W @ x))\" --at 'W=[[0.1,0.2],[0.3,0.4]],x=[1,2]'\n"
     "\n"
     "exit status: 0 success, 2 bad input (syntax, unknown name, missing value, a\n"
-    "function outside its domain at the point); errors point at the column.\n";
+    "function outside its domain at the point, shapes that do not fit); errors point\n"
+    "at the column.\n";
 
 static int in_path(const char *prog)
 {
@@ -217,7 +230,7 @@ int cmd_expr(int argc, char **argv)
             graph = optarg;
             break;
         case 'o': outpath = optarg; break;
-        case 'h': fputs(HELP, stdout); return 0;
+        case 'h': fputs(HELP, stdout); fputs(HELP_OPTIONS, stdout); return 0;
         default: return bad_option(c, argv);
         }
     }
@@ -255,7 +268,7 @@ int cmd_expr(int argc, char **argv)
         rc = cli_failf("--chain needs a composition F(G(...)) whose outer function F is a definition, "
                        "e.g. \"G(x) = [x, x^2]; F(u,v) = [u*v, u+v]; F(G(x))\"");
     if (!rc && bp_expr_eval(e, &where, &err)) {
-        if (err.status == BP_E_VALUE && where >= 0) {
+        if (err.status == BP_E_VALUE && where >= 0 && !strncmp(err.msg, "no value given", 14)) {
             /* a variable without a value: say how to give it */
             bp_error e2 = err;
             snprintf(e2.msg, sizeof e2.msg, "%.900s; give it with --at", err.msg);

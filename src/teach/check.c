@@ -73,7 +73,7 @@ static int indexed(const char *s, const char *pre)
     if (strncmp(s, pre, n) || s[n] != '[' || !isdigit((unsigned char)s[n + 1])) return -1;
     char *end;
     long l = strtol(s + n + 1, &end, 10);
-    return *end == ']' && !end[1] && l < 1000 ? (int)l : -1;
+    return *end == ']' && !end[1] && l < 10000000 ? (int)l : -1;
 }
 
 /* What `name` means for network spec s with L layers: 0, or -1 with a reason

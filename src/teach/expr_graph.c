@@ -322,15 +322,29 @@ static int build_one(builder *b, int ai, int c, const int *env, bp_error *err)
     return x;
 }
 
-/* The whole number of eye(n) / ones(r, c): a constant from 1 to 10^6. */
+#define MAX_CONST_ENTRIES 100000   /* eye(n), ones(r, c): matrices for teaching, not for the memory */
+
+/* The whole number of eye(n) / ones(r, c): a constant from 1 to MAX_CONST_ENTRIES. */
 static int size_arg(builder *b, int ai, int x, bp_error *err)
 {
     double v = is_1x1(b, x) ? val1(b->g, x) : 0;
-    if (is_1x1(b, x) && !bp_graph_node_requires_grad(b->g, x) && v == floor(v) && v >= 1 && v <= 1000000) return (int)v;
+    if (is_1x1(b, x) && !bp_graph_node_requires_grad(b->g, x) && v == floor(v) && v >= 1 && v <= MAX_CONST_ENTRIES)
+        return (int)v;
     char l[48];
     b->where = b->e->ast[ai].start;
-    bp_err(err, BP_E_VALUE, "%s at %s: a size is a whole number from 1 to 1000000 that depends on no variable",
-           bp_expr_builtin_name(b->e->ast[ai].idx), bp_expr_loc(b->e->src, b->where, l, sizeof l));
+    bp_err(err, BP_E_VALUE, "%s at %s: a size is a whole number from 1 to %d that depends on no variable",
+           bp_expr_builtin_name(b->e->ast[ai].idx), bp_expr_loc(b->e->src, b->where, l, sizeof l), MAX_CONST_ENTRIES);
+    return -1;
+}
+
+/* An r x c constant of eye or ones within MAX_CONST_ENTRIES entries. */
+static int const_size(builder *b, int ai, int r, int c, bp_error *err)
+{
+    if ((double)r * c <= MAX_CONST_ENTRIES) return 0;
+    char l[48];
+    b->where = b->e->ast[ai].start;
+    bp_err(err, BP_E_VALUE, "%s at %s: %d x %d is more than %d entries", bp_expr_builtin_name(b->e->ast[ai].idx),
+           bp_expr_loc(b->e->src, b->where, l, sizeof l), r, c, MAX_CONST_ENTRIES);
     return -1;
 }
 
@@ -436,7 +450,10 @@ static int fn1(builder *b, int ai, int x, bp_error *err)
         int w = v < 0 ? -1 : n == 1 ? v : fin(b, bp_op_broadcast(g, v, n, n, err), ai, err);
         return w < 0 ? -1 : fin(b, bp_op_binary(g, BP_OP_MUL, e, w, err), ai, err);
     }
-    case BI_EYE: { int n = size_arg(b, ai, x, err); return n < 0 ? -1 : const_mat(b, n, n, 0, 1, ai, err); }
+    case BI_EYE: {
+        int n = size_arg(b, ai, x, err);
+        return n < 0 || const_size(b, ai, n, n, err) ? -1 : const_mat(b, n, n, 0, 1, ai, err);
+    }
     }
     return fin(b, bp_op_unary(g, bp_expr_builtin_op(f), x, err), ai, err);
 }
@@ -543,8 +560,10 @@ static bp_status build(builder *b, int ai, const int *env, int *out, int *nout, 
         if (f == BI_SAMPLESUM) return (out[0] = samplesum(b, ai, env, err)) < 0 ? err->status : BP_OK;
         if (f == BI_ONES) {
             int r = build_one(b, ai, 0, env, err), c = r < 0 ? -1 : build_one(b, ai, 1, env, err);
-            if (c >= 0 && (r = size_arg(b, ai, r, err)) >= 0 && (c = size_arg(b, ai, c, err)) >= 0)
+            if (c >= 0 && (r = size_arg(b, ai, r, err)) >= 0 && (c = size_arg(b, ai, c, err)) >= 0 &&
+                !const_size(b, ai, r, c, err))
                 out[0] = const_mat(b, r, c, 1, 0, ai, err);
+            else if (c >= 0 && r >= 0) c = -1;
             return c < 0 || r < 0 || out[0] < 0 ? err->status : BP_OK;
         }
         int la = b->e->ast[A->kid[0]].len, lb = A->nkid > 1 ? b->e->ast[A->kid[1]].len : 0, na = 0, nb = 0;

@@ -242,6 +242,10 @@ static void commit(lx *p, const lx *q)
     p->err = err;
 }
 
+/* A layer's number: a whole number from 0 to 10^6 (larger ones are refused
+ * by the names' check as out of range, without an int overflow here). */
+static int whole(double v) { return v >= 0 && v <= 1e6 && v == (int)v; }
+
 /* The layer written after W, b, z, a, \delta: ^{[l]} (with T or \top before
  * the brace: *trans), ^{(l)} or _{l} / _l; -1 when there is none (nothing read). */
 static int layer(lx *p, int *trans)
@@ -253,7 +257,7 @@ static int layer(lx *p, int *trans)
         if (next(q)) return -1;
         int braced = q->tok == '{';
         if (braced && next(q)) return -1;
-        if (q->tok != L_NUM || q->num != (int)q->num) return -1;
+        if (q->tok != L_NUM || !whole(q->num)) return -1;
         int l = (int)q->num;
         if (next(q) || (braced && (q->tok != '}' || next(q)))) return -1;
         commit(p, q);
@@ -261,7 +265,7 @@ static int layer(lx *p, int *trans)
     }
     if (q->tok != '^' || next(q) || q->tok != '{' || next(q) || (q->tok != '[' && q->tok != '(')) return -1;
     int close = q->tok == '[' ? ']' : ')';
-    if (next(q) || q->tok != L_NUM || q->num != (int)q->num || q->num < 0) return -1;
+    if (next(q) || q->tok != L_NUM || !whole(q->num)) return -1;
     int l = (int)q->num;
     if (next(q) || q->tok != close || next(q)) return -1;
     if (is_sym(q, 'T') || is_cmd(q, "top") || is_cmd(q, "intercal")) {
@@ -559,8 +563,8 @@ static int symbol(lx *p)
         look k;
         lx *q = ahead(p, &k);
         if (q->tok == '^' && !next(q) && q->tok == '{' && !next(q) && q->tok == '[' && !next(q) && q->tok == L_NUM) {
-            int l = (int)q->num, at = q->tend;               /* g^{[3z]}: the number and the letter are one token pair */
-            if (q->num == l && p->s[at] && strchr("azWwb", p->s[at]) && p->s[at + 1] == ']') {
+            int l = whole(q->num) ? (int)q->num : -1, at = q->tend;   /* g^{[3z]}: a number, then the letter */
+            if (l >= 0 && p->s[at] && strchr("azWwb", p->s[at]) && p->s[at + 1] == ']') {
                 char kind = p->s[at] == 'w' ? 'W' : p->s[at];
                 q->tend = at + 2;
                 if (!next(q) && q->tok == '}' && !next(q)) {
