@@ -8,31 +8,17 @@
  * writers, and, cut at its first '=', to bp_check_jacobian as the two names
  * (of, wrt), the bad ones being refused. */
 #include "fuzz_common.h"
+#include "fixed_models.h"
 
-static const char *const models[3] = {
-    "{\"inputs\": 2, \"weight_layout\": \"out_in\", \"layers\": ["
-    "{\"units\": 3, \"activation\": \"sigmoid\", \"bias\": true,"
-    " \"W\": [[0.02, 0.03], [0.01, 0.02], [0.03, 0.01]], \"b\": [0.01, 0.03, 0.02]},"
-    "{\"units\": 1, \"activation\": \"linear\", \"bias\": true, \"W\": [[0.02, 0.03, 0.04]], \"b\": [0.01]}],"
-    " \"loss\": \"squared\", \"reduction\": \"sum\","
-    " \"data\": {\"x\": [[1, 2], [1, 3], [2, 2]], \"y\": [[8], [11], [10]]}}",
-    "{\"inputs\": 3, \"layers\": ["
-    "{\"units\": 4, \"activation\": \"sigmoid\", \"bias\": false,"
-    " \"W\": [[0.2, -0.3, 0.5], [0.1, 0.4, -0.2], [-0.5, 0.2, 0.3], [0.3, 0.1, 0.1]]},"
-    "{\"units\": 3, \"activation\": \"sigmoid\", \"bias\": false,"
-    " \"W\": [[0.4, -0.6, 0.2, 0.1], [-0.3, 0.5, 0.4, -0.2], [0.6, 0.1, -0.4, 0.3]]},"
-    "{\"units\": 3, \"activation\": \"softmax\", \"bias\": false,"
-    " \"W\": [[0.5, -0.4, 0.3], [-0.2, 0.6, 0.1], [0.3, 0.2, -0.5]]}],"
-    " \"loss\": \"cross_entropy\", \"reduction\": \"sum\","
-    " \"data\": {\"x\": [[1.0, -2.0, 0.5]], \"y\": [[0.0, 1.0, 0.0]]}}",
+static const char FIXED_RELU[] =
     "{\"inputs\": 4, \"weight_layout\": \"in_out\", \"layers\": ["
     "{\"units\": 3, \"activation\": \"relu\", \"bias\": false,"
     " \"W\": [[0.5, -0.3, 0.2], [-0.2, 0.4, 0.1], [0.1, 0.6, -0.5], [0.4, -0.1, 0.3]]},"
     "{\"units\": 2, \"activation\": \"relu\", \"bias\": false, \"W\": [[0.6, -0.4], [-0.5, 0.2], [0.3, 0.7]]},"
     "{\"units\": 1, \"activation\": \"linear\", \"bias\": false, \"W\": [[1.2], [-0.8]]}],"
     " \"loss\": \"half_squared\", \"reduction\": \"mean\","
-    " \"data\": {\"x\": [[1.0, 2.0, -1.0, 0.5], [0.5, -1.0, 2.0, 1.0]], \"y\": [[1.0], [-0.5]]}}",
-};
+    " \"data\": {\"x\": [[1.0, 2.0, -1.0, 0.5], [0.5, -1.0, 2.0, 1.0]], \"y\": [[1.0], [-0.5]]}}";
+static const char *const models[3] = {FIXED_Q12, FIXED_SOFTMAX, FIXED_RELU};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

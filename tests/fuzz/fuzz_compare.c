@@ -5,24 +5,9 @@
  * as a `step --compare` file (bp_steps_compare) against two momentum steps
  * of each model. */
 #include "fuzz_common.h"
+#include "fixed_models.h"
 
-static const char *const models[2] = {
-    "{\"inputs\": 2, \"weight_layout\": \"out_in\", \"layers\": ["
-    "{\"units\": 3, \"activation\": \"sigmoid\", \"bias\": true,"
-    " \"W\": [[0.02, 0.03], [0.01, 0.02], [0.03, 0.01]], \"b\": [0.01, 0.03, 0.02]},"
-    "{\"units\": 1, \"activation\": \"linear\", \"bias\": true, \"W\": [[0.02, 0.03, 0.04]], \"b\": [0.01]}],"
-    " \"loss\": \"squared\", \"reduction\": \"sum\","
-    " \"data\": {\"x\": [[1, 2], [1, 3], [2, 2]], \"y\": [[8], [11], [10]]}}",
-    "{\"inputs\": 3, \"layers\": ["
-    "{\"units\": 4, \"activation\": \"sigmoid\", \"bias\": false,"
-    " \"W\": [[0.2, -0.3, 0.5], [0.1, 0.4, -0.2], [-0.5, 0.2, 0.3], [0.3, 0.1, 0.1]]},"
-    "{\"units\": 3, \"activation\": \"sigmoid\", \"bias\": false,"
-    " \"W\": [[0.4, -0.6, 0.2, 0.1], [-0.3, 0.5, 0.4, -0.2], [0.6, 0.1, -0.4, 0.3]]},"
-    "{\"units\": 3, \"activation\": \"softmax\", \"bias\": false,"
-    " \"W\": [[0.5, -0.4, 0.3], [-0.2, 0.6, 0.1], [0.3, 0.2, -0.5]]}],"
-    " \"loss\": \"cross_entropy\", \"reduction\": \"sum\","
-    " \"data\": {\"x\": [[1.0, -2.0, 0.5]], \"y\": [[0.0, 1.0, 0.0]]}}",
-};
+static const char *const models[2] = {FIXED_Q12, FIXED_SOFTMAX};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
