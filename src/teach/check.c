@@ -370,6 +370,7 @@ bp_status bp_check_add(bp_check *c, const char *text, int line, int *where, bp_e
         f->line = line;
         f->side[0] = k ? l2 : lhs;
         f->side[1] = rhs;
+        if (!k) lhs = NULL;                        /* the formula owns it now */
         int a0 = 0, a1 = eq[0], b0 = eq[k] + 1, b1 = to;
         trim(text, &a0, &a1);
         trim(text, &b0, &b1);
@@ -381,7 +382,6 @@ bp_status bp_check_add(bp_check *c, const char *text, int line, int *where, bp_e
         char why[HINT_MAX];
         if (f->named) resolve(c->spec, L->vars[L->ast[L->root].idx], &f->q, why, sizeof why);
         c->n++;
-        if (!k) lhs = NULL;
     }
     bp_expr_free(lhs);
     return s;
