@@ -87,14 +87,14 @@ fails "$T/none.txt" $Q --formulas "$T/none.txt"
 
 # --- the derivations of examples/check/: the right forms right, the notes' slips not (test_check.c
 # checks each formula's verdict; here the files docs/check.md shows keep their counts)
-for f in q12:8:14:7:12 backprop_notes_4321:15:18:18:21 softmax_ce_nobias:7:9:5:7 sigmoid_bce_mean:4:7:3:6; do
+for f in q12:8:14:7:12 backprop_notes_4321:15:19:18:21 softmax_ce_nobias:7:10:5:8 sigmoid_bce_mean:4:8:3:7; do
     IFS=: read -r n r1 t1 r2 t2 <<<"$f"
     status 1 "$r1 of $t1 formulas right" examples/$n.json --formulas examples/check/$n.txt
     status 1 "$r2 of $t2 formulas right" examples/$n.json --formulas examples/check/$n.tex
 done
-status 1 "8 of 10 formulas right" $H --samples rows --formulas examples/check/hw_backprop_relu_single.txt
+status 1 "8 of 13 formulas right" $H --samples rows --formulas examples/check/hw_backprop_relu_single.txt
 status 1 "9 of 11 formulas right" $H --samples rows --formulas examples/check/hw_backprop_relu_single.tex
-status 1 "6 of 7 formulas right" examples/hw_backprop_relu_batch.json --samples rows --formulas examples/check/hw_backprop_relu_batch.txt
+status 1 "6 of 9 formulas right" examples/hw_backprop_relu_batch.json --samples rows --formulas examples/check/hw_backprop_relu_batch.txt
 status 1 "6 of 7 formulas right" examples/hw_backprop_relu_batch.json --samples rows --formulas examples/check/hw_backprop_relu_batch.tex
 
 # --- bad formulas: one line, nothing on stdout, exit 2 ---------------------------------

@@ -151,6 +151,8 @@ static void test_backprop_notes(void)
         /* z^[3] = a^[2] W^[3] + b^[2]: the bias of layer 2 */
         {"z[3] = a[2] @ W[3] + b[2]", S, 0, "yours is 1x2, the true one 1x1"},
         {"z^{[3]} = a^{[2]} W^{[3]} + b^{[2]}", S, 0, "yours is 1x2, the true one 1x1"},
+        /* dL/da^[1]_2 through row 3 of W^[2] (a matrix picks the rows; LaTeX takes no matrix written out) */
+        {"dL_da[1] = g[2z] @ ([[1, 0, 0], [0, 0, 1], [0, 0, 1]] @ W[2])^T", W, FILEV, NULL},
     };
     RUN("examples/backprop_notes_4321.json", BP_SAMPLES_LAYOUT, cases);
 }
@@ -191,6 +193,11 @@ static void test_hw_single(void)
         /* a slip the file's values hide: every z[2] > 0 here, so (z^2 >= 0) is 1 */
         {"dL_dW[2] = (delta[3] * W[3])^T @ a[1]", W, REDRAW, "every z[2] > 0"},
         {"\\frac{\\partial l}{\\partial W^{[2]}} = (\\delta^{[3]} W^{[3]})^T a^{[1]}", W, REDRAW, "every z[2] > 0"},
+        /* the index slips of questions 10, 14 and 15 (matrices pick the entries the homework wrote) */
+        {"dL_dW[2] = ((delta[3] * W[3] * (z[2] >= 0)) * (a[1] @ [[1, 0], [0, 1], [0, 0]]))^T @ ones(1, 3)", W, FILEV, NULL},
+        {"dL_da[1] = delta[3] * ((W[3] * (z[2] >= 0)) @ [[1, 1], [0, 0]]) @ W[2]", W, FILEV, NULL},
+        {"dL_da[1] = delta[3] * ((W[3] * (z[2] >= 0)) @ W[2] @ diag([1, 1, 0]) + (W[3] * ((z[2] >= 0) @ [[0, 0], [1, 1]])) @ "
+         "W[2] @ diag([0, 0, 1]))", W, REDRAW, "every z[2] > 0"},
     };
     RUN("examples/hw_backprop_relu_single.json", BP_SAMPLES_ROWS, cases);
 }
@@ -221,6 +228,9 @@ static void test_hw_batch(void)
         /* the sum over samples, sample by sample */
         {"dL_dW[3] = samplesum(delta[3] @ a[2])", R, 0, NULL},
         {"\\frac{\\partial l}{\\partial W^{[3]}} = \\sum_{i=1}^{m} \\delta^{[3]} a^{[2]}", R, 0, NULL},
+        /* questions 1 and 5 of part 2: sample 1 twice, W^3_{1,1} twice */
+        {"dL_dyhat = [[1, 0], [1, 0]] @ (yhat - y) / m", W, FILEV, NULL},
+        {"dL_da[2] = delta[3] @ (W[3] @ [[1, 1], [0, 0]])", W, FILEV, NULL},
     };
     RUN("examples/hw_backprop_relu_batch.json", BP_SAMPLES_ROWS, cases);
 }
@@ -250,6 +260,10 @@ static void test_softmax(void)
         {"dL_dW[3] = (-y / yhat * yhat * (1 - yhat)) @ a[2]^T", W, FILEV, NULL},
         {"\\frac{\\partial L}{\\partial W^{[3]}} = \\left(-\\frac{y}{\\hat{y}}\\right) \\odot \\hat{y} \\odot (1-\\hat{y}) "
          "\\, a^{[2]T}", W, FILEV, NULL},
+        /* the second attempt at dL/dW_2: layer 1's sigma'(z) and x where layer 2's and a^[1] belong */
+        {"dL_dW[2] = (((-y / yhat)^T @ W[3]) * (yhat * (1 - yhat))^T @ sigmoid'(z[1])) * x", S, 0, "inner sizes 3 and 4 differ"},
+        {"\\frac{\\partial L}{\\partial W^{[2]}} = \\left(\\left(-\\frac{y}{\\hat{y}}\\right)^T W^{[3]} \\odot (\\hat{y} (1 - "
+         "\\hat{y}))^T\\right) \\sigma'(z^{[1]}) \\, x", S, 0, "inner sizes 3 and 4 differ"},
     };
     RUN("examples/softmax_ce_nobias.json", BP_SAMPLES_LAYOUT, cases);
 }
@@ -282,6 +296,11 @@ static void test_sigmoid_bce(void)
          "*: 3x2 * 2x1"},
         {"\\frac{\\partial J}{\\partial w^{(1)}} = \\frac{1}{m} \\sum_{i=1}^m w^{(2)T} * a^{(1)}(1 - a^{(1)}) * w^{(3)T} * "
          "a^{(2)}(1 - a^{(2)}) (a^{(3)} - y)", S, 0, "juxtaposition: 3x2 times 3x1"},
+        /* dL/dw^(1) without x^T */
+        {"dL_dW[1] = samplesum((W[2]^T @ ((W[3]^T @ (a[3] - y)) * a[2] * (1 - a[2]))) * a[1] * (1 - a[1])) / m", S, 0,
+         "yours is 3x1, the true one 3x2"},
+        {"\\frac{\\partial J}{\\partial w^{(1)}} = \\frac{1}{m}\\sum_{i=1}^m (w^{(2)T} ((w^{(3)T} (a^{(3)} - y)) \\odot "
+         "a^{(2)}(1 - a^{(2)}))) \\odot a^{(1)}(1 - a^{(1)})", S, 0, "yours is 3x1, the true one 3x2"},
     };
     RUN("examples/sigmoid_bce_mean.json", BP_SAMPLES_LAYOUT, cases);
 }

@@ -406,11 +406,14 @@ static bp_status redraw(bp_check *c, bp_rng *r, bp_error *err)
     double *nx = malloc((size_t)x.rows * x.cols * sizeof *nx + 1), *ny = calloc((size_t)y.rows * y.cols + 1, sizeof *ny);
     if (!nx || !ny) { free(nx); free(ny); return bp_err(err, BP_E_NOMEM, "out of memory"); }
     for (int i = 0; i < x.rows * x.cols; i++) nx[i] = uni(r, -2, 2);
+    /* one-hot rows for cross-entropy (and the 0-1 loss of several classes), 0 or 1 for BCE (and the 0-1
+     * loss of one output), uniform in [-2, 2] for the squared losses */
+    bp_loss loss = c->spec->loss;
+    int onehot = loss == BP_LOSS_CE || (loss == BP_LOSS_ZERO_ONE && y.cols > 1), bits = loss == BP_LOSS_BCE || loss == BP_LOSS_ZERO_ONE;
     for (int i = 0; i < y.rows; i++) {
-        if (c->spec->loss == BP_LOSS_CE) ny[(size_t)i * y.cols + (int)(bp_rng_uniform(r) * y.cols)] = 1;
+        if (onehot) ny[(size_t)i * y.cols + (int)(bp_rng_uniform(r) * y.cols)] = 1;
         else
-            for (int j = 0; j < y.cols; j++)
-                ny[(size_t)i * y.cols + j] = c->spec->loss == BP_LOSS_BCE ? (double)(bp_rng_next(r) >> 63) : uni(r, -2, 2);
+            for (int j = 0; j < y.cols; j++) ny[(size_t)i * y.cols + j] = bits ? (double)(bp_rng_next(r) >> 63) : uni(r, -2, 2);
     }
     bp_mat X = {x.rows, x.cols, BP_F64, nx}, Y = {y.rows, y.cols, BP_F64, ny};
     bp_status s = bp_model_set_data(c->work, &X, &Y, err);
@@ -447,13 +450,14 @@ static void props_of(bp_check *c, props *p)
     for (int i = 1; p->yconst && i < y.rows * y.cols; i++) p->yconst &= bp_mat_get(&y, i / y.cols, i % y.cols) == p->y0;
 }
 
-/* Is some ReLU layer's z exactly 0 at the current pass? */
+/* Is some ReLU (or step) layer's z exactly 0 at the current pass? */
 static int relu_kink(bp_check *c)
 {
     bp_net *net = bp_model_net(c->work);
     for (int l = 0; l < c->L; l++) {
         bp_mat z = bp_net_z(net, l);
-        for (int i = 0; c->spec->layers[l].act == BP_ACT_RELU && i < z.rows * z.cols; i++)
+        int kink = c->spec->layers[l].act == BP_ACT_RELU || c->spec->layers[l].act == BP_ACT_STEP;
+        for (int i = 0; kink && i < z.rows * z.cols; i++)
             if (bp_mat_get(&z, i / z.cols, i % z.cols) == 0) return 1;
     }
     return 0;
@@ -632,8 +636,8 @@ bp_status bp_check_run(bp_check *c, bp_error *err)
     /* the file's values first: the pass over a fresh copy of them */
     for (int d = 0; d <= c->redraws && !s; d++) {
         double loss;
-        /* a redraw where some ReLU's z is exactly 0 (all of a layer's inputs 0 and no bias) is drawn
-         * again: there relu' is a convention, and either subgradient is right */
+        /* a redraw where some ReLU's (or step's) z is exactly 0 (all of a layer's inputs 0 and no
+         * bias) is drawn again: there relu' is a convention, and either subgradient is right */
         for (int tries = 0; !s && (!d || tries < 100); tries++) {
             if (d && (s = redraw(c, &r, err))) break;
             if ((s = bp_model_pass(c->work, &loss, err)) || !d || !relu_kink(c)) break;
