@@ -226,7 +226,7 @@ static bp_status combine(walk *w, int k, int op, lin *a, const lin *b)
         a->c /= b->c;
         for (int i = 0; i < w->n; i++) a->t[i] /= b->c;
         return BP_OK;
-    default: /* '^' */
+    case '^':
         if (!lin_const(w, b)) {
             snprintf(why, sizeof why, "a power whose exponent depends on %s", lin_var(w, b));
             return not_linear(w, k, why);
@@ -245,6 +245,8 @@ static bp_status combine(walk *w, int k, int op, lin *a, const lin *b)
         }
         a->c = v;
         return BP_OK;
+    default:   /* @, comparisons, the products of LaTeX: the matrix language's, not a linear function's */
+        return not_linear(w, k, "a matrix product or a comparison");
     }
 }
 
