@@ -108,6 +108,7 @@ static void test_parse(void)
         {"2^x1 + x2", "2^x1 (at column 1) is not linear: a power whose exponent depends on x1", 0},
         {"x1 + 1/(x2 + 1)", "1/(x2 + 1) (at column 6) is not linear: a division by a term that depends on x2", 5},
         {"tanh(x1) + 1", "tanh(x1) (at column 1) is not linear: tanh of a term that depends on x1", 0},
+        {"x1 + (x2 > 1)", "(x2 > 1) (at column 6) is not linear: a matrix product or a comparison", 5},
         {"max(x1, 0)", "max of a term that depends on x1", 0},
         {"[x1, x2]", "a vector", 0},
         {"F(a) = 2*a; F(x1)", "definitions", 0},
