@@ -37,6 +37,16 @@ typedef struct cli_file {
  * file as an input, or as another output (devices such as /dev/null may
  * take several outputs); 0 when all are distinct. */
 int cli_distinct(const cli_file *files, int n);
+/* The conventions at kinks (bp_kinks): --relu-grad-at-zero 0|1 and --tie
+ * half|first. Each parses its value into *k: 0, or one line and EXIT_BAD. */
+int cli_relu_at_zero(const char *arg, bp_kinks *k);
+int cli_tie(const char *arg, bp_kinks *k);
+#define CLI_RELU_AT_ZERO_HELP                                                                        \
+    "  --relu-grad-at-zero V  the derivative of ReLU at z = 0, where it has none: 0 (default,\n"    \
+    "                      as PyTorch) or 1 (the z >= 0 of the course notes \"HW Backprop\")\n"
+#define CLI_TIE_HELP                                                                                 \
+    "  --tie half|first    max(a, b) and min(a, b) where a = b: half of the gradient to each\n"        \
+    "                      (default, as PyTorch) or all of it to the first argument\n"
 /* Load a model file and apply --x/--y CSV overrides (either may be NULL). */
 int cli_load_model(const char *path, bp_dtype dtype, const char *xcsv, const char *ycsv, bp_model **out);
 

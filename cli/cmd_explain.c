@@ -12,7 +12,7 @@
 
 static const char HELP[] =
     "usage: backprop explain FILE [--format text|markdown|latex] [--sample I] [--lr ETA]\n"
-    "                             [--dtype f64|f32] [--x X.csv] [--y Y.csv]\n"
+    "                             [--dtype f64|f32] [--x X.csv] [--y Y.csv] [--relu-grad-at-zero 0|1]\n"
     "\n"
     "Write out one forward and backward pass of the network in the model file FILE over its\n"
     "data, step by step, in the notation of the course notes \"Back Propagation\":\n"
@@ -42,6 +42,9 @@ static const char HELP[] =
     "  --x FILE.csv    inputs, one sample per row (replaces data.x)\n"
     "  --y FILE.csv    targets, one sample per row (replaces data.y)\n"
     "  --out FILE      write the derivation to FILE (atomically) instead of standard output\n"
+    "  --relu-grad-at-zero V  relu'(0), where ReLU has no derivative: 0 (default, as PyTorch)\n"
+    "                  or 1 (the z >= 0 of the course notes \"HW Backprop\"); the derivation\n"
+    "                  says which it used whenever some z of a ReLU layer is exactly 0\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 success, 2 bad input (one line \"backprop: FILE: problem\" on stderr,\n"
@@ -59,10 +62,12 @@ int cmd_explain(int argc, char **argv)
         {"format", required_argument, 0, 'f'}, {"sample", required_argument, 0, 's'},
         {"dtype", required_argument, 0, 't'},  {"x", required_argument, 0, 'x'},
         {"y", required_argument, 0, 'y'},      {"help", no_argument, 0, 'h'},
-        {"out", required_argument, 0, 'o'},    {"lr", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+        {"out", required_argument, 0, 'o'},    {"lr", required_argument, 0, 'l'},
+        {"relu-grad-at-zero", required_argument, 0, 'K'}, {0, 0, 0, 0}};
     const char *xcsv = NULL, *ycsv = NULL, *outpath = NULL;
     bp_format fmt = BP_FMT_TEXT;
     bp_dtype dtype = BP_F64;
+    bp_kinks kinks = {0, BP_TIE_HALF};
     long sample = 0;   /* 1-based; 0 = the whole batch */
     double lr = 0;     /* > 0: the update section */
     int c;
@@ -87,6 +92,7 @@ int cmd_explain(int argc, char **argv)
         case 'l':
             if (cli_double(optarg, &lr) || !(lr > 0)) return cli_failf("--lr: expected a positive number, got '%s'", optarg);
             break;
+        case 'K': if (cli_relu_at_zero(optarg, &kinks)) return EXIT_BAD; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_bad_option("explain", argv);
         }
@@ -98,6 +104,7 @@ int cmd_explain(int argc, char **argv)
     bp_model *m;
     int rc = cli_load_model(path, dtype, xcsv, ycsv, &m);
     if (rc) return rc;
+    bp_net_set_kinks(bp_model_net(m), &kinks);
     bp_mat x;
     if (sample && bp_model_data(m, &x, NULL) && sample > x.rows) {
         rc = cli_failf("%s: --sample %ld: the data has %d sample%s (1 to %d)", path, sample, x.rows,

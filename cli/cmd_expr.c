@@ -15,7 +15,7 @@
 
 static const char HELP[] =
     "usage: backprop expr \"EXPR\" [--at x=1,y=2] [--wrt x,y] [--json] [--steps] [--chain]\n"
-    "                            [--graph dot|svg] [--out FILE]\n"
+    "                            [--graph dot|svg] [--out FILE] [--relu-grad-at-zero 0|1] [--tie half|first]\n"
     "\n"
     "Build the computation graph of EXPR, evaluate it at a point and backpropagate:\n"
     "for a scalar EXPR print its value and gradient with respect to every variable;\n"
@@ -72,13 +72,18 @@ static const char HELP_OPTIONS[] =
     "                    it was); the report (text, --json, --steps, --chain) then goes\n"
     "                    to stdout. Without --out the graph alone goes to stdout, so\n"
     "                    --graph with --steps, --chain or --json needs --out\n"
+    "  --relu-grad-at-zero V  relu'(0), where relu has no derivative: 0 (default, as\n"
+    "                    PyTorch) or 1 (the z >= 0 of the course notes \"HW Backprop\")\n"
+    "  --tie half|first  max(a, b) and min(a, b) at a = b: half of the gradient to each\n"
+    "                    argument (default, as PyTorch) or all of it to the first\n"
     "  -h, --help        this help\n"
     "An EXPR that starts with '-' goes after `--`: backprop expr --at x=2 -- \"-x^2\"\n"
     "\n"
     "Gates in the backward pass: add passes the upstream gradient unchanged to both\n"
     "inputs; mul sends each input the other's value times it; max and min route it to\n"
-    "the winning input (on a tie, half to each, as PyTorch does); relu'(0) = 0 and\n"
-    "abs'(0) = 0.\n"
+    "the winning input (on a tie, half to each, as PyTorch does, unless --tie first);\n"
+    "relu'(0) = 0 (unless --relu-grad-at-zero 1) and abs'(0) = 0. When the point lies\n"
+    "on such a kink, the text report names the sub-expression and the convention used.\n"
     "\n"
     "examples\n"
     "  backprop expr \"(2*x + 3*y)^2\" --at x=1,y=2\n"
@@ -204,10 +209,12 @@ int cmd_expr(int argc, char **argv)
         {"json", no_argument, 0, 'j'},        {"steps", no_argument, 0, 's'},
         {"chain", no_argument, 0, 'c'},       {"graph", required_argument, 0, 'g'},
         {"out", required_argument, 0, 'o'},   {"help", no_argument, 0, 'h'},
+        {"relu-grad-at-zero", required_argument, 0, 'K'}, {"tie", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     const char *at[64], *wrt = NULL, *graph = NULL, *outpath = NULL;
     int nat = 0, json = 0, steps = 0, chain = 0, c;
     long digits = 6;
+    bp_kinks kinks = {0, BP_TIE_HALF};
     optind = 1;
     opterr = 0;     /* our messages, in our style */
     /* options may follow the expression (GNU permutation); "--" ends them */
@@ -230,6 +237,8 @@ int cmd_expr(int argc, char **argv)
             graph = optarg;
             break;
         case 'o': outpath = optarg; break;
+        case 'K': if (cli_relu_at_zero(optarg, &kinks)) return EXIT_BAD; break;
+        case 'T': if (cli_tie(optarg, &kinks)) return EXIT_BAD; break;
         case 'h': fputs(HELP, stdout); fputs(HELP_OPTIONS, stdout); return 0;
         default: return bad_option(c, argv);
         }
@@ -250,6 +259,7 @@ int cmd_expr(int argc, char **argv)
     if (bp_expr_parse(text, &e, &where, &err)) return cli_fail_at(text, where, &err);
     int rc = 0;
     bp_expr_set_digits(e, (int)digits);
+    bp_expr_set_kinks(e, &kinks);
     if (nat) {   /* every --at as one list, so that a name given twice is noticed */
         size_t len = 1;
         for (int i = 0; i < nat; i++) len += strlen(at[i]) + 1;

@@ -8,6 +8,7 @@
 
 static const char HELP[] =
     "usage: backprop grad FILE [--json] [--compare MINE.json] [--dtype f64|f32] [--x X.csv] [--y Y.csv]\n"
+    "                          [--relu-grad-at-zero 0|1]\n"
     "\n"
     "One forward and backward pass of the network in the model file FILE over its data:\n"
     "the loss, each layer's z, a, dL/da, dL/dz, dL/dW, dL/db, and dL/dx.\n"
@@ -22,6 +23,7 @@ static const char HELP[] =
     "  --dtype T           f64 (default) or f32\n"
     "  --x FILE.csv        inputs, one sample per row (replaces data.x)\n"
     "  --y FILE.csv        targets, one sample per row (replaces data.y)\n"
+    CLI_RELU_AT_ZERO_HELP
     "  -h, --help          this help\n";
 
 int cmd_grad(int argc, char **argv)
@@ -29,11 +31,12 @@ int cmd_grad(int argc, char **argv)
     static const struct option opts[] = {
         {"json", no_argument, 0, 'j'}, {"compare", required_argument, 0, 'c'}, {"dtype", required_argument, 0, 't'},
         {"x", required_argument, 0, 'x'}, {"y", required_argument, 0, 'y'}, {"rtol", required_argument, 0, 'r'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"relu-grad-at-zero", required_argument, 0, 'K'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int json = 0, c;
     const char *compare = NULL, *xcsv = NULL, *ycsv = NULL;
     double rtol = 1e-4;
     bp_dtype dtype = BP_F64;
+    bp_kinks kinks = {0, BP_TIE_HALF};
     optind = 1;
     opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -48,6 +51,7 @@ int cmd_grad(int argc, char **argv)
         case 't':
             if (cli_dtype(optarg, &dtype)) return cli_failf("--dtype: expected f64 or f32, got '%s'", optarg);
             break;
+        case 'K': if (cli_relu_at_zero(optarg, &kinks)) return EXIT_BAD; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cli_bad_option("grad", argv);
         }
@@ -57,6 +61,7 @@ int cmd_grad(int argc, char **argv)
     bp_model *m;
     int rc = cli_load_model(path, dtype, xcsv, ycsv, &m);
     if (rc) return rc;
+    bp_net_set_kinks(bp_model_net(m), &kinks);
     bp_error err;
     double loss;
     if (bp_model_pass(m, &loss, &err)) {

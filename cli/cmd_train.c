@@ -71,6 +71,7 @@ static const char HELP2[] =
     "  --threads N         threads for the matrix products (default: OPENBLAS_NUM_THREADS, else\n"
     "                      every core; the same seed and thread count give the same model, and\n"
     "                      where the own f32 kernels run, any thread count: backprop --version)\n"
+    CLI_RELU_AT_ZERO_HELP
     "\n"
     "output:\n"
     "  --save FILE         the trained model (default model.safetensors; a JSON model file when\n"
@@ -98,7 +99,7 @@ static const char HELP3[] =   /* C99 promises string literals of 4095 characters
 enum {
     O_ARCH = 1, O_HIDDEN, O_OUTPUT, O_LOSS, O_RED, O_LAYOUT, O_INIT, O_MODEL, O_DTYPE, O_EPOCHS, O_BATCH, O_LR,
     O_OPT, O_MOM, O_B1, O_B2, O_AEPS, O_WD, O_SCHED, O_STEP, O_GAMMA, O_TOL, O_VAL, O_PAT, O_BEST, O_SEED,
-    O_NOSHUF, O_NOSTD, O_THREADS, O_SAVE, O_CKPT, O_RESUME, O_LOG, O_PLOT, O_QUIET, O_MULTI, O_HELP
+    O_NOSHUF, O_NOSTD, O_THREADS, O_SAVE, O_CKPT, O_RESUME, O_LOG, O_PLOT, O_QUIET, O_MULTI, O_RELU0, O_HELP
 };
 
 static volatile int g_stop;
@@ -358,6 +359,7 @@ int cmd_train(int argc, char **argv)
         {"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
         {"log", required_argument, 0, O_LOG}, {"plot", required_argument, 0, O_PLOT},
         {"quiet", no_argument, 0, O_QUIET}, {"multiclass", required_argument, 0, O_MULTI},
+        {"relu-grad-at-zero", required_argument, 0, O_RELU0},
         {"help", no_argument, 0, O_HELP}, DATA_OPTIONS, {0, 0, 0, 0}};
     bp_net_spec spec;
     memset(&spec, 0, sizeof spec);
@@ -371,6 +373,7 @@ int cmd_train(int argc, char **argv)
     int output_set = 0, loss_set = 0, init_set = 0, quiet = 0, standardize = 1;
     bp_init init = BP_INIT_HE;
     bp_dtype dtype = BP_F32;
+    bp_kinks kinks = {0, BP_TIE_HALF};
     spec.loss = BP_LOSS_CE;
     spec.reduction = BP_MEAN;
     double val = 0;
@@ -435,6 +438,7 @@ int cmd_train(int argc, char **argv)
         case O_PAT: if (parse_int("--patience", optarg, 1, &n)) return EXIT_BAD; o.patience = (int)n; break;
         case O_BEST: o.keep_best = 1; break;
         case O_SEED: if (parse_int("--seed", optarg, 0, &n)) return EXIT_BAD; o.seed = (uint64_t)n; break;
+        case O_RELU0: if (cli_relu_at_zero(optarg, &kinks)) return EXIT_BAD; break;
         case O_NOSHUF: o.shuffle = 0; break;
         case O_NOSTD: standardize = 0; break;
         case O_THREADS: if (parse_int("--threads", optarg, 1, &threads)) return EXIT_BAD; break;
@@ -477,6 +481,10 @@ int cmd_train(int argc, char **argv)
     } else if (!arch == !model_json) {
         return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them), or "
                          "--resume CHECKPOINT");
+    }
+    if (resume && !given[O_RELU0]) {   /* the convention at kinks of the run, too */
+        bp_error e0;
+        if (bp_checkpoint_kinks(resume, &kinks, &e0)) return cli_fail(&e0);
     }
     if (!dopt.data && !model_json)
         return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS "
@@ -636,6 +644,7 @@ int cmd_train(int argc, char **argv)
     o.user = &pr;
     o.stop = &g_stop;
     bp_trainer *t = NULL;
+    bp_net_set_kinks(net, &kinks);
     if (bp_trainer_new(net, &o, &t, &err)) { rc = cli_fail(&err); goto out; }
     if (resume && bp_trainer_load(t, resume, &err)) { rc = cli_fail(&err); goto out_t; }
     if (!quiet) {
@@ -643,8 +652,9 @@ int cmd_train(int argc, char **argv)
         printf("training %d", s->inputs);
         for (int l = 0; l < s->nlayers; l++) printf("-%d", s->layers[l].units);
         /* two short lines rather than one that wraps in 80 columns */
-        printf(": %s hidden, %s output, %s loss\n", s->nlayers > 1 ? bp_act_name(s->layers[0].act) : "no",
-               bp_act_name(s->layers[s->nlayers - 1].act), bp_loss_name(s->loss));
+        printf(": %s hidden, %s output, %s loss%s\n", s->nlayers > 1 ? bp_act_name(s->layers[0].act) : "no",
+               bp_act_name(s->layers[s->nlayers - 1].act), bp_loss_name(s->loss),
+               kinks.relu_at_zero ? ", relu'(0) = 1" : "");
         printf("  on %d sample%s%s, %s, batch %d, lr %g, %d epoch%s%s\n", train.n, train.n == 1 ? "" : "s",
                valid.n ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch, o.lr, o.epochs,
                o.epochs == 1 ? "" : "s", resume ? ", resumed" : "");

@@ -111,3 +111,17 @@ done:
     if (rc) { bp_model_free(*out); *out = NULL; }
     return rc;
 }
+
+int cli_relu_at_zero(const char *arg, bp_kinks *k)
+{
+    if (strcmp(arg, "0") && strcmp(arg, "1"))
+        return cli_failf("--relu-grad-at-zero: expected 0 (as PyTorch) or 1 (z >= 0), got '%s'", arg);
+    k->relu_at_zero = arg[0] == '1';
+    return 0;
+}
+
+int cli_tie(const char *arg, bp_kinks *k)
+{
+    if (bp_tie_parse(arg, &k->tie)) return cli_failf("--tie: expected half (as PyTorch) or first, got '%s'", arg);
+    return 0;
+}

@@ -220,6 +220,42 @@ BP_API double bp_graph_node_const(const bp_graph *g, bp_node n);
 /* Does backward compute a gradient for this node? */
 BP_API int bp_graph_node_requires_grad(const bp_graph *g, bp_node n);
 
+/* ---- conventions at kinks ------------------------------------------------ */
+/*
+ * Where a function has no derivative (ReLU at 0, max and min where their
+ * arguments are equal), backward uses a convention.  The defaults are
+ * PyTorch's (torch 1.13): relu'(0) = 0, and a tie of max(a, b) or min(a, b)
+ * sends half of the gradient to each argument.  The other choices: relu'(0)
+ * = 1 (the z >= 0 of the course notes "HW Backprop"; in PyTorch,
+ * torch.clamp(z, min=0)), and a tie sending the whole gradient to the first
+ * argument (in PyTorch, torch.where(a >= b, a, b)).  Either gives a valid
+ * subgradient; they differ only at the kinks themselves.  |a| always has
+ * derivative 0 at 0 (as PyTorch).
+ *
+ * A zeroed bp_kinks is the default.  A graph, a network (all its passes, the
+ * fused training step included) and an expression each carry their own
+ * setting; nothing is global.
+ */
+typedef enum bp_tie {
+    BP_TIE_HALF = 0,   /* half of the gradient to each argument (PyTorch)   */
+    BP_TIE_FIRST       /* all of it to the first argument                   */
+} bp_tie;
+
+typedef struct bp_kinks {
+    int relu_at_zero;  /* relu'(0): 0 (default, PyTorch) or 1               */
+    bp_tie tie;        /* max/min at a tie                                  */
+} bp_kinks;
+
+/* "half" / "first". */
+BP_API const char *bp_tie_name(bp_tie t);
+/* Parse "half" or "first"; return 0 and set *out, or -1 if unknown. */
+BP_API int bp_tie_parse(const char *s, bp_tie *out);
+
+/* The graph's convention (a new graph has the default); it applies to every
+ * later bp_graph_backward.  k NULL: the default. */
+BP_API void bp_graph_set_kinks(bp_graph *g, const bp_kinks *k);
+BP_API bp_kinks bp_graph_kinks(const bp_graph *g);
+
 /* ------------------------------------------------------------------------ */
 /* Networks                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -380,6 +416,13 @@ BP_API bp_mat bp_net_dx(bp_net *net);
 BP_API void bp_net_dloss_dyhat(bp_net *net, const bp_mat *y, double *out);
 /* The graph of the last pass, for drawing or inspection (owned by the net). */
 BP_API const bp_graph *bp_net_graph(const bp_net *net);
+/* The network's convention at kinks (bp_kinks; a new network has the
+ * default), used by every later pass: bp_net_backprop, bp_net_train_step,
+ * the trainer's steps, and so grad, explain, gradcheck and train.  Kept by
+ * bp_net_clone; not saved in model files (a checkpoint records it: see
+ * bp_checkpoint_kinks).  k NULL: the default. */
+BP_API void bp_net_set_kinks(bp_net *net, const bp_kinks *k);
+BP_API bp_kinks bp_net_kinks(const bp_net *net);
 
 /* ------------------------------------------------------------------------ */
 /* Model files (JSON)                                                        */
@@ -663,6 +706,10 @@ BP_API const bp_graph *bp_expr_graph(const bp_expr *e);
  * significant digits (default 6; 0: the shortest text that reads back as the
  * same double, as JSON always does; at most 17). */
 BP_API void bp_expr_set_digits(bp_expr *e, int digits);
+/* The convention at kinks for the next bp_expr_eval (relu at 0, max/min at a
+ * tie; the default: PyTorch's).  k NULL: the default.  The text report says
+ * which convention was used when the point lies on a kink. */
+BP_API void bp_expr_set_kinks(bp_expr *e, const bp_kinks *k);
 
 /* Reports after bp_expr_eval, written to `out` (BP_E_IO if writing fails):
  * the value and gradient/Jacobian as text; as one line of JSON
@@ -1090,6 +1137,11 @@ BP_API bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, c
  * bp_trainer_load restores it into. */
 BP_API bp_status bp_checkpoint_info(const char *path, bp_net_spec *spec, bp_dtype *dtype, bp_train_options *opt,
                                     bp_error *err);
+/* The convention at kinks the checkpoint's run was trained with (the
+ * network's bp_kinks; a checkpoint of an older version: the default), to
+ * set on the network before bp_trainer_load, which refuses a network with
+ * another one. */
+BP_API bp_status bp_checkpoint_kinks(const char *path, bp_kinks *kinks, bp_error *err);
 /* Restore a checkpoint written by bp_trainer_save into a trainer created for
  * the same network shape and options. */
 BP_API bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err);

@@ -141,4 +141,21 @@ else bad "--foo: rc $rc, stderr '$(cat "$T/err")'"; fi
 "$BP" expr "x" --at x=1 --foo=3 2>&1 >/dev/null | { read -r l; [ "$l" = "backprop: expr: unknown option '--foo' (see backprop expr --help)" ] && ! read -r _; } && ok || bad "--foo=3"
 fails "empty expression" "" --at x=1
 
+# --- conventions at kinks: --tie half|first, --relu-grad-at-zero 0|1 ---------
+json '{"variables": ["x", "y"], "value": 2, "gradient": [0.5, 0.5]}' "max(x, y)" --at x=2,y=2
+json '{"variables": ["x", "y"], "value": 2, "gradient": [1, 0]}' "max(x, y)" --at x=2,y=2 --tie first
+json '{"variables": ["x", "y"], "value": 2, "gradient": [1, 0]}' "min(x, y)" --at x=2,y=2 --tie first
+json '{"variables": ["x", "y"], "value": 3, "gradient": [0, 1]}' "max(x, y)" --at x=2,y=3 --tie first
+json '{"variables": ["x"], "value": 0, "gradient": [0]}' "relu(x)" --at x=0
+json '{"variables": ["x"], "value": 0, "gradient": [1]}' "relu(x)" --at x=0 --relu-grad-at-zero 1
+json '{"variables": ["x"], "value": 0, "gradient": [0]}' "abs(x)" --at x=0 --relu-grad-at-zero 1 --tie first
+contains "kinks     max(x, y) at column 1: a tie: half of the gradient to each argument, as PyTorch" "max(x, y)" --at x=2,y=2
+contains "relu(x - 1) at column 1: relu'(0) = 1 (--relu-grad-at-zero 1; PyTorch takes 0)" "relu(x - 1)" --at x=1 --relu-grad-at-zero 1
+contains "(tie: all of it to the first input, --tie first)" "max(x, y)" --at x=2,y=2 --tie first --steps
+contains "(at the kink: relu'(0) = 0, as PyTorch)" "relu(x)" --at x=0 --steps
+"$BP" expr "max(x, y)" --at x=2,y=3 >"$T/out" 2>&1
+if grep -q kinks "$T/out"; then bad "no kink at the point, no note: $(cat "$T/out")"; else ok; fi
+fails "--tie: expected half (as PyTorch) or first, got 'second'" "max(x, y)" --at x=1,y=1 --tie second
+fails "--relu-grad-at-zero: expected 0 (as PyTorch) or 1 (z >= 0), got 'yes'" "relu(x)" --at x=0 --relu-grad-at-zero yes
+
 finish

@@ -146,4 +146,34 @@ for cmd in explain gradcheck; do
     run "bad_$cmd" "$cmd" "$T/shape.json"
     expect_refused "bad_$cmd" "shape.json" "layers[0].W[0]"
 done
+
+# ---- the convention at ReLU's kink: --relu-grad-at-zero 0|1 (case_072: some z are exactly 0)
+K=tests/golden/cases/case_072.json
+run k0 grad "$K" --json
+run k0b grad "$K" --json --relu-grad-at-zero 0
+check "--relu-grad-at-zero 0 is the default" cmp -s "$T/k0.out" "$T/k0b.out"
+run k1 grad "$K" --json --relu-grad-at-zero 1
+expect_rc k1 0
+if cmp -s "$T/k0.out" "$T/k1.out"; then bad "--relu-grad-at-zero 1 changes the gradients where z = 0"; else ok; fi
+# the values of tests/golden/kinks/case_072.relu1.expected.json (PyTorch: torch.clamp(z, min=0))
+has_num "$T/k1.out" -0.00307189725307766 1.4375 -0.7178044242928483
+run k1t grad "$K" --relu-grad-at-zero=1
+expect_rc k1t 0
+for cmd in grad gradcheck explain; do
+    refuses "relu2_$cmd" "--relu-grad-at-zero: expected 0 (as PyTorch) or 1 (z >= 0), got '2'" "$cmd" "$K" --relu-grad-at-zero 2
+done
+run gck gradcheck "$K" --relu-grad-at-zero 1
+expect_rc gck 0
+has_text "$T/gck.out" "not compared"
+has_text "$T/gck.out" "backprop takes relu'(0) = 1 there"
+run gck0 gradcheck "$K"
+has_text "$T/gck0.out" "backprop takes relu'(0) = 0 there, as PyTorch"
+run exk explain "$K"
+has_text "$T/exk.out" "z^[1] is exactly 0 at 5 entries"
+has_text "$T/exk.out" "this derivation takes g'(0) = 0, as PyTorch does"
+run exk1 explain "$K" --relu-grad-at-zero 1
+has_text "$T/exk1.out" "(--relu-grad-at-zero=1), the z >= 0 of the course notes \"HW Backprop\"; PyTorch takes 0."
+has_text "$T/exk1.out" "g'(z^[1]) = 1[z^[1] >= 0]"
+run exq explain examples/q12.json
+if grep -q "exactly 0" "$T/exq.out"; then bad "no kink, no word about it"; else ok; fi
 finish

@@ -70,6 +70,10 @@ if [ "$interrupted" = 1 ]; then
     # --resume alone: the network and the options come from the checkpoint, the data options are given again
     run resume_bare train --resume "$T/part.ckpt" --data "$T/cls.csv" --val 0.2 --quiet --save "$T/bare.safetensors"
     expect_rc resume_bare 0
+    # the run took relu'(0) = 0: resuming it with the other convention is another run
+    run resume_relu1 train --resume "$T/part.ckpt" --data "$T/cls.csv" --val 0.2 --quiet --save "$T/r1.safetensors" \
+        --relu-grad-at-zero 1
+    expect_refused resume_relu1 "the checkpoint is of another run" "relu'(0) = 1: resume with the same"
     check "resumed with --resume alone: the same model" cmp -s "$T/full.safetensors" "$T/bare.safetensors"
     run resume_nodata train --resume "$T/part.ckpt" --data "$T/cls.csv" --quiet --save "$T/bare2.safetensors"
     expect_refused resume_nodata "the checkpoint was made with 2400 training samples, this data has 3000"
@@ -84,6 +88,21 @@ run early train --arch 16-64-64-3 --data "$T/cls.csv" --epochs 40 --batch 16 --l
 expect_rc early 0
 check "early stopping names the epoch kept" grep -q "^kept the weights of epoch [0-9]*, the best validation loss" \
     "$T/early.out"
+
+# ---- --relu-grad-at-zero: rows of zeros meet zero biases, so z = 0 exactly in the first layer
+awk 'BEGIN { for (i = 0; i < 40; i++) { if (i % 2) print "0,0,1"; else printf "%.3f,%.3f,%d\n", i / 40, 1 - i / 40, i % 3 } }' \
+    >"$T/zeros.csv"
+ZARGS=(train --arch 2-8-1 --regression --no-standardize --init xavier --data "$T/zeros.csv" --epochs 3 --batch 40
+       --lr 0.5 --seed 2 --quiet)
+run relu0 "${ZARGS[@]}" --save "$T/relu0.safetensors"
+expect_rc relu0 0
+run relu1 "${ZARGS[@]}" --save "$T/relu1.safetensors" --relu-grad-at-zero 1
+expect_rc relu1 0
+if cmp -s "$T/relu0.safetensors" "$T/relu1.safetensors"; then bad "relu'(0) = 1 trains another model here"; else ok; fi
+run relu1v train --arch 2-8-1 --regression --data "$T/zeros.csv" --epochs 1 --relu-grad-at-zero 1 --save "$T/relu1v.safetensors"
+has_text "$T/relu1v.out" "relu'(0) = 1"
+refuses relu_bad "--relu-grad-at-zero: expected 0 (as PyTorch) or 1 (z >= 0), got '0.5'" train --arch 2-8-1 \
+    --regression --data "$T/zeros.csv" --relu-grad-at-zero 0.5
 
 # ---- divergence: exit 1, names epoch and batch, the last good model is saved
 printf '1,1000\n2,2000\n3,3000\n4,4000\n' >"$T/div.csv"

@@ -20,12 +20,14 @@ static int close_to(double a, double b, double rtol, double atol)
     return fabs(a - b) <= rtol * fmax(fabs(a), fabs(b)) + atol;
 }
 
-static void run(const char *path, bp_dtype dt)
+/* at0: relu'(0) of both paths (bp_kinks). */
+static void run(const char *path, bp_dtype dt, int at0)
 {
     bp_model *m;
     bp_error err;
     if (bp_model_load(path, dt, &m, &err)) { CHECK(0, "%s", err.msg); return; }
     bp_net *net = bp_model_net(m);
+    bp_net_set_kinks(net, &(bp_kinks){at0, BP_TIE_HALF});
     bp_mat x, y;
     bp_model_data(m, &x, &y);
     double rtol = dt == BP_F64 ? 1e-12 : 2e-4, atol = dt == BP_F64 ? 1e-13 : 1e-5;
@@ -75,8 +77,10 @@ static int run_dir(const char *dir)
         if (l < 6 || strcmp(e->d_name + l - 5, ".json") || strstr(e->d_name, ".expected.")) continue;
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        run(path, BP_F64);
-        run(path, BP_F32);
+        for (int at0 = 0; at0 <= 1; at0++) {
+            run(path, BP_F64, at0);
+            run(path, BP_F32, at0);
+        }
         n++;
     }
     closedir(d);
@@ -204,9 +208,66 @@ static void shrinking_batch(void)
     bp_net_free(a); bp_net_free(b);
 }
 
+/* relu'(0) = 1 in the fused step: a relu net with integer weights, inputs
+ * and zero biases, so that many pre-activations are exactly 0, in both of
+ * the fused step's paths (small_pass: narrow, few rows; fused_pass: wide or
+ * many rows), against the graph path with the same convention; and the
+ * convention changes the gradients there. */
+static void kinks(bp_dtype dt, int width, int m, bp_layout layout)
+{
+    bp_net_spec spec = mlp(5, 3, (int[]){width, width, 2}, (bp_act[]){BP_ACT_RELU, BP_ACT_RELU, BP_ACT_LINEAR},
+                           layout, BP_LOSS_SQUARED);
+    spec.reduction = BP_SUM;   /* integers throughout: both paths exact */
+    bp_net *net;
+    bp_error err;
+    if (bp_net_new(&spec, dt, &net, &err)) { CHECK(0, "%s", err.msg); return; }
+    size_t n = bp_net_nparams(net), es = dt == BP_F64 ? 8 : 4;
+    bp_mat P = {1, (int)n, dt, bp_net_params(net)};
+    for (size_t i = 0; i < n; i++) bp_mat_set(&P, 0, (int)i, (double)((int)((i * 7) % 5) - 2));   /* -2..2 */
+    for (int l = 0; l < 3; l++) {   /* zero biases */
+        bp_mat b = bp_net_bias(net, l);
+        for (int j = 0; j < b.cols; j++) bp_mat_set(&b, 0, j, 0);
+    }
+    double *xd = malloc(sizeof(double) * m * 5), *yd = malloc(sizeof(double) * m * 2);
+    for (int i = 0; i < m * 5; i++) xd[i] = (double)((i * 3) % 3 - 1);
+    for (int i = 0; i < m * 2; i++) yd[i] = (double)(i % 3);
+    bp_mat x = {m, 5, BP_F64, xd}, y = {m, 2, BP_F64, yd};
+    void *g[2] = {malloc(n * es), malloc(n * es)};
+    int zeros = 0;
+    for (int at0 = 0; at0 <= 1; at0++) {
+        bp_net_set_kinks(net, &(bp_kinks){at0, BP_TIE_HALF});
+        double lg, lf;
+        CHECK(bp_net_backprop(net, &x, &y, 0, &lg, &err) == BP_OK, "graph: %s", err.msg);
+        for (int l = 0; l < 2 && !at0; l++) {
+            bp_mat z = bp_net_z(net, l);
+            for (int i = 0; i < z.rows; i++)
+                for (int j = 0; j < z.cols; j++) zeros += bp_mat_get(&z, i, j) == 0;
+        }
+        memcpy(g[at0], bp_net_grads(net), n * es);
+        memset(bp_net_grads(net), 0x7f, n * es);
+        CHECK(bp_fused_backprop(net, &x, &y, &lf, &err) == BP_OK, "fused: %s", err.msg);
+        double rtol = dt == BP_F64 ? 1e-12 : 2e-5;
+        bp_mat gg = {1, (int)n, dt, g[at0]}, gf = {1, (int)n, dt, bp_net_grads(net)};
+        int bad = -1;
+        for (size_t i = 0; i < n && bad < 0; i++)
+            if (!close_to(bp_mat_get(&gg, 0, (int)i), bp_mat_get(&gf, 0, (int)i), rtol, 1e-12)) bad = (int)i;
+        CHECK(close_to(lg, lf, rtol, 0) && bad < 0, "%s width %d m %d layout %d relu'(0) = %d: the fused step differs "
+              "from the graph at gradient %d", bp_dtype_name(dt), width, m, layout, at0, bad);
+    }
+    CHECK(zeros > 0 && memcmp(g[0], g[1], n * es), "%s width %d m %d: %d pre-activations at 0, and the convention "
+          "%s the gradients", bp_dtype_name(dt), width, m, zeros, memcmp(g[0], g[1], n * es) ? "changes" : "does not change");
+    free(xd); free(yd); free(g[0]); free(g[1]);
+    bp_net_free(net);
+}
+
 int main(void)
 {
     bp_set_threads(1);
+    for (int l = 0; l < 2; l++)
+        for (int dt = 0; dt < 2; dt++) {
+            kinks(dt ? BP_F64 : BP_F32, 4, 3, l ? BP_IN_OUT : BP_OUT_IN);    /* small_pass */
+            kinks(dt ? BP_F64 : BP_F32, 24, 40, l ? BP_IN_OUT : BP_OUT_IN);  /* fused_pass */
+        }
     shrinking_batch();
     for (int l = 0; l < 2; l++)
         for (int m = 1; m <= 3; m += 2) {

@@ -10,7 +10,8 @@
  * For every tests/golden/steps/NAME.steps.json (gen_steps.py: torch.optim's
  * SGD, momentum, Nesterov and Adam, checked there against the update rules
  * written out in NumPy), run each of its runs with bp_model_steps and compare
- * the step JSON the same way, and the stop rule's verdict. */
+ * the step JSON the same way, and the stop rule's verdict.  The cases of
+ * tests/golden/kinks/ run as the golden ones with relu'(0) = 1 (gen_kinks.py). */
 #define _GNU_SOURCE
 #include "backprop.h"
 #include "check.h"
@@ -69,7 +70,8 @@ static int cmp_json(json_t *got, json_t *want, char *path, size_t cap, char *why
     return 0;
 }
 
-static void run_case(const char *model_path, const char *expected_path)
+/* relu_at_zero: the convention at ReLU's kink (bp_kinks) of the pass. */
+static void run_case(const char *model_path, const char *expected_path, int relu_at_zero)
 {
     bp_error err;
     bp_model *m;
@@ -77,6 +79,8 @@ static void run_case(const char *model_path, const char *expected_path)
         CHECK(0, "%s: load: %s", model_path, err.msg);
         return;
     }
+    bp_kinks k = {relu_at_zero, BP_TIE_HALF};
+    bp_net_set_kinks(bp_model_net(m), &k);
     double loss;
     char *buf = NULL;
     size_t len = 0;
@@ -127,7 +131,7 @@ static int run_dir(const char *dir)
         FILE *f = fopen(expected, "r");
         if (f) {
             fclose(f);
-            run_case(model, expected);
+            run_case(model, expected, 0);
             ran++;
         }
         free(names[i]);
@@ -211,6 +215,27 @@ static int run_steps_dir(const char *dir)
     return ran;
 }
 
+/* tests/golden/kinks/case_NNN.relu1.expected.json: the golden case_NNN, whose
+ * ReLU pre-activations hit 0 exactly, with relu'(0) = 1 (gen_kinks.py). */
+static int run_kinks(void)
+{
+    DIR *d = opendir("tests/golden/kinks");
+    int ran = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *suffix = ".relu1.expected.json", *n = e->d_name;
+        size_t l = strlen(n), ls = strlen(suffix);
+        if (l <= ls || strcmp(n + l - ls, suffix)) continue;
+        char model[512], expected[512];
+        snprintf(model, sizeof model, "tests/golden/cases/%.*s.json", (int)(l - ls), n);
+        snprintf(expected, sizeof expected, "tests/golden/kinks/%s", n);
+        run_case(model, expected, 1);
+        ran++;
+    }
+    if (d) closedir(d);
+    return ran;
+}
+
 int main(void)
 {
     int n = run_dir("tests/golden/cases");
@@ -219,6 +244,8 @@ int main(void)
     CHECK(e >= 5, "expected at least 5 examples with expected values, found %d", e);
     int r = run_steps_dir("tests/golden/steps");
     CHECK(r >= 100, "expected at least 100 runs of steps, found %d", r);
-    printf("golden cases: %d, examples: %d, runs of steps: %d\n", n, e, r);
+    int k = run_kinks();
+    CHECK(k >= 4, "expected at least 4 cases with relu'(0) = 1, found %d", k);
+    printf("golden cases: %d, examples: %d, runs of steps: %d, with relu'(0) = 1: %d\n", n, e, r, k);
     return check_done();
 }

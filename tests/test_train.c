@@ -238,7 +238,7 @@ static void rewrite_ckpt(const char *src, const char *dst, const char *key, cons
             t[i].data = copy;
         }
     }
-    const char *mk[16], *mv[16];
+    const char *mk[32], *mv[32];
     int nm = 0;
     for (int i = 0; i < bp_st_meta_count(f); i++) {
         bp_st_meta_at(f, i, &mk[nm], &mv[nm]);
@@ -331,6 +331,32 @@ static void test_checkpoint_checks(void)
     bp_trainer_free(t);
     bp_net_free(n2);
     bp_net_free(net);
+    /* the convention at kinks is part of the run: recorded, given back, and another one refused */
+    bp_kinks k = {1, BP_TIE_HALF};
+    CHECK(bp_checkpoint_kinks(good, &k, &err) == BP_OK && k.relu_at_zero == 0, "a default run's checkpoint: %s", err.msg);
+    net = make_net(2, units, acts, 2, BP_LOSS_CE, BP_F32, BP_INIT_XAVIER, 7);
+    bp_net_set_kinks(net, &(bp_kinks){1, BP_TIE_HALF});
+    o.stop = &stop;
+    o.on_batch = stop_at;
+    stop = 0;
+    CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_E_INTERRUPTED, "%s", err.msg);
+    CHECK(bp_trainer_save(t, NULL, good, &err) == BP_OK, "%s", err.msg);
+    bp_trainer_free(t);
+    o.stop = NULL;
+    o.on_batch = NULL;
+    CHECK(bp_checkpoint_kinks(good, &k, &err) == BP_OK && k.relu_at_zero == 1, "relu'(0) = 1 is recorded: %s", err.msg);
+    n2 = make_net(2, units, acts, 2, BP_LOSS_CE, BP_F32, BP_INIT_XAVIER, 7);
+    CHECK(bp_trainer_new(n2, &o, &t, &err) == BP_OK, "%s", err.msg);
+    CHECK(bp_trainer_load(t, good, &err) == BP_E_VALUE && strstr(err.msg, "relu'(0) = 1"),
+          "a net with relu'(0) = 0 is refused: %s", err.msg);
+    bp_trainer_free(t);
+    bp_net_set_kinks(n2, &k);
+    CHECK(bp_trainer_new(n2, &o, &t, &err) == BP_OK && bp_trainer_load(t, good, &err) == BP_OK, "%s", err.msg);
+    bp_trainer_free(t);
+    bp_net_free(n2);
+    bp_net_free(net);
+    CHECK(bp_checkpoint_kinks("tests/golden/cases/case_000.json", &k, &err) != BP_OK, "not a checkpoint: refused");
     remove(good);
     remove(bad);
 }

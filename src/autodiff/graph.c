@@ -28,6 +28,13 @@ void bp_graph_free(bp_graph *g)
 }
 
 bp_dtype bp_graph_dtype(const bp_graph *g) { return g->dtype; }
+
+static const char *const tie_names[] = {"half", "first"};
+const char *bp_tie_name(bp_tie t) { return BP_NAME_OF(tie_names, t); }
+BP_NAME_PARSER(bp_tie_parse, bp_tie, tie_names)
+
+void bp_graph_set_kinks(bp_graph *g, const bp_kinks *k) { g->kinks = bp_kinks_or_default(k); }
+bp_kinks bp_graph_kinks(const bp_graph *g) { return g->kinks; }
 int bp_graph_size(const bp_graph *g) { return g->n; }
 
 static int valid(const bp_graph *g, bp_node n) { return n >= 0 && n < g->n; }

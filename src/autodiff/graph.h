@@ -31,6 +31,7 @@ struct bp_graph {
     bp_dtype dtype;
     int n, cap;
     bp_gnode *nodes;
+    bp_kinks kinks;      /* the convention at kinks of the backward kernels */
 };
 
 /* Op table entry: forward computes n->val from its inputs; backward adds the
@@ -42,6 +43,17 @@ typedef struct bp_op_def {
     void (*backward)(bp_graph *g, bp_gnode *n);
 } bp_op_def;
 
+
+/* *k with relu_at_zero as 0 or 1, or the default (PyTorch's) when k is NULL. */
+static inline bp_kinks bp_kinks_or_default(const bp_kinks *k)
+{
+    bp_kinks r = {0, BP_TIE_HALF};
+    if (k) {
+        r.relu_at_zero = k->relu_at_zero != 0;
+        r.tie = k->tie == BP_TIE_FIRST ? BP_TIE_FIRST : BP_TIE_HALF;
+    }
+    return r;
+}
 
 /* The kernels for one dtype, indexed by bp_op (ops.c). */
 const bp_op_def *bp_op_table(bp_dtype t);

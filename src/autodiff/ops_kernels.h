@@ -14,6 +14,10 @@
 #define VAL(i) ((T *)g->nodes[(i)].val)
 #define GRD(i) ((T *)g->nodes[(i)].grad)
 #define SIZE(i) ((size_t)g->nodes[(i)].rows * (size_t)g->nodes[(i)].cols)
+/* The shares of a max/min tie (bp_kinks.tie) and relu'(0) (bp_kinks.relu_at_zero). */
+#define TIE_A(d) (g->kinks.tie == BP_TIE_FIRST ? (d) : (d) / 2)
+#define TIE_B(d) (g->kinks.tie == BP_TIE_FIRST ? 0 : (d) / 2)
+#define RELU_AT_ZERO (g->kinks.relu_at_zero)
 
 /* ---- leaves: nothing to compute ---------------------------------------- */
 static bp_status SFX(fwd_leaf)(bp_graph *g, bp_gnode *n, bp_error *err)
@@ -108,12 +112,13 @@ BINARY_BWD(sub, d, -d)
 /* mul gate: y = a * b (Hadamard); each input gets the other's value times d */
 BINARY_FWD(mul, a * b)
 BINARY_BWD(mul, d * b, d * a)
-/* max gate: y = max(a, b); routes d to the larger input, half each on a tie (as PyTorch) */
+/* max gate: y = max(a, b); routes d to the larger input; on a tie half each (as PyTorch,
+ * tie = half) or all to a (tie = first): the graph's convention, g->kinks */
 BINARY_FWD(max, a >= b ? a : b)
-BINARY_BWD(max, a > b ? d : (a == b ? d / 2 : 0), b > a ? d : (a == b ? d / 2 : 0))
-/* min gate: y = min(a, b); routes d to the smaller input, half each on a tie */
+BINARY_BWD(max, a > b ? d : (a == b ? TIE_A(d) : 0), b > a ? d : (a == b ? TIE_B(d) : 0))
+/* min gate: y = min(a, b); routes d to the smaller input; a tie as for max */
 BINARY_FWD(min, a <= b ? a : b)
-BINARY_BWD(min, a < b ? d : (a == b ? d / 2 : 0), b < a ? d : (a == b ? d / 2 : 0))
+BINARY_BWD(min, a < b ? d : (a == b ? TIE_A(d) : 0), b < a ? d : (a == b ? TIE_B(d) : 0))
 
 /* A step is flat wherever it has a slope: its inputs receive nothing (da = db = 0). */
 #define FLAT_BWD(NAME) static void SFX(bwd_##NAME)(bp_graph *g, bp_gnode *n) { (void)g; (void)n; }
@@ -185,9 +190,10 @@ UNARY_BWD(abs, a > 0 ? d : (a < 0 ? -d : 0))
 /* sigmoid: y = 1 / (1 + e^-a); da = y (1 - y) d (core/stable.h: e^x never overflows) */
 UNARY_FWD(sigmoid, SFX(bp_sigmoid)(a))
 UNARY_BWD(sigmoid, y * (1 - y) * d)
-/* ReLU: y = max(a, 0); da = d if a > 0 else 0 (0 at a = 0, as PyTorch) */
+/* ReLU: y = max(a, 0); da = d if a > 0, 0 if a < 0; at a = 0, relu'(0) d with relu'(0) = 0
+ * (as PyTorch) or 1 (the z >= 0 of HW Backprop): the graph's convention, g->kinks */
 UNARY_FWD(relu, a > 0 ? a : 0)
-UNARY_BWD(relu, a > 0 ? d : 0)
+UNARY_BWD(relu, a > 0 || (a == 0 && RELU_AT_ZERO) ? d : 0)
 /* y = tanh a; da = (1 - y^2) d */
 UNARY_FWD(tanh, TANH(a))
 UNARY_BWD(tanh, (1 - y * y) * d)
@@ -613,6 +619,9 @@ static const bp_op_def SFX(op_table)[BP_OP_COUNT] = {
 #undef VAL
 #undef GRD
 #undef SIZE
+#undef TIE_A
+#undef TIE_B
+#undef RELU_AT_ZERO
 #undef BINARY_FWD
 #undef BINARY_BWD
 #undef UNARY_FWD

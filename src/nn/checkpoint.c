@@ -9,7 +9,9 @@
  * __metadata__. It is tied to its run: "run" spells out the network and
  * every option that changes the result, "data_crc32" is a CRC-32 of the
  * training and validation data (after any scaling), "samples" their count;
- * a resumed run must agree on all three. Loading trusts nothing: every field
+ * a resumed run must agree on all three ("run" names relu'(0) = 1 when the
+ * network takes that convention, which "relu_grad_at_zero" = "1" records for
+ * bp_checkpoint_kinks). Loading trusts nothing: every field
  * is parsed whole and range-checked, every tensor must be finite. */
 #include "nn/trainer.h"
 #include "nn/net.h"
@@ -50,6 +52,8 @@ static void run_signature(const bp_trainer *t, char *buf, size_t cap)
                  "schedule (step %d, gamma %a), tol %a, patience %d%s", o->epochs, o->lr, o->momentum, o->beta1,
                  o->beta2, o->adam_eps, o->weight_decay, bp_schedule_name(o->schedule), o->step_size, o->gamma,
                  o->tol, o->patience, o->keep_best ? ", keep best" : "");
+    k = strlen(buf);
+    if (t->net->kinks.relu_at_zero && k < cap) snprintf(buf + k, cap - k, ", relu'(0) = 1");
 }
 
 /* The options of the run as compact JSON (numbers exact: jansson writes 17
@@ -110,10 +114,12 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
     bp_status st = BP_E_NOMEM;
     if (opts) {
         const char *keys[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "nparams",
-                              "dtype", "run", "samples", "stop_reason", "data_crc32", "architecture", "options"};
+                              "dtype", "run", "samples", "stop_reason", "data_crc32", "architecture", "options",
+                              "relu_grad_at_zero"};
         const char *vals[] = {FORMAT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], run, nbuf, t->stop_reason, v[8],
-                              arch, opts};
-        st = bp_st_write(path, ts, 5 + nscal, keys, vals, 15, err);
+                              arch, opts, "1"};
+        /* relu_grad_at_zero only when it is not the default: a default run's file is as before */
+        st = bp_st_write(path, ts, 5 + nscal, keys, vals, t->net->kinks.relu_at_zero ? 16 : 15, err);
     }
     free(arch);
     free(opts);
@@ -198,7 +204,7 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     const bp_st_tensor *p = NULL, *m1 = NULL, *m2 = NULL, *best = NULL, *hist = NULL;
     static const char *const known[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags",
                                         "nparams", "dtype", "run", "samples", "stop_reason", "data_crc32",
-                                        "architecture", "options", BP_ST_CHECKSUM_KEY};
+                                        "architecture", "options", "relu_grad_at_zero", BP_ST_CHECKSUM_KEY};
     char run[768];
     bp_epoch_stats *h = NULL;
     if (!fmt || strcmp(fmt, FORMAT)) {
@@ -354,6 +360,23 @@ bp_status bp_checkpoint_info(const char *path, bp_net_spec *spec, bp_dtype *dtyp
     opt->seed = (uint64_t)seed;
 done:
     json_decref(j);
+    bp_st_free(f);
+    return st;
+}
+
+bp_status bp_checkpoint_kinks(const char *path, bp_kinks *kinks, bp_error *err)
+{
+    bp_st_file *f;
+    bp_status st = bp_st_read(path, &f, err);
+    if (st) return st;
+    const char *fmt = bp_st_meta(f, "format"), *r0 = bp_st_meta(f, "relu_grad_at_zero");
+    *kinks = bp_kinks_or_default(NULL);
+    if (!fmt || strcmp(fmt, FORMAT))
+        st = bp_err(err, BP_E_FORMAT, "%s: not a backprop checkpoint (no __metadata__.format = " FORMAT ")", path);
+    else if (r0 && strcmp(r0, "0") && strcmp(r0, "1"))
+        st = bp_err(err, BP_E_FORMAT, "%s: checkpoint field 'relu_grad_at_zero' is not 0 or 1", path);
+    else if (r0)   /* absent in checkpoints of older versions: the default */
+        kinks->relu_at_zero = r0[0] == '1';
     bp_st_free(f);
     return st;
 }

@@ -87,13 +87,18 @@ BP_INLINE void SFX(bias_act)(T *Z, T *A, const T *b, int m, int u, bp_act act)
     }
 }
 
-/* G = dA (x) g'(Z) in place (G holds dA on entry), written with A. */
-BP_INLINE void SFX(act_backward)(T *G, const T *A, int m, int u, bp_act act)
+/* G = dA (x) g'(Z) in place (G holds dA on entry), written with A; ReLU with
+ * relu'(0) = 1 (at0, the net's bp_kinks) reads Z, where A cannot tell z = 0
+ * from z < 0 (Z may be NULL otherwise). */
+BP_INLINE void SFX(act_backward)(T *G, const T *A, const T *Z, int m, int u, bp_act act, int at0)
 {
     size_t n = (size_t)m * u;
     switch (act) {
     case BP_ACT_SIGMOID: for (size_t i = 0; i < n; i++) G[i] *= A[i] * (1 - A[i]); break;
-    case BP_ACT_RELU: for (size_t i = 0; i < n; i++) G[i] = A[i] > 0 ? G[i] : 0; break;
+    case BP_ACT_RELU:   /* 1[z > 0] (A > 0 is z > 0), or 1[z >= 0] */
+        if (at0) for (size_t i = 0; i < n; i++) G[i] = Z[i] >= 0 ? G[i] : 0;
+        else for (size_t i = 0; i < n; i++) G[i] = A[i] > 0 ? G[i] : 0;
+        break;
     case BP_ACT_TANH: for (size_t i = 0; i < n; i++) G[i] *= 1 - A[i] * A[i]; break;
     case BP_ACT_STEP: for (size_t i = 0; i < n; i++) G[i] = 0; break;   /* g' = 0: no gradient passes */
     case BP_ACT_SOFTMAX: /* the full Jacobian: g_j = a_j (d_j - sum_k d_k a_k) */
@@ -109,8 +114,9 @@ BP_INLINE void SFX(act_backward)(T *G, const T *A, int m, int u, bp_act act)
 }
 
 /* Loss of the output layer and G = dL/dZ_L. Returns the reduced loss. */
-BP_INLINE double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, const T *Y, T *G, int m, int u, int want_loss)
+BP_INLINE double SFX(output_grad)(const bp_net *net, const T *Z, const T *A, const T *Y, T *G, int m, int u, int want_loss)
 {
+    const bp_net_spec *s = &net->spec;
     double L = 0;
     T sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
     bp_act act = s->layers[s->nlayers - 1].act;
@@ -153,7 +159,7 @@ BP_INLINE double SFX(output_grad)(const bp_net_spec *s, const T *Z, const T *A, 
             G[i] = c * d;
         }
         if (s->loss == BP_LOSS_HALF_SQUARED) L *= 0.5;
-        SFX(act_backward)(G, A, m, u, act);
+        SFX(act_backward)(G, A, Z, m, u, act, net->kinks.relu_at_zero);
     }
     }
     return L * (s->reduction == BP_MEAN ? 1.0 / m : 1.0);
@@ -175,7 +181,7 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
     }
     int u = s->layers[nl - 1].units;
     T *G = (T *)f->g[0], *Gp = (T *)f->g[1];
-    *loss = SFX(output_grad)(s, (T *)f->z[nl - 1], (T *)f->a[nl - 1], Y, G, m, u, 1);
+    *loss = SFX(output_grad)(net, (T *)f->z[nl - 1], (T *)f->a[nl - 1], Y, G, m, u, 1);
     for (int l = nl - 1; l >= 0; l--) {
         int k = bp_fan_in(s, l);
         u = s->layers[l].units;
@@ -190,7 +196,7 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
         }
         if (l == 0) break;
         SFX(mm)(f, 0, !out_in, m, k, u, G, P + net->w_off[l], Gp, 0);         /* dA_prev = G W or G W^T */
-        SFX(act_backward)(Gp, (T *)f->a[l - 1], m, k, s->layers[l - 1].act);
+        SFX(act_backward)(Gp, (T *)f->a[l - 1], (T *)f->z[l - 1], m, k, s->layers[l - 1].act, net->kinks.relu_at_zero);
         T *t = G;
         G = Gp;
         Gp = t;
@@ -211,6 +217,8 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
     int nl = s->nlayers, uo = s->layers[nl - 1].units;
     T *P = net->params, *D = net->grads, sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
     T a[BP_MAX_LAYERS][SMALL_W], zl[SMALL_W], gs[2][SMALL_W];
+    T zh[BP_MAX_LAYERS][SMALL_W]; /* hidden z, kept apart from a only for relu'(0) = 1 */
+    const int at0 = net->kinks.relu_at_zero;
     const T *in[BP_MAX_LAYERS]; /* the input of layer l: x, then a[l] */
     double L = 0;
     for (int i = 0; i < m; i++) {
@@ -220,7 +228,7 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
             int k = bp_fan_in(s, l), u = s->layers[l].units;
             size_t sj = out_in ? (size_t)k : 1, sp = out_in ? 1 : (size_t)u;
             const T *W = P + net->w_off[l], *b = s->layers[l].bias ? P + net->b_off[l] : NULL, *x = in[l];
-            T *ao = l == nl - 1 ? out : a[l + 1], *z = l == nl - 1 ? zl : ao;
+            T *ao = l == nl - 1 ? out : a[l + 1], *z = l == nl - 1 ? zl : at0 ? zh[l + 1] : ao;
             for (int j = 0; j < u; j++) {
                 const T *w = W + j * sj;
                 T acc = b ? b[j] : 0;
@@ -233,7 +241,7 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
             if (l + 1 < nl) in[l + 1] = ao;
         }
         T *g = gs[0], *gp = gs[1];   /* dL/dz of layer l, and of layer l - 1 */
-        L += SFX(output_grad)(s, zl, out, Y + (size_t)i * uo, g, 1, uo, want_loss);
+        L += SFX(output_grad)(net, zl, out, Y + (size_t)i * uo, g, 1, uo, want_loss);
         for (int l = nl - 1; l >= 0; l--) {
             int k = bp_fan_in(s, l), u = s->layers[l].units;
             size_t sj = out_in ? (size_t)k : 1, sp = out_in ? 1 : (size_t)u;
@@ -247,7 +255,7 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
                     for (int j = 0; j < u; j++) acc += g[j] * w[j * sj];
                     gp[p] = acc;
                 }
-                SFX(act_backward)(gp, x, 1, k, s->layers[l - 1].act);
+                SFX(act_backward)(gp, x, zh[l], 1, k, s->layers[l - 1].act, at0);
             }
             for (int j = 0; j < u; j++) {
                 T gj = sc * g[j], *w = W + j * sj, *dw = dW + j * sj;

@@ -76,6 +76,7 @@ bp_status bp_net_clone(const bp_net *src, bp_dtype dtype, bp_net **out, bp_error
         if (dtype == BP_F64) ((double *)(*out)->params)[i] = v;
         else ((float *)(*out)->params)[i] = (float)v;
     }
+    (*out)->kinks = src->kinks;
     if (src->class_names &&
         (st = bp_net_set_class_names(*out, (const char *const *)src->class_names, bp_net_classes(src), err))) {
         bp_net_free(*out);
@@ -122,6 +123,9 @@ size_t bp_net_nparams(const bp_net *net) { return net->nparams; }
 void *bp_net_params(bp_net *net) { return net->params; }
 void *bp_net_grads(bp_net *net) { return net->grads; }
 const bp_graph *bp_net_graph(const bp_net *net) { return net->g; }
+
+void bp_net_set_kinks(bp_net *net, const bp_kinks *k) { net->kinks = bp_kinks_or_default(k); }
+bp_kinks bp_net_kinks(const bp_net *net) { return net->kinks; }
 
 static void set_param(bp_net *net, size_t i, double v)
 {
@@ -300,6 +304,7 @@ static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, int want
     if (!net->g || net->m != x->rows || net->want_dx != want_dx) {
         if ((st = use_graph(net, x->rows, want_dx, err))) return st;
     }
+    bp_graph_set_kinks(net->g, &net->kinks);
     load_leaf(net, net->x, x);
     if (y && net->y >= 0) load_leaf(net, net->y, y);
     return BP_OK;

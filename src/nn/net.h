@@ -28,6 +28,7 @@ struct bp_net {
     bp_node x, y, loss;
     bp_node W[BP_MAX_LAYERS], b[BP_MAX_LAYERS], z[BP_MAX_LAYERS], a[BP_MAX_LAYERS];
     struct bp_fused *fused;        /* buffers of the fused step (fused.c)  */
+    bp_kinks kinks;                /* the convention at kinks of every pass */
     char **class_names;            /* bp_net_classes names in one owned
                                       block (pointers, then text), or NULL */
     void *trick_x;                 /* a net with the bias trick: the batch

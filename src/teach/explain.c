@@ -407,6 +407,36 @@ static void fused(ctx *C, const bp_mat *dyh, bp_mat *gp)
     show(E, S(E, "g^[%dz] = %s(ŷ - y)", "g^{[%dz]} = %s(\\hat{y} - y)", l, sc), NULL, &dz);
 }
 
+/* Where some z^[l] of a ReLU layer is exactly 0, ReLU has no derivative: say
+ * where, and which convention (the net's bp_kinks) the numbers below use. */
+static void relu_kinks(ctx *C, int k)
+{
+    ex *E = &C->e;
+    bp_mat z = bp_net_z(C->net, k);
+    int n = 0, l = k + 1, at0 = bp_net_kinks(C->net).relu_at_zero;
+    char where[160] = "";
+    size_t w = 0;
+    for (int i = 0; i < z.rows; i++)
+        for (int j = 0; j < z.cols; j++)
+            if (bp_mat_get(&z, i, j) == 0 && n++ < 4 && w < sizeof where)
+                w += (size_t)snprintf(where + w, sizeof where - w, "%s(%d, %d)", n > 1 ? ", " : "", i + 1, j + 1);
+    if (!n) return;
+    if (n > 4 && w < sizeof where) snprintf(where + w, sizeof where - w, " and %d more", n - 4);
+    const char *notes = E->f == BP_FMT_LATEX ? "``HW Backprop\'\'" : "\"HW Backprop\"";
+    const char *opt = E->f == BP_FMT_LATEX ? "\\texttt{-{}-relu-grad-at-zero=1}"
+                      : E->f == BP_FMT_MARKDOWN ? "`--relu-grad-at-zero=1`" : "--relu-grad-at-zero=1";
+    para(E, S(E, "z^[%d] is exactly 0 at %d entr%s (sample, unit): %s. ReLU has no derivative at 0; %s",
+              "$z^{[%d]}$ is exactly 0 at %d entr%s (sample, unit): %s. ReLU has no derivative at 0; %s", l, n,
+              n == 1 ? "y" : "ies", where,
+              at0 ? S(E, "this derivation takes g'(0) = 1 (%s), the z >= 0 of the course notes %s; PyTorch takes 0.",
+                      "this derivation takes $g'(0) = 1$ (%s), the $z \\geq 0$ of the course notes %s; PyTorch "
+                      "takes 0.", opt, notes)
+                  : S(E, "this derivation takes g'(0) = 0, as PyTorch does (%s takes 1, the z >= 0 of the course "
+                         "notes %s).",
+                      "this derivation takes $g'(0) = 0$, as PyTorch does (%s takes 1, the $z \\geq 0$ of the course "
+                      "notes %s).", opt, notes)));
+}
+
 /* g^[lz] from g^[la] through the activation. */
 static void through_act(ctx *C, int k, bp_mat *gp)
 {
@@ -438,9 +468,12 @@ static void through_act(ctx *C, int k, bp_mat *gp)
         show(E, S(E, "g^[%dz]_j = a^[%d]_j (g^[%da]_j - s)", "g^{[%dz]}_j = a^{[%d]}_j\\big(g^{[%da]}_j - s\\big)", l, l, l), NULL, &dz);
         return;
     }
+    int at0 = bp_net_kinks(C->net).relu_at_zero;
     const char *d = act == BP_ACT_SIGMOID ? S(E, "g'(z^[%d]) = σ(z)(1 - σ(z)) = a^[%d] ⊙ (1 - a^[%d])", "g'(z^{[%d]}) = \\sigma(z)(1-\\sigma(z)) = a^{[%d]}\\odot(1-a^{[%d]})", l, l, l)
                   : act == BP_ACT_TANH ? S(E, "g'(z^[%d]) = 1 - tanh^2(z) = 1 - a^[%d] ⊙ a^[%d]", "g'(z^{[%d]}) = 1 - \\tanh^2(z) = 1 - a^{[%d]}\\odot a^{[%d]}", l, l, l)
+                  : at0 ? S(E, "g'(z^[%d]) = 1[z^[%d] >= 0]   (1 where z >= 0, else 0)", "g'(z^{[%d]}) = \\mathbf{1}[z^{[%d]} \\geq 0]", l, l)
                   : S(E, "g'(z^[%d]) = 1[z^[%d] > 0]   (1 where z > 0, else 0)", "g'(z^{[%d]}) = \\mathbf{1}[z^{[%d]} > 0]", l, l);
+    if (act == BP_ACT_RELU) relu_kinks(C, k);
     show(E, d, NULL, gp);
     show(E, S(E, "g^[%dz] = g^[%da] ⊙ g'(z^[%d])   (Hadamard product)", "g^{[%dz]} = g^{[%da]}\\odot g'(z^{[%d]})", l, l, l), NULL, &dz);
 }
@@ -450,7 +483,7 @@ static bp_status backward(ctx *C, bp_error *err)
     ex *E = &C->e;
     const bp_net_spec *s = C->s;
     int nl = s->nlayers, n = bp_net_outputs(C->net), oi = s->layout == BP_OUT_IN;
-    int fusedl = s->loss == BP_LOSS_CE || s->loss == BP_LOSS_BCE;
+    int fusedl = s->loss == BP_LOSS_CE || s->loss == BP_LOSS_BCE, at0 = bp_net_kinks(C->net).relu_at_zero;
     bp_mat dyh = newmat(C->m, n, err);
     if (!dyh.data) return BP_E_NOMEM;
     bp_net_dloss_dyhat(C->net, &C->y, dyh.data);
@@ -476,7 +509,7 @@ static bp_status backward(ctx *C, bp_error *err)
                 } else {
                     ((double *)gp.data)[(size_t)i * u + j] = act == BP_ACT_SIGMOID ? av * (1 - av)
                                                             : act == BP_ACT_TANH  ? 1 - av * av
-                                                            : act == BP_ACT_RELU  ? (zv > 0)
+                                                            : act == BP_ACT_RELU  ? (zv > 0 || (zv == 0 && at0))
                                                             : act == BP_ACT_STEP  ? 0
                                                                                   : 1;
                 }

@@ -122,6 +122,7 @@ struct bp_expr {
     int nvars, capvars;
     int *wrt, nwrt;     /* indices into vars: the Jacobian's columns      */
     int digits;         /* significant digits in the reports for people (0: exact) */
+    bp_kinks kinks;     /* the convention at kinks of its graphs (bp_expr_set_kinks) */
     int root;           /* ast index of the final expression              */
     double **var_mat;   /* per variable: its matrix (rows x cols, row-major), or
                          * NULL when it is the number var_val              */
@@ -204,6 +205,12 @@ bp_status bp_expr_compile_outer(bp_expr *e, bp_error *err);
  * by row, so a row of J is as wide as all of cols together. */
 bp_status bp_expr_graph_jacobian(bp_graph *g, const int *outs, int nout, const int *cols, int ncol, double *J,
                                  bp_error *err);
+
+/* ---- expr_report.c ---- */
+/* Is graph node i at a kink (a relu of exactly 0, a max or min of two equal
+ * values, on a path from a variable)?  Then the convention of e->kinks at
+ * that node in a few words ("relu'(0) = 0, as PyTorch"), else NULL. */
+const char *bp_expr_kink(const bp_expr *e, int i);
 
 /* ---- shared helpers ---- */
 /* A count for malloc: at least 1, so a zero-size request never returns NULL. */

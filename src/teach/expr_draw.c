@@ -133,10 +133,14 @@ bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err)
                 const char *note = "";
                 if (op == BP_OP_MAX || op == BP_OP_MIN) {
                     double a = val1(g, in[0]), bb = val1(g, in[1]);
-                    note = a == bb ? "   (tie: the gradient is split half and half)"
+                    note = a == bb ? (e->kinks.tie == BP_TIE_FIRST ? "   (tie: all of it to the first input, --tie first)"
+                                                                   : "   (tie: the gradient is split half and half)")
                          : (j == 0) == ((op == BP_OP_MAX) == (a > bb)) ? "   (the winner takes the gradient)"
                                                                        : "   (the loser gets nothing)";
                 } else if (in[1] == in[0]) note = "   (both operands are this node)";
+                else if (op == BP_OP_RELU && val1(g, in[0]) == 0)
+                    note = e->kinks.relu_at_zero ? "   (at the kink: relu'(0) = 1, --relu-grad-at-zero 1)"
+                                                 : "   (at the kink: relu'(0) = 0, as PyTorch)";
                 fprintf(out, "         -> n%-3d local dn%d/dn%d = %-10s product %s x %s = %s%s\n", in[j], i, in[j],
                         fmtpeople(e, lg[j], b1), fmtpeople(e, up, b2), fmtpeople(e, lg[j], b3), fmtpeople(e, up * lg[j], t), note);
             }

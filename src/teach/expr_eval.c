@@ -16,6 +16,11 @@
 int bp_expr_nwrt(const bp_expr *e) { return e->nwrt; }
 const char *bp_expr_wrt(const bp_expr *e, int j) { return j >= 0 && j < e->nwrt ? e->vars[e->wrt[j]] : NULL; }
 const bp_graph *bp_expr_graph(const bp_expr *e) { return e->g; }
+void bp_expr_set_kinks(bp_expr *e, const bp_kinks *k)
+{
+    e->kinks = bp_kinks_or_default(k);
+    e->evaluated = 0;
+}
 double bp_expr_value(const bp_expr *e, int i) { return e->evaluated && i >= 0 && i < e->nout ? e->val[i] : NAN; }
 double bp_expr_jacobian(const bp_expr *e, int i, int j) { return bp_expr_derivative(e, i, j, 0, 0); }
 double bp_expr_derivative(const bp_expr *e, int i, int j, int r, int c)

@@ -610,6 +610,7 @@ bp_status bp_expr_compile_outer(bp_expr *e, bp_error *err)
 {
     const edef *D = &e->defs[e->ast[e->root].idx];
     builder b = {.e = e, .g = bp_graph_new(BP_F64), .sample = -1};
+    if (b.g) bp_graph_set_kinks(b.g, &e->kinks);
     int np = D->nparams, no = e->ast[D->body].len, n = 0;
     int *prm = malloc((size_t)np * sizeof *prm), *outs = malloc((size_t)no * sizeof *outs);
     bp_status s = BP_OK;
@@ -630,6 +631,7 @@ bp_status bp_expr_compile(bp_expr *e, int *where, bp_error *err)
 {
     int nv = e->nvars, len = e->ast[e->root].len, n = 0;
     builder b = {.e = e, .g = bp_graph_new(BP_F64), .want_args = bp_expr_is_composition(e), .sample = -1};
+    if (b.g) bp_graph_set_kinks(b.g, &e->kinks);
     e->var_node = malloc(nz(nv) * sizeof *e->var_node);
     e->reading = calloc(3 * nz(e->nast), sizeof *e->reading);
     b.slice = malloc(nz(nv) * sizeof *b.slice);

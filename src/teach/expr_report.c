@@ -160,6 +160,53 @@ static void text_grads(const bp_expr *e, FILE *out, const char *indent, int k)
     if (!e->nwrt) fputs("(no variables)\n", out);
 }
 
+const char *bp_expr_kink(const bp_expr *e, int i)
+{
+    const bp_graph *g = e->g;
+    bp_op op = bp_graph_node_op(g, i);
+    bp_node in[2];
+    bp_graph_node_inputs(g, i, in);
+    if (!bp_graph_node_requires_grad(g, i) || (op != BP_OP_RELU && op != BP_OP_MAX && op != BP_OP_MIN)) return NULL;
+    bp_mat a = bp_graph_value(g, in[0]), b = op == BP_OP_RELU ? a : bp_graph_value(g, in[1]);
+    int kink = 0;   /* some entry at the kink: a relu's input 0, max's or min's arguments equal */
+    for (int r = 0; r < a.rows && !kink; r++)
+        for (int c = 0; c < a.cols && !kink; c++) {
+            double x = bp_mat_get(&a, r, c);
+            kink = op == BP_OP_RELU ? x == 0 : r < b.rows && c < b.cols && x == bp_mat_get(&b, r, c);
+        }
+    if (!kink) return NULL;
+    if (op == BP_OP_RELU)
+        return e->kinks.relu_at_zero ? "relu'(0) = 1 (--relu-grad-at-zero 1; PyTorch takes 0)"
+                                     : "relu'(0) = 0, as PyTorch (--relu-grad-at-zero 1 takes 1)";
+    return e->kinks.tie == BP_TIE_FIRST
+               ? "a tie: all of the gradient to the first argument (--tie first; PyTorch splits it half and half)"
+               : "a tie: half of the gradient to each argument, as PyTorch (--tie first gives all of it to the first)";
+}
+
+/* One line per sub-expression whose node lies on a kink: the convention used there. */
+static void kink_notes(const bp_expr *e, FILE *out)
+{
+    int N = bp_graph_size(e->g), shown = 0, more = 0, last = -1;
+    for (int i = 0; i < N; i++) {
+        const char *what = bp_expr_kink(e, i);
+        int ai = e->node_ast[i];
+        if (!what || ai < 0 || ai == last) continue;
+        int seen = 0;   /* a definition called twice has its body's nodes twice: one line each sub-expression */
+        for (int j = 0; j < i && !seen; j++) seen = e->node_ast[j] == ai && bp_expr_kink(e, j);
+        if (seen) continue;
+        last = ai;
+        if (shown == 5) { more++; continue; }
+        const anode *A = &e->ast[ai];
+        char l[48];
+        int len = A->end - A->start;
+        fprintf(out, "%s %.*s%s at %s%s%s: %s\n", shown ? "         " : "kinks    ", len > 60 ? 60 : len,
+                e->src + A->start, len > 60 ? "..." : "", bp_expr_loc(e->src, A->start, l, sizeof l),
+                A->def >= 0 ? " in the body of " : "", A->def >= 0 ? e->defs[A->def].name : "", what);
+        shown++;
+    }
+    if (more) fprintf(out, "          and %d more sub-expression%s at a kink\n", more, more == 1 ? "" : "s");
+}
+
 bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err)
 {
     if (need_eval(e, err)) return err ? err->status : BP_E_ARG;
@@ -199,6 +246,7 @@ bp_status bp_expr_write_text(const bp_expr *e, FILE *out, bp_error *err)
             text_grads(e, out, pad, k);
         }
     }
+    kink_notes(e, out);
     return io(out, err);
 }
 

@@ -58,6 +58,7 @@ typedef struct probe {
     signed char *base, *tmp;
     size_t nsig;
     double floor;      /* denominator floor of rel_err */
+    size_t kinked;     /* entries skipped at a ReLU kink, so far */
 } probe;
 
 /* Loss at the current parameters; *same = 1 if no ReLU changed side. */
@@ -104,7 +105,7 @@ static void report(FILE *out, const char *name, int rows, int cols, double worst
 {
     if (!out) return;
     fprintf(out, "%-6s %4d x %-4d  worst relative error %.3e", name, rows, cols, worst);
-    if (skipped) fprintf(out, "  (%zu of %zu entries at a kink, skipped)", skipped, n);
+    if (skipped) fprintf(out, "  (%zu of %zu entr%s at a kink, not compared)", skipped, n, skipped == 1 ? "y" : "ies");
     if (!nonzero && skipped < n) fprintf(out, "  (all gradients are zero)");
     fputc('\n', out);
 }
@@ -147,18 +148,27 @@ bp_status bp_gradcheck(bp_model *m, double eps, FILE *out, double *worst, bp_err
         if ((st = check(&p, params + off, an + off, nw, eps, &e, &skipped, &nonzero, err))) goto done;
         snprintf(name, sizeof name, "W%d", l + 1);
         report(out, name, W.rows, W.cols, e, skipped, nonzero, nw);
+        p.kinked += skipped;
         *worst = fmax(*worst, e);
         if (B.rows) {
             off = (size_t)((double *)B.data - params);
             if ((st = check(&p, params + off, an + off, (size_t)B.cols, eps, &e, &skipped, &nonzero, err))) goto done;
             snprintf(name, sizeof name, "b%d", l + 1);
             report(out, name, 1, B.cols, e, skipped, nonzero, (size_t)B.cols);
+            p.kinked += skipped;
             *worst = fmax(*worst, e);
         }
     }
     if ((st = check(&p, xs, adx, nx, eps, &e, &skipped, &nonzero, err))) goto done;
     report(out, "x", x.rows, x.cols, e, skipped, nonzero, nx);
     *worst = fmax(*worst, e);
+    p.kinked += skipped;
+    if (out && p.kinked)
+        fprintf(out, "%zu entr%s at a kink, not compared: a step of up to 2 eps moves some ReLU or step pre-activation z "
+                "onto or across 0 (or, with the 0-1 loss, changes a predicted class), where the loss has no derivative "
+                "and a difference quotient mixes the slopes of both sides (backprop takes relu'(0) = %d, %s)\n",
+                p.kinked, p.kinked == 1 ? "y" : "ies", bp_net_kinks(p.net).relu_at_zero,
+                bp_net_kinks(p.net).relu_at_zero ? "--relu-grad-at-zero 1" : "as PyTorch; --relu-grad-at-zero 1 takes 1");
 done:
     free(an); free(adx); free(xs); free(p.base); free(p.tmp);
     bp_net_free(p.net);

@@ -105,11 +105,13 @@ def check_model(model):
 # Reference computation (PyTorch autograd, float64)
 # --------------------------------------------------------------------------
 
-def _act(name, z):
+def _act(name, z, relu_at_zero=0):
     if name == "sigmoid":
         return torch.sigmoid(z)
     if name == "relu":
-        return torch.relu(z)
+        # torch.relu's derivative at 0 is 0; torch.clamp(z, min=0) passes the
+        # gradient where z >= 0, so its derivative at 0 is 1
+        return torch.clamp(z, min=0) if relu_at_zero else torch.relu(z)
     if name == "tanh":
         return torch.tanh(z)
     if name == "linear":
@@ -179,8 +181,9 @@ def last_dL_da(loss_name, yh, Y, m):
     return da
 
 
-def compute(model):
-    """Return the expected `grad --json` object for a model dict."""
+def compute(model, relu_at_zero=0):
+    """Return the expected `grad --json` object for a model dict (relu'(0) =
+    relu_at_zero, 0 being PyTorch's own)."""
     check_model(model)
     layout = layout_of(model)
     layers = model["layers"]
@@ -214,7 +217,7 @@ def compute(model):
             loss = -(Y * torch.log_softmax(z, dim=1)).sum()
             a = torch.softmax(z, dim=1).detach()
         else:
-            a = _act(layer["activation"], z)
+            a = _act(layer["activation"], z, relu_at_zero)
             if a.requires_grad:
                 a.retain_grad()
         acts.append(a)
@@ -326,8 +329,9 @@ def np_loss(model, arr, hook=None):
     return loss, masks
 
 
-def np_backprop(model):
-    """Hand-written backward pass (ReLU derivative 0 at z <= 0, like PyTorch)."""
+def np_backprop(model, relu_at_zero=0):
+    """Hand-written backward pass (ReLU derivative 0 at z <= 0, like PyTorch;
+    with relu_at_zero, 1 at z >= 0)."""
     arr = _arrays(model)
     layout = layout_of(model)
     layers = model["layers"]
@@ -367,7 +371,7 @@ def np_backprop(model):
             elif act == "tanh":
                 dz = da * (1 - a * a)
             elif act == "relu":
-                dz = da * (z > 0)
+                dz = da * ((z >= 0) if relu_at_zero else (z > 0))
             elif act == "linear":
                 dz = da.copy()
             elif act == "softmax":
@@ -437,7 +441,7 @@ class Stats:
 STATS = None  # set by main() to collect comparator statistics
 
 
-def verify(model, exp, stats=None, rtol_fd=1e-6):
+def verify(model, exp, stats=None, rtol_fd=1e-6, relu_at_zero=0):
     """Assert that `exp` (from compute) matches the NumPy backprop and finite
     differences.  Raises AssertionError on any disagreement."""
     if stats is None:
@@ -448,7 +452,7 @@ def verify(model, exp, stats=None, rtol_fd=1e-6):
     arr = _arrays(model)
 
     # 1. hand-written NumPy backward pass
-    grads, dx = np_backprop(model)
+    grads, dx = np_backprop(model, relu_at_zero)
     w = _close(exp["dL_dx"], dx, 1e-9, 1e-4, "np dL_dx")
     stats.np_worst = max(stats.np_worst, w)
     for li in range(L):
