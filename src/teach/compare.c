@@ -3,8 +3,9 @@
  * z, a of each layer, output, loss; backward: dL/da, dL/dz, dL/dW, dL/db from
  * the last layer down, then dL/dx), so the first wrong field is the first
  * step to re-derive. For a wrong field it also tries the usual slips: a sign,
- * a missing 1/m, a factor 2 (squared vs half squared), a transposed matrix,
- * the softmax derivative taken as diagonal. */
+ * a missing 1/m, a factor 2 (squared vs half squared), a transposed matrix
+ * (square ones too), g'(z) left out (dL/dz given as dL/da, or dL/dW and dL/db
+ * made from dL/da), the softmax derivative taken as diagonal. */
 #include "teach/compare.h"
 #include "core/file.h"
 #include "core/numfmt.h"
@@ -151,26 +152,102 @@ int bp_cmp_field(FILE *out, const char *path, const char *what, const double *u,
                 if (first && first[0] < 0) first[0] = r, first[1] = c;
                 total++;
                 char b1[BP_NUM_MAX], b2[BP_NUM_MAX];
-                if (shown++ < 8)
-                    fprintf(out, "         differs at [%d][%d]: yours %s, expected %s\n", r, c,
-                            bp_num_short(b1, uv, 8), bp_num_short(b2, tvv, 8));
+                if (shown == 8) continue;
+                shown++;
+                fprintf(out, "         differs at [%d][%d]: yours %s, expected %s\n", r, c,
+                        bp_num_short(b1, uv, 8), bp_num_short(b2, tvv, 8));
             }
-        if (total > shown) fprintf(out, "         ... and %d more entries differ\n", total - shown);
+        if (total > shown)
+            fprintf(out, "         ... and %d more entr%s differ%s (%d of %d differ)\n", total - shown,
+                    total - shown == 1 ? "y" : "ies", total - shown == 1 ? "s" : "", total, t->rows * t->cols);
     }
     return 0;
 }
 
-/* The slip that explains a wrong field, or NULL. */
-static const char *diagnose(bp_model *m, const field *f, const double *u, int ur, int uc, double rtol)
+/* Do u (rows x cols) and v agree entry by entry? */
+static int same_values(const double *u, const double *v, size_t n, double rtol)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!close_to(u[i], v[i], rtol)) return 0;
+    return 1;
+}
+
+/* The true g^[la] = dL/da of layer l (dL/dyhat as written for the last), into
+ * a new m x units array; NULL when out of memory. */
+static double *true_da(bp_model *m, int l)
+{
+    bp_net *net = bp_model_net(m);
+    bp_mat a = bp_net_a(net, l), x, y;
+    double *d = malloc(((size_t)a.rows * a.cols + 1) * sizeof *d);
+    if (!d) return NULL;
+    if (l == bp_net_get_spec(net)->nlayers - 1) {
+        bp_model_data(m, &x, &y);
+        bp_net_dloss_dyhat(net, &y, d);
+    } else {
+        bp_mat da = bp_net_da(net, l);
+        for (int i = 0; i < a.rows * a.cols; i++) d[i] = bp_mat_get(&da, i / a.cols, i % a.cols);
+    }
+    return d;
+}
+
+/* g'(z^[l]) left out: is the user's g^[lz] the true g^[la] (or their own given
+ * g^[la], user_da, may be NULL), or their g^[lW] / g^[lb] what the true g^[la]
+ * in place of g^[lz] would give?  Only for layers whose g' is not 1. */
+static const char *gprime_missing(bp_model *m, const field *f, const double *u, const double *user_da, double rtol)
+{
+    bp_net *net = bp_model_net(m);
+    const bp_net_spec *s = bp_net_get_spec(net);
+    int l = f->layer, dz = strstr(f->path, "dL_dz") != NULL, dw = strstr(f->path, "dL_dW") != NULL;
+    if (!f->backward || l < 0 || s->layers[l].act == BP_ACT_LINEAR || (!dz && !dw && !strstr(f->path, "dL_db")))
+        return NULL;
+    bp_mat x, y;
+    bp_model_data(m, &x, &y);
+    bp_mat a = bp_net_a(net, l), ap = l ? bp_net_a(net, l - 1) : x;   /* a^[l] and a^[l-1] */
+    size_t n = (size_t)a.rows * a.cols;
+    double *da = true_da(m, l), *w = NULL;
+    const char *slip = NULL;
+    if (!da) return NULL;
+    if (dz && (same_values(u, da, n, rtol) || (user_da && same_values(u, user_da, n, rtol))))
+        slip = "this is g^[la] = dL/da itself: the factor g'(z^[l]) is missing; g^[lz] = g^[la] (Hadamard) g'(z^[l])";
+    else if (!dz && (w = calloc((size_t)f->truth.rows * f->truth.cols + 1, sizeof *w))) {
+        /* what g^[lW] = (g^[la])^T a^[l-1] (out_in) or (a^[l-1])^T g^[la], and g^[lb] = sum_i g^[la]_i, would be */
+        int units = a.cols, fan = ap.cols, oi = s->layout == BP_OUT_IN;
+        for (int i = 0; i < a.rows; i++)
+            for (int j = 0; j < units; j++) {
+                double d = da[(size_t)i * units + j];
+                if (!dw) { w[j] += d; continue; }
+                for (int k = 0; k < fan; k++)
+                    w[oi ? (size_t)j * fan + k : (size_t)k * units + j] += d * bp_mat_get(&ap, i, k);
+            }
+        if (same_values(u, w, (size_t)f->truth.rows * f->truth.cols, rtol))
+            slip = dw ? "this is g^[la] in place of g^[lz]: the factor g'(z^[l]) is missing from g^[lz] = g^[la] (Hadamard) "
+                        "g'(z^[l]) before g^[lW]"
+                      : "this is the sum of g^[la] in place of g^[lz]: the factor g'(z^[l]) is missing from g^[lz] = "
+                        "g^[la] (Hadamard) g'(z^[l]) before g^[lb]";
+    }
+    free(w);
+    free(da);
+    return slip;
+}
+
+/* The slip that explains a wrong field, or NULL; user_da: the user's own
+ * g^[la] of the field's layer when they gave it with the right shape. */
+static const char *diagnose(bp_model *m, const field *f, const double *u, int ur, int uc, const double *user_da,
+                            double rtol)
 {
     bp_net *net = bp_model_net(m);
     const bp_net_spec *s = bp_net_get_spec(net);
     const bp_mat *t = &f->truth;
     int mrows = bp_net_a(net, 0).rows;
-    if (ur == t->cols && uc == t->rows && ur != uc && bp_cmp_all_close(u, t, 1, 1, rtol))
-        return "the values are right but transposed: check the weight layout (out_in: W is units x fan_in; "
-               "in_out: W is fan_in x units)";
+    /* transposed: for a square matrix too (right where it is symmetric, so some entries differ) */
+    if (ur == t->cols && uc == t->rows && bp_cmp_all_close(u, t, 1, 1, rtol))
+        return strstr(f->path, "dL_dW")
+                   ? "the values are right but transposed: check the weight layout (out_in: W is units x fan_in; "
+                     "in_out: W is fan_in x units)"
+                   : "the values are right but transposed: the rows are the samples (m x units)";
     if (ur != t->rows || uc != t->cols) return NULL;
+    const char *gp = gprime_missing(m, f, u, user_da, rtol);
+    if (gp) return gp;
     if (bp_cmp_all_close(u, t, -1, 0, rtol)) return "every entry has the wrong sign";
     if (mrows > 1 && bp_cmp_all_close(u, t, mrows, 0, rtol))
         return "every entry is m times too large: the 1/m of the mean reduction is missing";
@@ -179,27 +256,16 @@ static const char *diagnose(bp_model *m, const field *f, const double *u, int ur
     if (bp_cmp_all_close(u, t, 2, 0, rtol)) return "every entry is twice the true value (squared vs half squared loss?)";
     if (bp_cmp_all_close(u, t, 0.5, 0, rtol)) return "every entry is half the true value (half squared vs squared loss?)";
     /* softmax taken as elementwise: g_z = g_a * a (1 - a) instead of the full Jacobian */
-    int L = s->nlayers - 1;
     if (f->backward && f->layer >= 0 && strstr(f->path, "dL_dz") && s->layers[f->layer].act == BP_ACT_SOFTMAX) {
         bp_mat a = bp_net_a(net, f->layer);
-        bp_mat y;
-        bp_mat x;
-        bp_model_data(m, &x, &y);
-        double *dy = malloc((size_t)a.rows * a.cols * sizeof *dy);
+        double *dy = true_da(m, f->layer);
         int diag = dy != NULL;
-        if (dy) {
-            if (f->layer == L) bp_net_dloss_dyhat(net, &y, dy);
-            else {
-                bp_mat da = bp_net_da(net, f->layer);
-                for (int i = 0; i < a.rows * a.cols; i++) dy[i] = bp_mat_get(&da, i / a.cols, i % a.cols);
+        for (int i = 0; i < a.rows && diag; i++)
+            for (int j = 0; j < a.cols && diag; j++) {
+                double av = bp_mat_get(&a, i, j);
+                diag = close_to(u[(size_t)i * a.cols + j], dy[(size_t)i * a.cols + j] * av * (1 - av), rtol);
             }
-            for (int i = 0; i < a.rows && diag; i++)
-                for (int j = 0; j < a.cols && diag; j++) {
-                    double av = bp_mat_get(&a, i, j);
-                    diag = close_to(u[(size_t)i * a.cols + j], dy[(size_t)i * a.cols + j] * av * (1 - av), rtol);
-                }
-            free(dy);
-        }
+        free(dy);
         if (diag)
             return "this is dL/da times a(1-a), the softmax derivative taken as diagonal; softmax needs the full "
                    "Jacobian: dL/dz_j = a_j (dL/da_j - sum_k dL/da_k a_k), which with cross-entropy is yhat - y";
@@ -232,14 +298,18 @@ static int add_field(field *fs, int *n, const char *path, const char *what, bp_m
     return 0;
 }
 
+/* The user's layers[l].key, or NULL. */
+static json_t *lookup_key(json_t *root, int l, const char *key)
+{
+    json_t *L = json_array_get(json_object_get(root, "layers"), (size_t)l);
+    return json_is_object(L) ? json_object_get(L, key) : NULL;
+}
+
 /* Look up a user's field by path ("loss", "output", "dL_dx", "layers[i].key"). */
 static json_t *lookup(json_t *root, const field *f)
 {
     if (f->layer < 0) return json_object_get(root, f->path);
-    json_t *layers = json_object_get(root, "layers");
-    json_t *L = json_array_get(layers, (size_t)f->layer);
-    if (!json_is_object(L)) return NULL;
-    return json_object_get(L, strchr(f->path, '.') + 1);
+    return lookup_key(root, f->layer, strchr(f->path, '.') + 1);
 }
 
 static bp_status check_user_keys(json_t *root, const char *file, int nlayers, bp_error *err)
@@ -340,7 +410,15 @@ bp_status bp_compare(bp_model *m, double loss, const char *mine, double rtol, FI
         if (!bp_cmp_field(out, f->path, f->what, u, ur, uc, &f->truth, rtol, NULL)) {
             wrong++;
             if (first_wrong < 0) first_wrong = i;
-            const char *why = diagnose(m, f, u, ur, uc, rtol);
+            double *uda = NULL;   /* the user's own g^[la] of this layer, for g'(z) left out */
+            int dr, dc;
+            json_t *jda = f->layer >= 0 && strstr(f->path, "dL_dz") ? lookup_key(root, f->layer, "dL_da") : NULL;
+            if (jda && bp_cmp_values(jda, mine, f->path, &uda, &dr, &dc, 0, NULL) == 0 && (dr != ur || dc != uc)) {
+                free(uda);
+                uda = NULL;
+            }
+            const char *why = diagnose(m, f, u, ur, uc, uda, rtol);
+            free(uda);
             if (why) fprintf(out, "         likely slip: %s\n", why);
         }
         free(u);
