@@ -16,10 +16,12 @@
 static const char HELP[] =
     "usage: backprop expr \"EXPR\" [--at x=1,y=2] [--wrt x,y] [--json] [--steps] [--chain]\n"
     "                            [--graph dot|svg] [--out FILE] [--relu-grad-at-zero 0|1] [--tie half|first]\n"
+    "       backprop expr \"EXPR\" --symbolic [--wrt x,y] [--json]\n"
     "\n"
     "Build the computation graph of EXPR, evaluate it at a point and backpropagate:\n"
     "for a scalar EXPR print its value and gradient with respect to every variable;\n"
     "for a vector EXPR its value and Jacobian (rows = outputs, columns = variables).\n"
+    "With --symbolic: the function and its derivatives as formulas, at no point.\n"
     "\n"
     "EXPR\n"
     "  numbers       2  0.5  1e-3\n"
@@ -72,6 +74,14 @@ static const char HELP_OPTIONS[] =
     "                    it was); the report (text, --json, --steps, --chain) then goes\n"
     "                    to stdout. Without --out the graph alone goes to stdout, so\n"
     "                    --graph with --steps, --chain or --json needs --out\n"
+    "  --symbolic        each output and its derivatives as formulas of this language\n"
+    "                    (definitions inlined): a polynomial in the variables expanded and\n"
+    "                    its terms collected, highest degree first; anything else with its\n"
+    "                    constants folded and 0 + a, 1*a, 0*a, a^1, a^0, a/1 removed. With\n"
+    "                    --json: {\"variables\", \"value\", \"gradient\"|\"jacobian\"} of\n"
+    "                    strings. Kinks at the conventions below: relu(u)' = step(u) u',\n"
+    "                    max and min weigh their arguments with comparisons. Scalars\n"
+    "                    and vectors only (no @, ^T, [[...]], sum, softmax, ...)\n"
     "  --relu-grad-at-zero V  relu'(0), where relu has no derivative: 0 (default, as\n"
     "                    PyTorch) or 1 (the z >= 0 of the course notes \"HW Backprop\")\n"
     "  --tie half|first  max(a, b) and min(a, b) at a = b: half of the gradient to each\n"
@@ -93,6 +103,7 @@ static const char HELP_OPTIONS[] =
     "  backprop expr \"max(x, y) * z\" --at x=1,y=3,z=2 --steps --graph dot --out graph.dot\n"
     "  backprop expr \"log(x) * y\" --at x=2,y=3 --graph svg --out graph.svg\n"
     "  backprop expr \"sum(sigmoid(W @ x))\" --at 'W=[[0.1,0.2],[0.3,0.4]],x=[1,2]'\n"
+    "  backprop expr \"G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))\" --symbolic\n"
     "\n"
     "exit status: 0 success, 2 bad input (syntax, unknown name, missing value, a\n"
     "function outside its domain at the point, shapes that do not fit); errors point\n"
@@ -210,9 +221,10 @@ int cmd_expr(int argc, char **argv)
         {"chain", no_argument, 0, 'c'},       {"graph", required_argument, 0, 'g'},
         {"out", required_argument, 0, 'o'},   {"help", no_argument, 0, 'h'},
         {"relu-grad-at-zero", required_argument, 0, 'K'}, {"tie", required_argument, 0, 'T'},
+        {"symbolic", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     const char *at[64], *wrt = NULL, *graph = NULL, *outpath = NULL;
-    int nat = 0, json = 0, steps = 0, chain = 0, c;
+    int nat = 0, json = 0, steps = 0, chain = 0, symbolic = 0, c;
     long digits = 6;
     bp_kinks kinks = {0, BP_TIE_HALF};
     optind = 1;
@@ -239,6 +251,7 @@ int cmd_expr(int argc, char **argv)
         case 'o': outpath = optarg; break;
         case 'K': if (cli_relu_at_zero(optarg, &kinks)) return EXIT_BAD; break;
         case 'T': if (cli_tie(optarg, &kinks)) return EXIT_BAD; break;
+        case 'S': symbolic = 1; break;
         case 'h': fputs(HELP, stdout); fputs(HELP_OPTIONS, stdout); return 0;
         default: return bad_option(c, argv);
         }
@@ -246,6 +259,9 @@ int cmd_expr(int argc, char **argv)
     if (optind != argc - 1)
         return cli_failf("expr: expected one expression in quotes, got %d arguments (see `backprop expr --help`)",
                          argc - optind);
+    if (symbolic && (nat || steps || chain || graph))
+        return cli_failf("--symbolic writes formulas, valid at every point: it takes no %s (leave --symbolic out for "
+                         "the numbers at a point)", nat ? "--at" : steps ? "--steps" : chain ? "--chain" : "--graph");
     if (outpath && !graph) return cli_failf("--out: only used with --graph dot|svg");
     if (json && steps) return cli_failf("--steps is text: use it without --json");
     if (graph && !outpath && (steps || chain || json))
@@ -274,6 +290,14 @@ int cmd_expr(int argc, char **argv)
         free(all);
     }
     if (!rc && wrt && bp_expr_set_wrt(e, wrt, &err)) rc = cli_failf("--wrt: %s", err.msg);
+    if (!rc && symbolic) {
+        bp_symbolic *sy;
+        if (bp_expr_symbolic(e, &sy, &where, &err)) rc = cli_fail_at(text, where, &err);
+        else if (bp_symbolic_write(sy, json, stdout, &err)) rc = cli_fail(&err);
+        bp_symbolic_free(sy);
+        bp_expr_free(e);
+        return rc;
+    }
     if (!rc && chain && !bp_expr_is_composition(e))
         rc = cli_failf("--chain needs a composition F(G(...)) whose outer function F is a definition, "
                        "e.g. \"G(x) = [x, x^2]; F(u,v) = [u*v, u+v]; F(G(x))\"");

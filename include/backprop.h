@@ -725,6 +725,40 @@ BP_API bp_status bp_expr_write_steps(bp_expr *e, FILE *out, bp_error *err);
 BP_API bp_status bp_expr_write_chain(const bp_expr *e, FILE *out, bp_error *err);
 BP_API bp_status bp_expr_write_dot(bp_expr *e, FILE *out, bp_error *err);
 
+/* Derivatives as formulas (`expr --symbolic`): each output of e and its
+ * derivative by each variable of bp_expr_set_wrt, written in the expression
+ * language itself (definitions inlined), so that every formula parses and
+ * evaluates back: constants folded, the identities 0 + a, 1 * a, 0 * a, a^1,
+ * a^0 and a/1 removed, like terms and like factors merged, and a formula that
+ * is a polynomial in the variables expanded with its terms collected, highest
+ * degree first (by the variables' order), e.g. for
+ *     G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))
+ * the Jacobian [[6*a*b - 15*b^2, 3*a^2 - 30*a*b], [b - 1, a + 1]].  The
+ * derivatives at kinks follow e's bp_kinks and are written with step and
+ * comparisons: relu(u)' = step(u) u' (or (u >= 0) u'), abs(u)' = ((u > 0) -
+ * (u < 0)) u', max(a, b) weighs a by ((a > b) + (a >= b))/2 (or (a >= b)).
+ * Numbers are written with up to 15 significant digits (or as p/q).  Needs no
+ * point; the variables are numbers (the scalar and vector language: matrix
+ * operations are refused).  Errors (`where` as for bp_expr_eval): BP_E_VALUE
+ * for a matrix operation, or when the formulas grow too large (more than
+ * 2000 operations inlined, more than 100000 characters in one formula). */
+typedef struct bp_symbolic bp_symbolic;
+BP_API bp_status bp_expr_symbolic(const bp_expr *e, bp_symbolic **out, int *where, bp_error *err);
+BP_API void bp_symbolic_free(bp_symbolic *s);
+BP_API int bp_symbolic_noutputs(const bp_symbolic *s);
+BP_API int bp_symbolic_nwrt(const bp_symbolic *s);
+/* The name of column j's variable; output i's formula; d output_i / d wrt_j
+ * (strings owned by s; NULL out of range). */
+BP_API const char *bp_symbolic_wrt(const bp_symbolic *s, int j);
+BP_API const char *bp_symbolic_value(const bp_symbolic *s, int i);
+BP_API const char *bp_symbolic_derivative(const bp_symbolic *s, int i, int j);
+/* As text ("f = ...", "df/dx = ...", "gradient [...]"; for a vector "f1 = ...",
+ * "df1/dx = ...", and the Jacobian as a nested list), or as one line of JSON
+ *   {"variables": [...], "value": "F", "gradient": ["dF/dx", ...]}   (scalar)
+ *   {"variables": [...], "value": [...], "jacobian": [[...], ...]}   (vector)
+ * with every formula a string. */
+BP_API bp_status bp_symbolic_write(const bp_symbolic *s, int json, FILE *out, bp_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Formulas over a network: `backprop check`                                 */
 /* ------------------------------------------------------------------------ */

@@ -155,6 +155,29 @@ contains "(tie: all of it to the first input, --tie first)" "max(x, y)" --at x=2
 contains "(at the kink: relu'(0) = 0, as PyTorch)" "relu(x)" --at x=0 --steps
 "$BP" expr "max(x, y)" --at x=2,y=3 >"$T/out" 2>&1
 if grep -q kinks "$T/out"; then bad "no kink at the point, no note: $(cat "$T/out")"; else ok; fi
+# --- --symbolic: the derivatives as formulas --------------------------------
+"$BP" expr "G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))" --symbolic >"$T/out" 2>"$T/err"
+if [ $? -eq 0 ] && [ ! -s "$T/err" ] && [ "$(tail -1 "$T/out")" = "[[6*a*b - 15*b^2, 3*a^2 - 30*a*b], [b - 1, a + 1]]" ]; then ok
+else bad "--symbolic F(G(a,b)): $(cat "$T/out" "$T/err")"; fi
+json '{"variables": ["x", "y"], "value": "4*x^2 + 12*x*y + 9*y^2", "gradient": ["8*x + 12*y", "12*x + 18*y"]}' \
+    "(2*x + 3*y)^2" --symbolic
+json '{"variables": ["y"], "value": "y*log(x)", "gradient": ["log(x)"]}' "log(x)*y" --symbolic --wrt y
+contains "df/dx = w*sigmoid(w*x + b)*(1 - sigmoid(w*x + b))" "sigmoid(w*x + b)" --symbolic
+contains "gradient (no variables)" "7" --symbolic
+# every formula it prints evaluates back to the number expr computes at a point
+"$BP" expr "sigmoid(w*x + b)*x^2" --symbolic --json --wrt x >"$T/sym.json"
+f=$(sed 's/.*"gradient": \["\(.*\)"\]}/\1/' "$T/sym.json")
+want=$("$BP" expr "sigmoid(w*x + b)*x^2" --at w=0.5,x=1.5,b=-0.25 --wrt x --json --digits 0 | sed 's/.*"gradient": \[\(.*\)\]}/\1/')
+got=$("$BP" expr "$f" --at w=0.5,x=1.5,b=-0.25 --json | sed 's/.*"value": \([^,]*\),.*/\1/')
+near "the printed derivative evaluates back" "$got" "$want"
+contains "df/dx = y*step(x - 1)" "relu(x - 1) * y" --symbolic
+contains "df/dx = y*(x - 1 >= 0)" "relu(x - 1) * y" --symbolic --relu-grad-at-zero 1
+json '{"variables": ["x", "y"], "value": "max(x, y)", "gradient": ["x >= y", "y > x"]}' "max(x, y)" --symbolic --tie first
+fails "'@' is a matrix operator" "W @ x" --symbolic
+fails "--symbolic writes formulas, valid at every point: it takes no --at" "x^2" --symbolic --at x=1
+fails "--symbolic writes formulas, valid at every point: it takes no --steps" "x^2" --symbolic --steps
+fails "--symbolic: the expression is too large to write out as formulas" \
+    "D0(x)=x*x+1; D1(x)=D0(D0(x)); D2(x)=D1(D1(x)); D3(x)=D2(D2(x)); D4(x)=D3(D3(x)); D5(x)=D4(D4(x)); D6(x)=D5(D5(x)); D7(x)=D6(D6(x)); D8(x)=D7(D7(x)); D9(x)=D8(D8(x)); D10(x)=D9(D9(x)); D9(y)" --symbolic
 fails "--tie: expected half (as PyTorch) or first, got 'second'" "max(x, y)" --at x=1,y=1 --tie second
 fails "--relu-grad-at-zero: expected 0 (as PyTorch) or 1 (z >= 0), got 'yes'" "relu(x)" --at x=0 --relu-grad-at-zero yes
 

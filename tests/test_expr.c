@@ -3,7 +3,7 @@
  * whose working has slips), the gates, gradients of hundreds of random
  * expressions against central differences, and bad expressions.  The last line
  * printed is "N passed, M failed". */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "backprop.h"
 #include "check.h"
 
@@ -599,6 +599,220 @@ static void test_matrices(void)
     }
 }
 
+/* ---- --symbolic: formulas that evaluate back to the derivatives ------------------- */
+
+/* The point of the --symbolic checks: a value for each variable by name. */
+static const char *sym_names[16];
+static double sym_vals[16];
+static int sym_n;
+
+/* Give every variable of e its value at the point. */
+static void sym_set(bp_expr *e)
+{
+    for (int i = 0; i < bp_expr_nvars(e); i++)
+        for (int k = 0; k < sym_n; k++)
+            if (!strcmp(sym_names[k], bp_expr_var(e, i))) bp_expr_set(e, sym_names[k], sym_vals[k], NULL);
+}
+
+/* Formula f evaluated at the point: NAN if it does not parse or evaluate. */
+static double eval_formula(const char *f)
+{
+    bp_expr *e;
+    double v = NAN;
+    if (bp_expr_parse(f, &e, NULL, NULL)) { fprintf(stderr, "FAIL: the formula '%s' does not parse\n", f); return v; }
+    sym_set(e);
+    if (bp_expr_eval(e, NULL, NULL) == BP_OK) v = bp_expr_value(e, 0);
+    bp_expr_free(e);
+    return v;
+}
+
+static double sym_worst;   /* the largest difference seen, relative to 1 + |derivative| */
+
+/* The formulas of `text` (derivatives by `wrt`, NULL: every variable)
+ * evaluated at `npoints` random points against the value and Jacobian the
+ * graph computes there: each variable drawn from [-2, 2], or from [0.25, 2]
+ * when `positive`. */
+static int sym_check(const char *text, const char *wrt, int npoints, int positive)
+{
+    bp_expr *e;
+    bp_symbolic *sy = NULL;
+    bp_error err;
+    int ok = 1;
+    if (bp_expr_parse(text, &e, NULL, &err) || (wrt && bp_expr_set_wrt(e, wrt, &err))) {
+        fprintf(stderr, "FAIL parse %s: %s\n", text, err.msg);
+        bp_expr_free(e);
+        return 0;
+    }
+    if (bp_expr_symbolic(e, &sy, NULL, &err)) {
+        fprintf(stderr, "FAIL --symbolic %s: %s\n", text, err.msg);
+        bp_expr_free(e);
+        return 0;
+    }
+    int no = bp_expr_noutputs(e), nw = bp_expr_nwrt(e);
+    ok = bp_symbolic_noutputs(sy) == no && bp_symbolic_nwrt(sy) == nw && bp_expr_nvars(e) <= 16;
+    for (int p = 0; ok && p < npoints; p++) {
+        sym_n = bp_expr_nvars(e);
+        for (int i = 0; i < sym_n; i++) {
+            sym_names[i] = bp_expr_var(e, i);
+            sym_vals[i] = positive ? round((0.25 + urand() * 1.75) * 1000) / 1000 : round((urand() * 4 - 2) * 1000) / 1000;
+        }
+        sym_set(e);
+        if (bp_expr_eval(e, NULL, &err)) { fprintf(stderr, "FAIL eval %s: %s\n", text, err.msg); ok = 0; break; }
+        for (int i = 0; ok && i < no; i++)
+            for (int j = -1; ok && j < nw; j++) {
+                const char *f = j < 0 ? bp_symbolic_value(sy, i) : bp_symbolic_derivative(sy, i, j);
+                double want = j < 0 ? bp_expr_value(e, i) : bp_expr_jacobian(e, i, j), got = eval_formula(f);
+                double d = fabs(got - want) / (1 + fabs(want));
+                if (d > sym_worst || isnan(d)) sym_worst = isnan(d) ? INFINITY : d;
+                if (!(d <= 1e-9)) {
+                    ok = 0;
+                    fprintf(stderr, "FAIL --symbolic %s: %s%s = %s is %.17g at the point (%s = %g, ...); the graph gives "
+                            "%.17g\n", text, j < 0 ? "output" : "d/d", j < 0 ? "" : bp_symbolic_wrt(sy, j), f, got,
+                            sym_names[0], sym_vals[0], want);
+                }
+            }
+    }
+    bp_symbolic_free(sy);
+    bp_expr_free(e);
+    return ok;
+}
+
+/* --symbolic gives exactly `want`: the formulas of the outputs, each followed
+ * by its derivatives, in a NULL-terminated list. */
+static void sym_expect(const char *text, const char *wrt, const char *const *want)
+{
+    bp_expr *e;
+    bp_symbolic *sy = NULL;
+    bp_error err;
+    if (bp_expr_parse(text, &e, NULL, &err) || (wrt && bp_expr_set_wrt(e, wrt, &err)) ||
+        bp_expr_symbolic(e, &sy, NULL, &err)) {
+        CHECK(0, "--symbolic %s: %s", text, err.msg);
+        return;
+    }
+    int k = 0, ok = 1;
+    for (int i = 0; i < bp_symbolic_noutputs(sy); i++)
+        for (int j = -1; j < bp_symbolic_nwrt(sy); j++) {
+            const char *f = j < 0 ? bp_symbolic_value(sy, i) : bp_symbolic_derivative(sy, i, j);
+            if (!want[k] || strcmp(want[k], f)) {
+                ok = 0;
+                fprintf(stderr, "FAIL --symbolic %s: formula %d is '%s', expected '%s'\n", text, k, f, want[k] ? want[k] : "(none)");
+            }
+            if (want[k]) k++;
+        }
+    CHECK(ok && !want[k], "--symbolic %s: %d formulas expected", text, k);
+    check_count(sym_check(text, wrt, 3, 1));
+    bp_symbolic_free(sy);
+    bp_expr_free(e);
+}
+
+static void sym_refused(const char *text, const char *msg, int where_want)
+{
+    bp_expr *e;
+    bp_symbolic *sy = (bp_symbolic *)&sy;
+    bp_error err = {BP_OK, ""};
+    int where = -2;
+    if (bp_expr_parse(text, &e, NULL, &err)) { CHECK(0, "parse %s: %s", text, err.msg); return; }
+    bp_status st = bp_expr_symbolic(e, &sy, &where, &err);
+    CHECK(st == BP_E_VALUE && sy == NULL && strstr(err.msg, msg) && where == where_want,
+          "--symbolic %s: status %s, where %d, message: %s", text, bp_status_name(st), where, err.msg);
+    bp_expr_free(e);
+}
+
+static void test_symbolic(void)
+{
+    /* the example: F o G, polynomials expanded and collected */
+    sym_expect("G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))", NULL,
+               (const char *[]){"3*a^2*b - 15*a*b^2", "6*a*b - 15*b^2", "3*a^2 - 30*a*b",
+                                "a*b - a + b", "b - 1", "a + 1", NULL});
+    /* CS577 Assignment 2, question 13: (2x+3y)^2 and F = [x^2+2y, 3x+4y^2] */
+    sym_expect("(2*x + 3*y)^2", NULL, (const char *[]){"4*x^2 + 12*x*y + 9*y^2", "8*x + 12*y", "12*x + 18*y", NULL});
+    sym_expect("[x^2 + 2*y, 3*x + 4*y^2]", NULL, (const char *[]){"x^2 + 2*y", "2*x", "2", "4*y^2 + 3*x", "3", "8*y", NULL});
+    /* constants folded, 0 and 1 removed */
+    sym_expect("0*x + 1*y + x^1 + y^0 + 2*3", NULL, (const char *[]){"x + y + 7", "1", "1", NULL});
+    sym_expect("x^3/3", NULL, (const char *[]){"1/3*x^3", "x^2", NULL});
+    sym_expect("x*x*x - x^2*x", NULL, (const char *[]){"0", "0", NULL});
+    /* other functions: their derivative rules, written out */
+    sym_expect("sigmoid(w*x + b)", "x", (const char *[]){"sigmoid(w*x + b)", "w*sigmoid(w*x + b)*(1 - sigmoid(w*x + b))", NULL});
+    sym_expect("tanh(x)", NULL, (const char *[]){"tanh(x)", "1 - tanh(x)^2", NULL});
+    sym_expect("log(x)*y", NULL, (const char *[]){"y*log(x)", "y/x", "log(x)", NULL});
+    sym_expect("x/y", NULL, (const char *[]){"x/y", "1/y", "-x/y^2", NULL});
+    sym_expect("exp(-x^2/2)", NULL, (const char *[]){"exp(-0.5*x^2)", "-x*exp(-0.5*x^2)", NULL});
+    sym_expect("sqrt(x^2 + 1)", NULL, (const char *[]){"sqrt(x^2 + 1)", "x/sqrt(x^2 + 1)", NULL});
+    sym_expect("2^x + x^y", "x", (const char *[]){"2^x + x^y", "2^x*log(2) + y*x^(y - 1)", NULL});
+    sym_expect("(x + 1)/(x - 1)", NULL, (const char *[]){"(x + 1)/(x - 1)", "1/(x - 1) - (x + 1)/(x - 1)^2", NULL});
+    sym_expect("-x^2", NULL, (const char *[]){"-x^2", "-2*x", NULL});
+    sym_expect("(-x)^3 + x^-1", NULL, (const char *[]){"-x^3 + x^-1", "-3*x^2 - x^-2", NULL});
+    /* kinks: step and comparisons, at PyTorch's conventions (relu'(0) = 0, a tie half and half) */
+    sym_expect("relu(y)*x + max(y, 2)", "x", (const char *[]){"x*relu(y) + max(y, 2)", "relu(y)", NULL});
+    sym_expect("relu(x)", NULL, (const char *[]){"relu(x)", "step(x)", NULL});
+    sym_expect("y + abs(x - 1)", NULL, (const char *[]){"y + abs(x - 1)", "1", "(x - 1 > 0) - (x - 1 < 0)", NULL});
+    sym_expect("F(a) = max(a, 1); F(x)", NULL, (const char *[]){"max(x, 1)", "0.5*((x > 1) + (x >= 1))", NULL});
+    sym_expect("min(x, y)", NULL, (const char *[]){"min(x, y)", "0.5*((x < y) + (x <= y))", "0.5*((y < x) + (y <= x))", NULL});
+    sym_expect("relu'(x)*x + step(y) + (x > y)", NULL, (const char *[]){"x*step(x) + step(y) + (x > y)", "step(x)", "0", NULL});
+    sym_expect("sigmoid'(x) + tanh'(y)", NULL,
+               (const char *[]){"sigmoid'(x) + tanh'(y)", "sigmoid'(x)*(1 - 2*sigmoid(x))", "-2*tanh'(y)*tanh(y)", NULL});
+    sym_expect("7", NULL, (const char *[]){"7", NULL});
+    /* ... and at the other conventions */
+    bp_expr *ek;
+    bp_symbolic *sk;
+    if (bp_expr_parse("relu(x - 1)*y + max(x, y) - min(y, x)", &ek, NULL, NULL) == BP_OK) {
+        bp_expr_set_kinks(ek, &(bp_kinks){1, BP_TIE_FIRST});
+        CHECK(bp_expr_symbolic(ek, &sk, NULL, NULL) == BP_OK &&
+              !strcmp(bp_symbolic_derivative(sk, 0, 0), "y*(x - 1 >= 0) + (x >= y) - (x < y)") &&
+              !strcmp(bp_symbolic_derivative(sk, 0, 1), "relu(x - 1) + (y > x) - (y <= x)"),
+              "--symbolic with relu'(0) = 1 and --tie first: %s, %s", bp_symbolic_derivative(sk, 0, 0),
+              bp_symbolic_derivative(sk, 0, 1));
+        bp_symbolic_free(sk);
+        bp_expr_free(ek);
+    }
+    /* matrices are beyond it: refused, naming the place */
+    sym_refused("W @ x", "'@' is a matrix operator", 2);
+    sym_refused("y + sum([x, y])", "'sum([x, y])' is beyond them", 4);
+    sym_refused("x^T + 1", "'x^T' is beyond them", 0);
+    /* too large: definitions that double at each level */
+    char big[512];
+    int n = snprintf(big, sizeof big, "D0(x)=x*x+1; ");
+    for (int i = 1; i <= 12; i++) n += snprintf(big + n, sizeof big - (size_t)n, "D%d(x)=D%d(D%d(x)); ", i, i - 1, i - 1);
+    snprintf(big + n, sizeof big - (size_t)n, "D12(y)");
+    sym_refused(big, "too large to write out as formulas (more than 2000 operations", -1);
+    /* the report: text and JSON */
+    bp_expr *e;
+    bp_symbolic *sy;
+    if (bp_expr_parse("G(a,b) = [a-5*b, a*b, a-b]; F(c,d,e) = [3*c*d, d-e]; F(G(a,b))", &e, NULL, NULL) == BP_OK) {
+        CHECK_EXPR(bp_expr_symbolic(e, &sy, NULL, NULL) == BP_OK);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        bp_symbolic_write(sy, 1, f, NULL);
+        bp_symbolic_write(sy, 0, f, NULL);
+        fclose(f);
+        CHECK(buf && strstr(buf, "{\"variables\": [\"a\", \"b\"], \"value\": [\"3*a^2*b - 15*a*b^2\", \"a*b - a + b\"], "
+                                  "\"jacobian\": [[\"6*a*b - 15*b^2\", \"3*a^2 - 30*a*b\"], [\"b - 1\", \"a + 1\"]]}\n") &&
+              strstr(buf, "\n[[6*a*b - 15*b^2, 3*a^2 - 30*a*b], [b - 1, a + 1]]\n") && strstr(buf, "df2/db = a + 1\n"),
+              "reports: %s", buf ? buf : "");
+        free(buf);
+        bp_symbolic_free(sy);
+        bp_expr_free(e);
+    }
+    /* random expressions: every formula evaluated back at random points */
+    int m = 0;
+    for (int t = 0; t < 300; t++, m++) {
+        int nv = 1 + irand(3);
+        char *text;
+        if (t < 200) text = gen(1 + irand(4), VARS, nv, t >= 100);   /* the second hundred with kinks */
+        else if (t < 260) {
+            char *a = gen(3, VARS, nv, 0), *b = gen(3, VARS, nv, 0);
+            text = cat(a, b, "[%s, %s]", a, b);
+        } else {            /* polynomials: products and powers of sums */
+            char *a = gen(2, VARS, nv, 0), *b = gen(2, VARS, nv, 0);
+            text = cat(a, b, "((%s) * x - y + 1)^2 * ((%s) + z)", a, b);
+        }
+        check_count(sym_check(text, NULL, 3, 0));
+        free(text);
+    }
+    printf("--symbolic: %d random expressions evaluated back at 3 points each, worst difference %.3g\n", m, sym_worst);
+}
+
 /* ---- bad expressions ----------------------------------------------------------- */
 
 static void test_errors(void)
@@ -698,6 +912,23 @@ static char *rep(const char *head, const char *unit, int n, const char *tail)
  * it in a loop), nesting deeper than the limit is a parse error with a
  * place, never a stack overflow (cli_expr.sh runs such cases with a 1 MB
  * stack). */
+/* --symbolic on a large or deep program: formulas, or a clean "too large"
+ * (no crash, no exhausted stack, no endless work). want: a formula expected
+ * for the first derivative, or NULL for the refusal. */
+static void sym_deep(const char *text, const char *want)
+{
+    bp_expr *e;
+    bp_symbolic *sy = NULL;
+    bp_error err = {BP_OK, ""};
+    if (bp_expr_parse(text, &e, NULL, &err)) { CHECK(0, "parse: %s", err.msg); return; }
+    bp_status st = bp_expr_symbolic(e, &sy, NULL, &err);
+    if (want) CHECK(st == BP_OK && !strcmp(bp_symbolic_derivative(sy, 0, 0), want), "--symbolic of a deep program: %s %s",
+                    err.msg, st ? "" : bp_symbolic_derivative(sy, 0, 0));
+    else CHECK(st == BP_E_VALUE && strstr(err.msg, "too large"), "--symbolic of a large program: %s", err.msg);
+    bp_symbolic_free(sy);
+    bp_expr_free(e);
+}
+
 static void test_deep(void)
 {
     bp_error err;
@@ -712,6 +943,13 @@ static void test_deep(void)
               !bp_expr_write_text(e, null, &err) && !bp_expr_write_json(e, 0, null, &err));
         bp_expr_free(e);
     }
+    sym_deep(t, NULL);
+    free(t);
+    t = rep("x", "+x", 999, "");
+    sym_deep(t, "1000");
+    free(t);
+    t = rep("x", "*x", 999, "");
+    sym_deep(t, "1000*x^999");
     free(t);
     /* long chains of other operators, vectors, inside a function */
     t = rep("max(x", "*x", 4000, ", 0)");               /* x^4001 */
@@ -730,6 +968,10 @@ static void test_deep(void)
     t = rep("x", "^x", 400, "");
     double g1 = 1;
     expect(t, "x=1", 1, &one, 1, &g1);
+    sym_deep(t, NULL);   /* the derivative of a tower repeats the tower: too long to print */
+    free(t);
+    t = rep("x", "^x", 2, "");
+    sym_deep(t, "x^x^x*(x^x*log(x)*(log(x) + 1) + x^x/x)");
     free(t);
     /* definitions inline into one tree: 1000 levels are built... F: 499
      * levels, G: 496 negations over F's body (996), H: 2 more and the call
@@ -740,6 +982,7 @@ static void test_deep(void)
     snprintf(t, n, "%s%sH(x)=--G(x); H(y)", f, gg);
     double m1 = 2.5, gm = 1;                            /* 498+496+2 negations: even */
     expect(t, "y=2.5", 1, &m1, 1, &gm);
+    sym_deep(t, "1");
     /* ...one more is refused, at the place that goes over the limit */
     snprintf(t, n, "%s%sH(x)=---G(x); H(y)", f, gg);
     e = NULL;
@@ -768,6 +1011,7 @@ int main(void)
     test_random();
     test_random_matrices();
     test_matrices();
+    test_symbolic();
     test_errors();
     test_deep();
     return check_done();

@@ -3,7 +3,8 @@
  *
  *  - expressions at points on kinks against tests/golden/kinks/expr.json
  *    (PyTorch 1.13 under each of the four combinations, checked against
- *    gradients derived by hand: tests/golden/gen_kinks.py);
+ *    gradients derived by hand: tests/golden/gen_kinks.py), and the formulas
+ *    of --symbolic at the same conventions evaluated at those points;
  *  - the setting changes exactly the entries at kinks: on a graph, the
  *    gradient of relu's input differs exactly where it is 0, max's and min's
  *    exactly where the arguments are equal; on a network, dL/dz of the
@@ -60,6 +61,35 @@ static void expr_fixtures(void)
         if (!check_count(ok))
             fprintf(stderr, "FAIL %s at %s, relu'(0) = %d, tie %s: differs from PyTorch (d/d%s = %g)\n", text, at,
                     k.relu_at_zero, bp_tie_name(k.tie), bp_expr_wrt(e, 0), bp_expr_jacobian(e, 0, 0));
+        /* --symbolic writes the convention into the formulas: evaluated at the kink, they give the same */
+        bp_symbolic *sy;
+        if (bp_expr_symbolic(e, &sy, NULL, &err) == BP_OK) {
+            int fok = 1;
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < bp_expr_nwrt(e); j++) {
+                    bp_expr *f;
+                    const char *ft = bp_symbolic_derivative(sy, r, j);
+                    double got = NAN;
+                    if (bp_expr_parse(ft, &f, NULL, NULL) == BP_OK) {
+                        for (int v = 0; v < bp_expr_nvars(f); v++) {   /* the point, for the variables the formula has */
+                            char one[64];
+                            const char *p = strstr(at, bp_expr_var(f, v));
+                            while (p && (p != at && p[-1] != ',')) p = strstr(p + 1, bp_expr_var(f, v));
+                            snprintf(one, sizeof one, "%.*s", p ? (int)strcspn(p, ",") : 0, p ? p : "");
+                            bp_expr_set_point(f, one, NULL);
+                        }
+                        if (bp_expr_eval(f, NULL, NULL) == BP_OK) got = bp_expr_value(f, 0);
+                        bp_expr_free(f);
+                    }
+                    if (got != bp_expr_jacobian(e, r, j)) {
+                        fok = 0;
+                        fprintf(stderr, "FAIL %s --symbolic (relu'(0) = %d, tie %s): %s = %g at %s, the graph gives %g\n",
+                                text, k.relu_at_zero, bp_tie_name(k.tie), ft, got, at, bp_expr_jacobian(e, r, j));
+                    }
+                }
+            check_count(fok);
+            bp_symbolic_free(sy);
+        } else CHECK(0, "%s --symbolic: %s", text, err.msg);
         /* the text report names the convention used at the kink */
         char *buf = NULL;
         size_t len = 0;

@@ -451,5 +451,5 @@ const char *bp_compare_hint(bp_model *m, const char *path, const bp_mat *truth, 
     f.truth = *truth;
     if (sscanf(path, "layers[%d]", &f.layer) != 1) f.layer = -1;
     f.backward = strstr(path, "dL_") != NULL;
-    return diagnose(m, &f, u, ur, uc, rtol);
+    return diagnose(m, &f, u, ur, uc, NULL, rtol);
 }

@@ -15,6 +15,8 @@
  *                  factors J_F(G), J_G and their product
  *   expr_report.c  values and Jacobians as text and JSON, the chain rule
  *   expr_draw.c    the forward and backward passes node by node, Graphviz DOT
+ *   expr_symbolic.c  the outputs and their derivatives as formulas (--symbolic),
+ *                  from the AST alone
  *
  * Grammar (whitespace, newlines included, is ignored between tokens):
  *   program := { def ';' } expr [';']

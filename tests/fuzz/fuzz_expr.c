@@ -5,7 +5,8 @@
  * absent, every variable is set to zero; WRT (if present) to bp_expr_set_wrt.
  * After a successful eval: the values and the Jacobian, the chain-rule views
  * of a composition, and the text, JSON (with and without the chain), steps,
- * chain and DOT writers, into /dev/null. */
+ * chain and DOT writers, into /dev/null; and the formulas of --symbolic
+ * (bp_expr_symbolic, text and JSON), which need no point. */
 #include "fuzz_common.h"
 
 static void zeros(bp_expr *e)
@@ -65,6 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bp_expr_write_steps(e, out, &err);
             bp_expr_write_dot(e, out, &err);
         }
+        bp_symbolic *sy = NULL;   /* the formulas need no point */
+        if (fuzz_note("bp_expr_symbolic", bp_expr_symbolic(e, &sy, &where, &err), &err) == BP_OK) {
+            FILE *out = fuzz_devnull();
+            bp_symbolic_write(sy, 0, out, &err);
+            bp_symbolic_write(sy, 1, out, &err);
+        }
+        bp_symbolic_free(sy);
         bp_expr_free(e);
     }
     free(text);
