@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,12 +158,19 @@ static int mk(sym *S, int k, int op, int var, double num, const int *kids, int n
         return fail(S, BP_E_VALUE, -1, "--symbolic: the formulas need more than %d operands: too large to write out",
                     SYM_MAX_KIDS);
     if (S->nk + (size_t)n > S->capk) {
+        /* kids may lie in S->kids itself (split passes a MUL's own kids): keep their place */
+        ptrdiff_t inside = -1;
+        if (n && S->kids) {
+            uintptr_t at = (uintptr_t)kids, lo = (uintptr_t)S->kids, hi = lo + S->capk * sizeof *S->kids;
+            if (at >= lo && at < hi) inside = (ptrdiff_t)((at - lo) / sizeof *kids);
+        }
         size_t cap = S->capk ? 2 * S->capk : 1024;
         while (cap < S->nk + (size_t)n) cap *= 2;
         int *kp = realloc(S->kids, cap * sizeof *kp);
         if (!kp) return fail(S, BP_E_NOMEM, -1, "out of memory");
         S->kids = kp;
         S->capk = cap;
+        if (inside >= 0) kids = kp + inside;
     }
     if (2 * (size_t)(S->nn + 1) > S->htcap && grow_table(S)) return 0;
     ynode *y = &S->nd[S->nn];
