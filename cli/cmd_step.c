@@ -14,6 +14,7 @@ static const char HELP[] =
     "usage: backprop step MODEL.json --lr ETA [--steps N] [--optimizer sgd|momentum|nesterov|adam]\n"
     "                     [--momentum MU] [--betas B1,B2] [--eps E] [--tol T]\n"
     "                     [--format text|markdown|latex] [--json] [--compare MINE.json] [--save OUT.json]\n"
+    "                     [--relu-grad-at-zero 0|1]\n"
     "\n"
     "Take N gradient-descent steps with the network of the model file MODEL.json on its own data\n"
     "(the whole batch at every step, in float64) and show each one in the notation of the course\n"
@@ -52,6 +53,7 @@ static const char HELP[] =
     "                      data when OUT ends in .json, else a safetensors model\n"
     "  --x FILE.csv        inputs, one sample per row (replaces data.x)\n"
     "  --y FILE.csv        targets, one sample per row (replaces data.y)\n"
+    CLI_RELU_AT_ZERO_HELP
     "  -h, --help          this help\n"
     "\n"
     "Exit status: 0 success, 1 wrong values in --compare or a step that left a loss, gradient or\n"
@@ -63,7 +65,8 @@ static const char HELP[] =
     "  backprop step net.json --lr 0.1 --tol 1e-4 --steps 500 --json\n"
     "  backprop step net.json --lr 0.1 --compare mine.json\n";
 
-enum { O_LR = 1, O_STEPS, O_OPT, O_MOM, O_BETAS, O_EPS, O_TOL, O_FORMAT, O_JSON, O_COMPARE, O_RTOL, O_SAVE, O_X, O_Y, O_HELP };
+enum { O_LR = 1, O_STEPS, O_OPT, O_MOM, O_BETAS, O_EPS, O_TOL, O_FORMAT, O_JSON, O_COMPARE, O_RTOL, O_SAVE, O_X, O_Y, O_RELU0,
+       O_HELP };
 
 static int parse_betas(const char *s, double *b1, double *b2)
 {
@@ -94,7 +97,7 @@ int cmd_step(int argc, char **argv)
         {"json", no_argument, 0, O_JSON}, {"compare", required_argument, 0, O_COMPARE},
         {"rtol", required_argument, 0, O_RTOL}, {"save", required_argument, 0, O_SAVE},
         {"x", required_argument, 0, O_X}, {"y", required_argument, 0, O_Y},
-        {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+        {"relu-grad-at-zero", required_argument, 0, O_RELU0}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     bp_train_options o;
     bp_train_options_init(&o);
     o.tol = 0;
@@ -103,6 +106,7 @@ int cmd_step(int argc, char **argv)
     double rtol = 1e-4;
     bp_format fmt = BP_FMT_TEXT;
     const char *compare = NULL, *savepath = NULL, *xcsv = NULL, *ycsv = NULL;
+    bp_kinks kinks = {0, BP_TIE_HALF};
     optind = 1;
     opterr = 0;   /* bad options are reported in one line by cli_bad_option */
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -143,6 +147,7 @@ int cmd_step(int argc, char **argv)
         case O_SAVE: savepath = optarg; break;
         case O_X: xcsv = optarg; break;
         case O_Y: ycsv = optarg; break;
+        case O_RELU0: if (cli_relu_at_zero(optarg, &kinks)) return EXIT_BAD; break;
         case O_HELP: case 'h': fputs(HELP, stdout); return 0;
         default: return cli_bad_option("step", argv);
         }
@@ -162,6 +167,7 @@ int cmd_step(int argc, char **argv)
     bp_model *m;
     int rc = cli_load_model(path, BP_F64, xcsv, ycsv, &m);
     if (rc) return rc;
+    bp_net_set_kinks(bp_model_net(m), &kinks);
     bp_error err;
     bp_steps *rec = NULL;
     bp_status st = bp_model_steps(m, &o, (int)steps, &rec, &err);

@@ -492,6 +492,9 @@ int cmd_train(int argc, char **argv)
     if (multi && (resume || model_json || log_path || plot_path || ckpt || dopt.regression))
         return cli_failf("train: --multiclass trains a set of networks of --arch on class labels: --resume, --model, "
                          "--checkpoint, --log, --plot and --regression do not apply");
+    if (multi && kinks.relu_at_zero)
+        return cli_failf("train: --relu-grad-at-zero 1 does not apply to --multiclass yet: the set's networks take "
+                         "relu'(0) = 0, as PyTorch");
     if (multi && strlen(save) >= 5 && !strcmp(save + strlen(save) - 5, ".json"))
         return cli_failf("--save %s: a model set is one safetensors file (not a JSON model file)", save);
     const char *named[] = {save, ckpt, log_path, plot_path}, *optn[] = {"--save", "--checkpoint", "--log", "--plot"};

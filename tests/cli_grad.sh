@@ -165,9 +165,9 @@ done
 run gck gradcheck "$K" --relu-grad-at-zero 1
 expect_rc gck 0
 has_text "$T/gck.out" "not compared"
-has_text "$T/gck.out" "backprop takes relu'(0) = 1 there"
+has_text "$T/gck.out" "backprop takes relu'(0) = 1, --relu-grad-at-zero 1)"
 run gck0 gradcheck "$K"
-has_text "$T/gck0.out" "backprop takes relu'(0) = 0 there, as PyTorch"
+has_text "$T/gck0.out" "backprop takes relu'(0) = 0, as PyTorch"
 run exk explain "$K"
 has_text "$T/exk.out" "z^[1] is exactly 0 at 5 entries"
 has_text "$T/exk.out" "this derivation takes g'(0) = 0, as PyTorch does"

@@ -136,4 +136,6 @@ refuses weights_shape "layer 1 has 2 inputs per unit; an image of 3 x 3 has 9 pi
     --image 3x3 --out "$T/w.svg"
 refuses weights_layer "--layer 2: " show-weights "$T/petal.json" --layer 2 --out "$T/w.svg"
 refuses weights_square "not a square" show-weights "$T/petal.json" --out "$T/w.svg"
+refuses multi_relu1 "--relu-grad-at-zero 1 does not apply to --multiclass yet" train --arch 4-1 --multiclass ovr \
+    --data examples/data/iris.csv --relu-grad-at-zero 1 --save "$T/mr.safetensors"
 finish

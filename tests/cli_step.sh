@@ -174,5 +174,12 @@ run trc train --model "$BCE" --epochs 1 --save "$T/bce.safetensors"
 has_text "$T/trc.out" "acc 0.6667"
 run trnd train --model "$T/nodata.json"
 expect_refused trnd "nodata.json" "no data"
+# the convention at ReLU's kink: case_072 has z exactly 0 in its first layer
+run k0 step tests/golden/cases/case_072.json --lr 0.1 --json
+run k1 step tests/golden/cases/case_072.json --lr 0.1 --json --relu-grad-at-zero 1
+expect_rc k1 0
+if cmp -s "$T/k0.out" "$T/k1.out"; then bad "step --relu-grad-at-zero 1 changes the step where z = 0"; else ok; fi
+refuses k2 "--relu-grad-at-zero: expected 0 (as PyTorch) or 1 (z >= 0), got '2'" step tests/golden/cases/case_072.json \
+    --lr 0.1 --relu-grad-at-zero 2
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
