@@ -13,6 +13,7 @@
 static const char HELP[] =
     "usage: backprop check MODEL.json FORMULA... [--formulas FILE] [--redraws N] [--seed S]\n"
     "                      [--samples rows|columns] [--json] [--x X.csv --y Y.csv]\n"
+    "                      [--relu-grad-at-zero 0|1] [--tie half|first]\n"
     "       backprop check MODEL.json --jacobian Q --wrt P [--sample I] [--samples ...] [--json]\n"
     "\n"
     "Check formulas \"LHS = RHS\" over the named matrices of the network in MODEL.json: both\n"
@@ -81,6 +82,12 @@ static const char HELP_VERDICTS[] =
     "                      --json: {\"of\", \"wrt\", \"sample\", \"jacobian\": [one P-shaped matrix\n"
     "                      per entry of Q]}\n"
     "  --sample I          the sample of --jacobian, counting from 1 (default 1)\n"
+    "  --relu-grad-at-zero V  relu'(0), where relu has no derivative, in the true gradients and\n"
+    "                      in relu' and g' of your formulas: 0 (default, as PyTorch) or 1 (the\n"
+    "                      z >= 0 of the course notes \"HW Backprop\"); matters at the file's\n"
+    "                      values only (a redraw that puts some z exactly on 0 is drawn again)\n"
+    "  --tie half|first    max(a, b) and min(a, b) of your formulas at a = b: half of the\n"
+    "                      gradient to each (default, as PyTorch) or all of it to the first\n"
     "  -h, --help          this help\n";
 static const char HELP_EXAMPLES[] =
     "\n"
@@ -151,7 +158,9 @@ int cmd_check(int argc, char **argv)
         {"json", no_argument, 0, 'j'},           {"jacobian", required_argument, 0, 'J'},
         {"wrt", required_argument, 0, 'w'},      {"sample", required_argument, 0, 'i'},
         {"x", required_argument, 0, 'x'},        {"y", required_argument, 0, 'y'},
+        {"relu-grad-at-zero", required_argument, 0, 'K'}, {"tie", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    bp_kinks kinks = {0, BP_TIE_HALF};
     const char *file = NULL, *jac = NULL, *wrt = NULL, *xcsv = NULL, *ycsv = NULL;
     long redraws = 10, sample = 1, seed = 1;
     int json = 0, c, given_sample = 0;
@@ -181,6 +190,8 @@ int cmd_check(int argc, char **argv)
             break;
         case 'x': xcsv = optarg; break;
         case 'y': ycsv = optarg; break;
+        case 'K': if (cli_relu_at_zero(optarg, &kinks)) return EXIT_BAD; break;
+        case 'T': if (cli_tie(optarg, &kinks)) return EXIT_BAD; break;
         case 'h':
             fputs(HELP, stdout);
             fputs(HELP_LATEX, stdout);
@@ -202,6 +213,7 @@ int cmd_check(int argc, char **argv)
     bp_model *m;
     int rc = cli_load_model(path, BP_F64, xcsv, ycsv, &m);
     if (rc) return rc;
+    bp_net_set_kinks(bp_model_net(m), &kinks);   /* the true values, and the formulas' relu', max, min */
     bp_error err = {BP_OK, ""};
     char *buf = NULL;
     size_t len = 0;

@@ -138,4 +138,19 @@ fails "a[1] does not depend on W[2]" $H --jacobian 'a[1]' --wrt 'W[2]'
 fails "--jacobian: expected z[l], a[l] or yhat" $H --jacobian 'dL_dW[1]' --wrt 'W[1]'
 fails "--sample goes with --jacobian" $H --sample 1 'm = 1'
 
+# --- the convention at kinks: z[1] = [0, 1] at the file's values -----------------------
+cat >"$T/kink.json" <<'EOF'
+{"inputs": 2, "weight_layout": "out_in", "layers": [
+  {"units": 2, "activation": "relu", "W": [[1, -1], [0.5, 0.5]], "b": [0, 0]},
+  {"units": 1, "activation": "linear", "W": [[1, 2]], "b": [0]}],
+ "loss": "half_squared", "reduction": "sum", "data": {"x": [[1, 1]], "y": [[0]]}}
+EOF
+R="dL_dz[1] = (W[2]^T @ dL_dz[2]) * relu'(z[1])"
+status 0 "2 of 2 formulas right" "$T/kink.json" "$R" 'dL_dz[1] = (W[2]^T @ dL_dz[2]) * (z[1] > 0)'
+status 0 "1 of 1 formula right" "$T/kink.json" --relu-grad-at-zero 1 "$R"
+status 1 "entry [0][0] is 0, the true value 2" "$T/kink.json" --relu-grad-at-zero 1 'dL_dz[1] = (W[2]^T @ dL_dz[2]) * (z[1] > 0)'
+status 0 "1 of 1 formula right" "$T/kink.json" --relu-grad-at-zero 1 'dL_dz[1] = (W[2]^T @ dL_dz[2]) * (z[1] >= 0)'
+fails "--relu-grad-at-zero: expected 0" "$T/kink.json" --relu-grad-at-zero 2 "$R"
+fails "--tie" "$T/kink.json" --tie both "$R"
+
 finish

@@ -318,6 +318,9 @@ static bp_status parse_side(bp_check *c, const char *text, int from, int to, int
     }
     free(t);
     if (s) return s;
+    /* relu', max and min at their kinks as the network's convention (bp_net_kinks) */
+    bp_kinks k = bp_net_kinks(bp_model_net(c->work));
+    bp_expr_set_kinks(*e, &k);
     /* every name must be one of the network's */
     bp_expr *x = *e;
     if (x->ndefs) {
@@ -853,6 +856,10 @@ bp_status bp_check_jacobian(bp_model *m, bp_samples samples, const char *of, con
     free(yc);
     if (!st) st = bp_model_pass(c->work, &loss, err);
     if (!st) st = bp_expr_parse_host(text, &c->host, &e, NULL, err);
+    if (!st) {   /* the model's convention at kinks (relu at 0), as its own passes */
+        bp_kinks k = bp_net_kinks(bp_model_net(c->work));
+        bp_expr_set_kinks(e, &k);
+    }
     if (!st) st = set_values(c, e, err);
     if (!st) st = bp_expr_set_wrt(e, pv, err);
     if (!st) st = bp_expr_eval(e, NULL, err);

@@ -427,6 +427,12 @@ static int fn1(builder *b, int ai, int x, bp_error *err)
     case BI_IDENTITY: return x;
     case BI_DLINEAR: return const_mat(b, r, c, 1, 0, ai, err);
     case BI_DSTEP: return const_mat(b, r, c, 0, 0, ai, err);   /* step' = 0 (as the step op's backward) */
+    case BI_DRELU:
+        if (b->e->kinks.relu_at_zero) {   /* relu'(x) = 1[x >= 0] under --relu-grad-at-zero 1 (bp_kinks) */
+            int zero = const_mat(b, r, c, 0, 0, ai, err);
+            return zero < 0 ? -1 : ew2(b, ai, BP_OP_GE, x, zero, err);
+        }
+        break;                            /* else 1[x > 0], the step op */
     case BI_DSIGMOID: {   /* sigma'(x) = sigma(x) (1 - sigma(x)) */
         int s = fin(b, bp_op_unary(g, BP_OP_SIGMOID, x, err), ai, err), one = s < 0 ? -1 : const_mat(b, r, c, 1, 0, ai, err);
         int d = one < 0 ? -1 : fin(b, bp_op_binary(g, BP_OP_SUB, one, s, err), ai, err);

@@ -446,11 +446,17 @@ static int pow2(sym *S, int a, int b)
 
 /* fn(x[, y]) for builtin bi, with the exact values of numbers folded (exp(0)
  * = 1, relu(-2) = 0, ...) and the functions that are others written as
- * those (relu' is step, identity(x) is x, identity'(x) and step'(x) are 1 and 0). */
+ * those (relu' is step, or x >= 0 with relu'(0) = 1; identity(x) is x,
+ * identity'(x) and step'(x) are 1 and 0). */
+static int cmp(sym *S, int op, int a, int b);
+
 static int fn(sym *S, int bi, int x, int y, int ast)
 {
     switch (bi) {
-    case BI_DRELU: bi = BI_STEP; break;
+    case BI_DRELU:
+        if (S->e->kinks.relu_at_zero) return cmp(S, 'g', x, num(S, 0));
+        bi = BI_STEP;
+        break;
     case BI_IDENTITY: return x;
     case BI_DLINEAR: return num(S, 1);
     case BI_DSTEP: return num(S, 0);
