@@ -223,15 +223,24 @@ static size_t ws_floats(const kernel_desc *d, int m, int n, int k)
     return (size_t)round_up(m_block(d, m) * kc, 16) + (size_t)kc * n_block(d, n, kc);
 }
 
-size_t bp_sgemm_ws_floats(int m, int n, int k)
+/* Packing space of one thread for the product m x n x k, or for its swapped
+ * form n x m x k (see swap_pays), with any kernel. */
+static size_t pack_floats(int m, int n, int k)
 {
     size_t most = 0;
     for (int kk = BP_SGEMM_REF; kk < BP_SGEMM_BLAS; kk++) {
-        size_t w = ws_floats(desc_of((bp_sgemm_kernel)kk), m, n, k);
+        const kernel_desc *d = desc_of((bp_sgemm_kernel)kk);
+        size_t w = ws_floats(d, m, n, k), s = ws_floats(d, n, m, k);
         if (w > most) most = w;
+        if (s > most) most = s;
     }
     return (size_t)round_up((int)most, 16);   /* each thread's share starts 64-byte aligned */
 }
+
+/* The swapped form's C^T (n x m), kept in front of the packing space. */
+static size_t swap_floats(int m, int n) { return ((size_t)m * n + 15) / 16 * 16; }
+
+size_t bp_sgemm_ws_floats(int m, int n, int k) { return pack_floats(m, n, k) + swap_floats(m, n); }
 
 /* dst[q * stride + i] = rows[i][q] for i, q < 8: an 8 x 8 block transposed
  * (AVX), used by the packing of B^T (rows into columns). */
@@ -397,6 +406,43 @@ BP_HOT static void sgemm(const kernel_desc *d, int m, int n, int k, bp_sview A, 
     }
 }
 
+/* C (m x n) = op(A) op(B) with B = S^T, S given by rows (a layer's weights
+ * in a forward pass, z = a W^T), costs a transposing copy of all of S into
+ * panels, k x n values, however few rows A has. The same product swapped,
+ * C^T = S op(A)^T, reads S in place as the A side and packs op(A)^T (k x m)
+ * instead, then transposes C^T (n x m) into C. Each element is the same
+ * chain of FMAs in k order (a b = b a exactly), so the bits are the same.
+ * It pays when the weights are larger than the batch's inputs and outputs
+ * together (measured: 3072-2048-512-10 at batch 128 spent 5% of its step
+ * transposing the first layer's weights). */
+static int swap_pays(const bp_sview *B, int m, int n, int k, int acc)
+{
+    return !acc && B->trans && m >= 8 && (double)n * (k - m) > (double)k * m + (double)m * n;
+}
+
+static bp_sview flipped(bp_sview v) { v.trans = !v.trans; return v; }
+
+/* C (m x n, row stride ldc) = T^T, T n x m with row stride m. */
+static void transpose_into(const float *T, int m, int n, float *C, size_t ldc, int simd)
+{
+    int i0 = 0;
+    for (; i0 + 8 <= n; i0 += 8) {   /* rows i0..i0+7 of T: columns i0.. of C */
+        const float *r[8];
+        for (int q = 0; q < 8; q++) r[q] = T + (size_t)(i0 + q) * m;
+        int j = 0;
+#if HAVE_X86_KERNELS
+        if (simd)
+            for (; j + 8 <= m; j += 8) transpose8(r, (size_t)j, C + (size_t)j * ldc + i0, ldc);
+#else
+        (void)simd;
+#endif
+        for (; j < m; j++)
+            for (int q = 0; q < 8; q++) C[(size_t)j * ldc + i0 + q] = r[q][j];
+    }
+    for (; i0 < n; i0++)
+        for (int j = 0; j < m; j++) C[(size_t)j * ldc + i0] = T[(size_t)i0 * m + j];
+}
+
 /* One thread's share of a product: a block of columns of C (and of op(B)),
  * or of rows of C (and of op(A)) when there are too few columns to share.
  * The shares are whole tiles, and each element of C is computed by one
@@ -444,6 +490,9 @@ static void run_share(void *arg, int t, int nt)
     }
 }
 
+static void run_product(const kernel_desc *d, int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
+                        int acc, float *ws, size_t ws_per, int nt);
+
 /* Below this many multiply-adds per thread, waking the pool costs more
  * than the share saves. */
 #define MIN_SHARE 65536.0
@@ -456,6 +505,21 @@ void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
         if (kern == BP_SGEMM_BLAS) kern = BP_SGEMM_REF;   /* the caller asked for the own product */
     }
     const kernel_desc *d = desc_of(kern);
+    if (swap_pays(&B, m, n, k, acc)) {
+        /* C^T = op(B)^T op(A)^T into the front of ws, the shares' packing after it */
+        float *T = ws;
+        run_product(d, n, m, k, flipped(B), flipped(A), T, (size_t)m, 0, ws + swap_floats(m, n),
+                    bp_sgemm_ws_floats(m, n, k) - swap_floats(m, n), nt);
+        transpose_into(T, m, n, C, ldc, d->id != BP_SGEMM_REF && d->id != BP_SGEMM_REF_6X16);
+        return;
+    }
+    run_product(d, m, n, k, A, B, C, ldc, acc, ws, bp_sgemm_ws_floats(m, n, k), nt);
+}
+
+/* The product on nt threads, thread t packing in ws + t * ws_per. */
+static void run_product(const kernel_desc *d, int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
+                        int acc, float *ws, size_t ws_per, int nt)
+{
     double work = (double)m * n * k;
     if (nt > 1 && work / nt < MIN_SHARE) nt = (int)(work / MIN_SHARE) > 1 ? (int)(work / MIN_SHARE) : 1;
     /* share columns when each thread gets at least two panels of them, else rows */
@@ -465,6 +529,6 @@ void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
         sgemm(d, m, n, k, A, B, C, ldc, acc, ws);
         return;
     }
-    share s = {d, m, n, k, acc, by_cols, A, B, C, ws, ldc, bp_sgemm_ws_floats(m, n, k)};
+    share s = {d, m, n, k, acc, by_cols, A, B, C, ws, ldc, ws_per};
     bp_pool_run(nt, run_share, &s);
 }
