@@ -152,8 +152,9 @@ limited() { # NAME KB ARGS...: run under ulimit -v KB, at most 120 s
     (ulimit -v "$kb" && timeout 120 "$BP" "$@") >"$T/$n.out" 2>"$T/$n.err"
     rc=$?
 }
-if ldd "$BP" 2>/dev/null | grep -q libasan; then
-    echo "skip: the limits are not tested on an AddressSanitizer build (its shadow memory needs more address space)"
+if ldd "$BP" 2>/dev/null | grep -q libasan || [ -n "${BP_TEST_EMULATED:-}" ]; then
+    echo "skip: the limits are not tested on an AddressSanitizer build or under an emulator (the shadow memory, or" \
+         "the emulator's 128 MB code buffer, needs more address space)"
     echo "$pass passed, $fail failed"
     [ "$fail" = 0 ]
     exit
