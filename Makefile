@@ -8,12 +8,13 @@
 #   make fuzz     each libFuzzer target FUZZ_SECONDS seconds (tests/fuzz/README.md)
 #   make bench    benchmarks side by side with PyTorch (see bench/README.md);
 #                 make bench BENCH_ARGS=--quick for the one-minute version
+#   make bench-mpi  training over MPI against PyTorch DDP, the allreduce (docs/scaling.md)
 
 BUILD      ?= build
 SAN_BUILD  ?= build-san
 JOBS       ?= 2
 PREFIX     ?= /usr/local
-BUILD_DEPS  = cmake gcc make pkg-config libopenblas-dev libjansson-dev zlib1g-dev
+BUILD_DEPS  = cmake gcc make pkg-config libopenblas-dev libjansson-dev zlib1g-dev libopenmpi-dev openmpi-bin
 DEMO_DEPS   = dataset-fashion-mnist
 FUZZ_DEPS   = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
@@ -24,7 +25,7 @@ ifneq ($(CI),)
 WERROR = -DBP_WERROR=ON
 endif
 
-.PHONY: all deps build test test-fast test-san test-fuzz fuzz demo bench clean install
+.PHONY: all deps build test test-fast test-san test-fuzz fuzz demo bench bench-mpi clean install
 
 all: build
 
@@ -61,6 +62,9 @@ demo: build
 
 bench: build
 	@bench/run.sh --build $(BUILD) $(BENCH_ARGS)
+
+bench-mpi: build
+	@bench/mpi/run.sh --build $(BUILD) $(BENCH_ARGS)
 
 # make install PREFIX=/opt/backprop (default /usr/local; DESTDIR is honoured)
 install: build

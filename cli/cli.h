@@ -14,6 +14,11 @@ int cli_fail(const bp_error *err);
 /* cli_fail, then the line of `text` holding byte `where` (if >= 0) with a caret under it. */
 int cli_fail_at(const char *text, int where, const bp_error *err);
 int cli_failf(const char *fmt, ...);
+/* on: cli_fail and cli_failf keep the message (cli_last_error) without
+ * printing it: the processes of an MPI run but the first, whose messages
+ * reach the user through the first (train). */
+void cli_errors_silent(int on);
+const char *cli_last_error(void);
 /* After getopt_long (with opterr = 0) returned '?': one line naming the bad
  * option of command `cmd`; returns EXIT_BAD. */
 int cli_bad_option(const char *cmd, char **argv);

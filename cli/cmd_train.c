@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static const char HELP[] =
@@ -96,10 +97,27 @@ static const char HELP3[] =   /* C99 promises string literals of 4095 characters
     "Exit status: 0 trained, 1 diverged (the last good model is saved), 2 bad input,\n"
     "130 interrupted (checkpoint saved).\n";
 
+static const char HELP4[] =
+    "\n"
+    "Data-parallel training (MPI): `mpirun -np N backprop train ...` with the same options trains one\n"
+    "model on N processes, on one machine or several: each computes the gradient of its share of\n"
+    "every batch, the gradients are summed with MPI's allreduce (each layer's as soon as the backward\n"
+    "pass has it) and every process takes the same step, so all copies stay the same. The model\n"
+    "equals one process's with the same --batch to rounding, and is the same in every run with the\n"
+    "same N. Process 0 alone prints and writes --save, --log, --plot and the checkpoint, which under\n"
+    "mpirun is written after every epoch too; Ctrl-C or the end of any process stops them all; resume\n"
+    "with the same N. Needs a backprop built with Open MPI (libopenmpi-dev); mpirun -q keeps\n"
+    "mpirun's own notes out of the way.\n"
+    "  --shard             each process reads only its 1/N of the rows (rows r, r+N, r+2N, ... of the\n"
+    "                      file) and shuffles within them: for data too large for one machine\n"
+    "  --check-replicas    after every step, compare a CRC-32 of the parameters over the processes\n"
+    "                      (an error if they differ)\n";
+
 enum {
     O_ARCH = 1, O_HIDDEN, O_OUTPUT, O_LOSS, O_RED, O_LAYOUT, O_INIT, O_MODEL, O_DTYPE, O_EPOCHS, O_BATCH, O_LR,
     O_OPT, O_MOM, O_B1, O_B2, O_AEPS, O_WD, O_SCHED, O_STEP, O_GAMMA, O_TOL, O_VAL, O_PAT, O_BEST, O_SEED,
-    O_NOSHUF, O_NOSTD, O_THREADS, O_SAVE, O_CKPT, O_RESUME, O_LOG, O_PLOT, O_QUIET, O_MULTI, O_RELU0, O_HELP
+    O_NOSHUF, O_NOSTD, O_THREADS, O_SAVE, O_CKPT, O_RESUME, O_LOG, O_PLOT, O_QUIET, O_MULTI, O_RELU0, O_SHARD, O_CHECK_REPLICAS,
+    O_HELP
 };
 
 static volatile int g_stop;
@@ -110,9 +128,50 @@ static void on_sigint(int sig)
     signal(SIGINT, SIG_DFL);   /* a second Ctrl-C stops at once */
 }
 
+/* ---- under mpirun -------------------------------------------------------------
+ * Ctrl-C reaches mpirun, which sends SIGTERM to every process and SIGKILL
+ * about a second later; when a process dies, mpirun sends SIGTERM to the
+ * others, which are then waiting in a collective that will never complete.
+ * So SIGTERM (or SIGINT) sets the stop flag, which the processes agree on at
+ * the next step (the first process then saves a checkpoint), and starts a
+ * half-second timer: if the run has not ended by then, the first process
+ * says in one line what happened and where the last checkpoint is
+ * (g_gone_msg, written when it was saved; g_gone_busy while the next one is
+ * being written, which the process then finishes), and every process leaves. */
+static volatile sig_atomic_t g_saving, g_gone_said, g_run_over;
+static char g_gone_msg[4096 + 512], g_gone_busy[4096 + 512];
+
+static void on_gone_timer(int sig)
+{
+    (void)sig;
+    if (g_run_over) return;   /* the run ended by itself: its own message follows */
+    if (!g_gone_said) {
+        const char *m = g_saving ? g_gone_busy : g_gone_msg;
+        g_gone_said = 1;
+        if (*m && write(STDERR_FILENO, m, strlen(m)) < 0) g_gone_said = 2;
+    }
+    if (g_saving) {   /* a checkpoint is being written: let it finish, then leave */
+        struct itimerval tenth = {{0, 0}, {0, 100000}};
+        setitimer(ITIMER_REAL, &tenth, NULL);
+        return;
+    }
+    _exit(130);
+}
+
+static void on_stop_mpi(int sig)
+{
+    (void)sig;
+    if (g_stop) return;
+    g_stop = 1;
+    struct itimerval half = {{0, 0}, {0, 500000}};
+    setitimer(ITIMER_REAL, &half, NULL);
+}
+
+typedef struct epoch_saver epoch_saver;
 typedef struct progress {
     int tty, quiet;
     double run_seconds;   /* training time of the epochs before the current one */
+    epoch_saver *saver;   /* under mpirun, process 0: the checkpoint of every epoch */
 } progress;
 
 /* The terminal's width (TIOCGWINSZ, else $COLUMNS, else 80). */
@@ -291,7 +350,7 @@ static int train_multiclass(const bp_net_spec *spec, bp_dtype dtype, bp_init ini
         rc = cli_failf("%s: the data has %d features, the network %d inputs", desc, train.features, spec->inputs);
         goto out;
     }
-    progress pr = {isatty(STDOUT_FILENO), quiet, 0};
+    progress pr = {isatty(STDOUT_FILENO), quiet, 0, NULL};
     o->on_batch = on_batch;
     o->on_epoch = on_epoch;
     o->user = &pr;
@@ -338,8 +397,137 @@ out:
     return rc;
 }
 
+/* An outcome every process of an MPI run shares: each passes its own (rc, and
+ * its message in cli_last_error); all return the first failing process's,
+ * whose message the first process prints when it is not its own (its own it
+ * printed already). Without MPI: rc. */
+static int agreed(bp_mpi *mpi, int rc)
+{
+    if (!mpi) return rc;
+    const bp_reducer *R = bp_mpi_reducer(mpi);
+    bp_error e = {rc ? BP_E_ARG : BP_OK, ""};
+    if (rc) snprintf(e.msg, sizeof e.msg, "%s", cli_last_error());
+    if (!R->agree(R->ctx, e.status, &e)) return rc;
+    if (!rc && R->rank == 0) {
+        cli_errors_silent(0);
+        cli_failf("%s", e.msg);
+    }
+    return rc ? rc : EXIT_BAD;
+}
+
+/* Under mpirun, process 0's one line once the run has stopped without a
+ * checkpoint of this moment (on_gone_timer): `epoch` is the last checkpoint's
+ * (0: none yet). */
+static void set_gone_msg(const char *ckpt, int epoch, int nproc)
+{
+    char head[128];
+    snprintf(head, sizeof head, "backprop: the run stopped: interrupted, or one of its %d processes ended", nproc);
+    if (epoch > 0) {
+        snprintf(g_gone_msg, sizeof g_gone_msg, "%s; the last checkpoint, %s (after epoch %d), is intact: continue "
+                 "with mpirun -np %d backprop train --resume %s\n", head, ckpt, epoch, nproc, ckpt);
+        snprintf(g_gone_busy, sizeof g_gone_busy, "%s; the checkpoint %s (after epoch %d, or %d: that one was being "
+                 "written) is intact: continue with mpirun -np %d backprop train --resume %s\n", head, ckpt, epoch,
+                 epoch + 1, nproc, ckpt);
+    } else {
+        snprintf(g_gone_msg, sizeof g_gone_msg, "%s; it had not finished its first epoch, so there is no checkpoint "
+                 "to resume from\n", head);
+        snprintf(g_gone_busy, sizeof g_gone_busy, "%s while the first checkpoint, %s, was being written: if it is "
+                 "there, it is whole: continue with mpirun -np %d backprop train --resume %s\n", head, ckpt, nproc,
+                 ckpt);
+    }
+}
+
+/* Under mpirun: process 0 writes the checkpoint at the end of every epoch, so
+ * that the run can be resumed whatever stops it. */
+struct epoch_saver {
+    const char *path;
+    const bp_scaler *scaler;
+    int nproc, warned, epoch;   /* epoch: of the last checkpoint written */
+};
+
+static void save_each_epoch(void *user, const bp_trainer *t)
+{
+    epoch_saver *sv = ((progress *)user)->saver;
+    bp_error e;
+    g_saving = 1;
+    bp_status st = bp_trainer_save(t, sv->scaler, sv->path, &e);
+    g_saving = 0;
+    if (st) {
+        if (!sv->warned++) fprintf(stderr, "backprop: warning: %s (the run goes on without checkpoints)\n", e.msg);
+        return;
+    }
+    const bp_epoch_stats *h;
+    sv->epoch = bp_trainer_history(t, &h);
+    set_gone_msg(sv->path, sv->epoch, sv->nproc);
+}
+
+/* Accuracy needs class labels (the library's rule). */
+static int classifier_data(const bp_dataset *d) { return d->nclasses > 0 && d->labels; }
+
+/* The end of a run that was not interrupted (process 0): the log, the plot,
+ * the model (with `scaler`, may be NULL), the summary; a checkpoint `remove` (may be NULL) that belonged to
+ * the run is removed once it is complete (said when `say`). Returns the exit
+ * status: EXIT_WRONG when it diverged, 0, or EXIT_BAD. */
+static int finish_run(const bp_trainer *t, const bp_net *net, const bp_train_options *o, const bp_scaler *scaler,
+                      int classifier, const char *save, const char *log_path, const char *plot_path, int quiet,
+                      bp_status st, const char *remove, int say)
+{
+    bp_error err;
+    const bp_epoch_stats *h;
+    int nh = bp_trainer_history(t, &h);
+    if (log_path && nh && bp_log_csv(h, nh, classifier, log_path, &err)) return cli_fail(&err);
+    if (plot_path && nh && bp_plot_svg(h, nh, plot_path, &err)) return cli_fail(&err);
+    if (save_model(net, scaler, save, &err)) return cli_fail(&err);
+    if (!quiet) {
+        double secs = 0;
+        for (int i = 0; i < nh; i++) secs += h[i].seconds;
+        printf("stopped after %d epoch%s: %s; %.2f s training, %.2f s per epoch\n", nh, nh == 1 ? "" : "s",
+               bp_trainer_stop_reason(t), secs, nh ? secs / nh : 0);
+        if (o->keep_best && nh) {   /* the trainer keeps the first epoch of the lowest validation loss */
+            int b = 0;
+            for (int i = 1; i < nh; i++)
+                if (h[i].val_loss < h[b].val_loss) b = i;
+            printf("kept the weights of epoch %d, the best validation loss (%.4f)\n", h[b].epoch, h[b].val_loss);
+        }
+        if (o->check_replicas)
+            printf("replicas: the %d processes held the same parameters after each of the %ld steps\n",
+                   o->reducer->size, bp_trainer_steps(t));
+        printf("%s model saved to %s\n", st == BP_E_DIVERGED ? "last good" : "trained", save);
+    }
+    if (st == BP_OK && remove && unlink(remove) == 0 && say && !quiet)
+        printf("checkpoint %s removed: the run it belonged to is complete\n", remove);
+    return st == BP_E_DIVERGED ? EXIT_WRONG : 0;
+}
+
+static int train_body(int argc, char **argv, bp_mpi *mpi);
+
 int cmd_train(int argc, char **argv)
 {
+    /* under mpirun, every process runs this; only process 0 prints */
+    int rank = 0, launched = bp_mpi_launched(&rank);
+    bp_mpi *mpi = NULL;
+    if (launched > 1) {
+        if (rank != 0) cli_errors_silent(1);
+        for (int i = 1; i < argc; i++)   /* --help needs no MPI */
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                if (rank == 0) { fputs(HELP, stdout); fputs(HELP2, stdout); fputs(HELP3, stdout); fputs(HELP4, stdout); }
+                return 0;
+            }
+        if (!bp_mpi_available())
+            return cli_failf("train: started by mpirun as %d processes, but this backprop was built without MPI: "
+                             "install Open MPI (apt-get install libopenmpi-dev openmpi-bin) and build again (make), "
+                             "or run train without mpirun", launched);
+        bp_error err;
+        if (bp_mpi_init(NULL, NULL, &mpi, &err)) return cli_fail(&err);
+    }
+    int rc = train_body(argc, argv, mpi);
+    bp_mpi_finalize(mpi);
+    return rc;
+}
+
+static int train_body(int argc, char **argv, bp_mpi *mpi)
+{
+    int rank = bp_mpi_rank(mpi), nproc = bp_mpi_size(mpi);
     static const struct option opts[] = {
         {"arch", required_argument, 0, O_ARCH}, {"hidden", required_argument, 0, O_HIDDEN},
         {"output", required_argument, 0, O_OUTPUT}, {"loss", required_argument, 0, O_LOSS},
@@ -358,9 +546,10 @@ int cmd_train(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS}, {"save", required_argument, 0, O_SAVE},
         {"checkpoint", required_argument, 0, O_CKPT}, {"resume", required_argument, 0, O_RESUME},
         {"log", required_argument, 0, O_LOG}, {"plot", required_argument, 0, O_PLOT},
-        {"quiet", no_argument, 0, O_QUIET}, {"multiclass", required_argument, 0, O_MULTI},
+        {"quiet", no_argument, 0, O_QUIET}, {"multiclass", required_argument, 0, O_MULTI}, {"shard", no_argument, 0, O_SHARD},
         {"relu-grad-at-zero", required_argument, 0, O_RELU0},
-        {"help", no_argument, 0, O_HELP}, DATA_OPTIONS, {0, 0, 0, 0}};
+        {"check-replicas", no_argument, 0, O_CHECK_REPLICAS}, {"help", no_argument, 0, O_HELP}, DATA_OPTIONS,
+        {0, 0, 0, 0}};
     bp_net_spec spec;
     memset(&spec, 0, sizeof spec);
     bp_train_options o;
@@ -452,11 +641,39 @@ int cmd_train(int argc, char **argv)
             if (bp_multiclass_scheme_parse(optarg, &scheme)) return cli_failf("--multiclass: expected ovr or ovo, got '%s'", optarg);
             multi = 1;
             break;
-        case O_HELP: case 'h': fputs(HELP, stdout); fputs(HELP2, stdout); fputs(HELP3, stdout); return 0;
+        case O_SHARD: o.shard = 1; break;
+        case O_CHECK_REPLICAS: o.check_replicas = 1; break;
+        case O_HELP: case 'h':
+            if (rank == 0) { fputs(HELP, stdout); fputs(HELP2, stdout); fputs(HELP3, stdout); fputs(HELP4, stdout); }
+            return 0;
         default: return cli_bad_option("train", argv);
         }
     }
     if (optind != argc) return cli_failf("train: unexpected argument '%s' (see `backprop train --help`)", argv[optind]);
+    if ((o.shard || o.check_replicas) && nproc < 2)
+        return cli_failf("%s: needs the processes of a data-parallel run: mpirun -np N backprop train ... (N >= 2)",
+                         o.shard ? "--shard" : "--check-replicas");
+    if (mpi && dopt.data && !strcmp(dopt.data, "-"))
+        return cli_failf("--data -: under mpirun only process 0 reads standard input: give the data as a file");
+    if (mpi && multi)
+        return cli_failf("--multiclass: a set of networks is trained by one process: run it without mpirun");
+    if (o.shard && !dopt.data)
+        return cli_failf("--shard: each process reads its share of --data: give --data (a model file's own data is "
+                         "not split)");
+    if (mpi) o.reducer = bp_mpi_reducer(mpi);
+    if (rank != 0) quiet = 1;   /* process 0 alone prints */
+
+    /* Everything that can fail before training goes to `agree` below, which every process of an MPI run reaches
+     * once with its outcome; the first failure's message is the one shown. */
+    bp_net *net = NULL;
+    bp_model *own = NULL;   /* --model F.json without --data: its data is trained on */
+    bp_dataset all = {0}, train = {0}, valid = {0};
+    bp_scaler scaler = {0};
+    const bp_scaler *scaler_out = NULL;   /* the scaling saved with the model */
+    bp_trainer *t = NULL;
+    bp_error err;
+    int rc = 0, resume_is_ckpt = 0;
+    char ckpt_buf[4096];
     /* --resume alone: the network and the options of the run come from the checkpoint; options given anyway
      * must be the run's (a different one is refused when the checkpoint is loaded) */
     int from_ckpt = resume && !arch && !model_json;
@@ -465,10 +682,12 @@ int cmd_train(int argc, char **argv)
         bp_dtype cd;
         bp_train_options co;
         bp_error e0;
-        if (bp_checkpoint_info(resume, &cs, &cd, &co, &e0)) return cli_fail(&e0);
-        if (arch_opts)
-            return cli_failf("train: --resume takes the network from the checkpoint: --hidden, --output, --loss, "
-                             "--reduction, --layout and --init do not apply");
+        if (bp_checkpoint_info(resume, &cs, &cd, &co, &e0)) { rc = cli_fail(&e0); goto agree; }
+        if (arch_opts) {
+            rc = cli_failf("train: --resume takes the network from the checkpoint: --hidden, --output, --loss, "
+                           "--reduction, --layout and --init do not apply");
+            goto agree;
+        }
         spec = cs;
         if (!given[O_DTYPE]) dtype = cd;
 #define FROM(opt, field) if (!given[opt]) o.field = co.field
@@ -476,115 +695,133 @@ int cmd_train(int argc, char **argv)
         FROM(O_MOM, momentum); FROM(O_B1, beta1); FROM(O_B2, beta2); FROM(O_AEPS, adam_eps);
         FROM(O_WD, weight_decay); FROM(O_SCHED, schedule); FROM(O_STEP, step_size); FROM(O_GAMMA, gamma);
         FROM(O_TOL, tol); FROM(O_PAT, patience); FROM(O_BEST, keep_best); FROM(O_SEED, seed);
-        FROM(O_NOSHUF, shuffle);
+        FROM(O_NOSHUF, shuffle); FROM(O_SHARD, shard);
 #undef FROM
     } else if (!arch == !model_json) {
-        return cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them), or "
-                         "--resume CHECKPOINT");
+        rc = cli_failf("train: give the network with --arch SIZES or --model FILE.json (one of them), or "
+                       "--resume CHECKPOINT");
+        goto agree;
+    }
+    if (o.shard && nproc < 2) {
+        rc = cli_failf("%s: the run was trained with --shard: resume it under mpirun with as many processes", resume);
+        goto agree;
     }
     if (resume && !given[O_RELU0]) {   /* the convention at kinks of the run, too */
         bp_error e0;
-        if (bp_checkpoint_kinks(resume, &kinks, &e0)) return cli_fail(&e0);
+        if (bp_checkpoint_kinks(resume, &kinks, &e0)) { rc = cli_fail(&e0); goto agree; }
     }
-    if (!dopt.data && !model_json)
-        return cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS "
-                         "(with --model FILE.json, the file's own data is used when --data is left out)");
-    if (multi && (resume || model_json || log_path || plot_path || ckpt || dopt.regression))
-        return cli_failf("train: --multiclass trains a set of networks of --arch on class labels: --resume, --model, "
-                         "--checkpoint, --log, --plot and --regression do not apply");
-    if (multi && kinks.relu_at_zero)
-        return cli_failf("train: --relu-grad-at-zero 1 does not apply to --multiclass yet: the set's networks take "
-                         "relu'(0) = 0, as PyTorch");
-    if (multi && strlen(save) >= 5 && !strcmp(save + strlen(save) - 5, ".json"))
-        return cli_failf("--save %s: a model set is one safetensors file (not a JSON model file)", save);
+    if (!dopt.data && !model_json) {
+        rc = cli_failf("train: no data: give --data fashion-mnist, --data FILE.csv or --data IMAGES --labels LABELS "
+                       "(with --model FILE.json, the file's own data is used when --data is left out)");
+        goto agree;
+    }
+    if (multi && (resume || model_json || log_path || plot_path || ckpt || dopt.regression)) {
+        rc = cli_failf("train: --multiclass trains a set of networks of --arch on class labels: --resume, --model, "
+                       "--checkpoint, --log, --plot and --regression do not apply");
+        goto agree;
+    }
+    if (multi && kinks.relu_at_zero) {
+        rc = cli_failf("train: --relu-grad-at-zero 1 does not apply to --multiclass yet: the set's networks take "
+                       "relu'(0) = 0, as PyTorch");
+        goto agree;
+    }
+    if (multi && strlen(save) >= 5 && !strcmp(save + strlen(save) - 5, ".json")) {
+        rc = cli_failf("--save %s: a model set is one safetensors file (not a JSON model file)", save);
+        goto agree;
+    }
     const char *named[] = {save, ckpt, log_path, plot_path}, *optn[] = {"--save", "--checkpoint", "--log", "--plot"};
     for (int i = 0; i < 4; i++)
-        if (named[i] && !strcmp(named[i], "-"))
-            return cli_failf("%s -: a file name is needed (training prints its report on standard output; "
-                             "/dev/stdout if you mean it)", optn[i]);
+        if (named[i] && !strcmp(named[i], "-")) {
+            rc = cli_failf("%s -: a file name is needed (training prints its report on standard output; "
+                           "/dev/stdout if you mean it)", optn[i]);
+            goto agree;
+        }
     if (o.patience) o.keep_best = 1;   /* early stopping ends with the best weights */
-    if ((o.patience || o.keep_best) && val <= 0) return cli_failf("train: --patience and --keep-best need a validation split (--val F)");
-    if (val > 0 && dopt.split == 1) return cli_failf("train: --val holds out part of the training data; do not train on the test split");
+    if ((o.patience || o.keep_best) && val <= 0) {
+        rc = cli_failf("train: --patience and --keep-best need a validation split (--val F)");
+        goto agree;
+    }
+    if (val > 0 && dopt.split == 1) {
+        rc = cli_failf("train: --val holds out part of the training data; do not train on the test split");
+        goto agree;
+    }
     if (threads > 0) {
         bp_set_threads((int)threads);
-        if (bp_threads() < threads)
+        if (bp_threads() < threads && rank == 0)
             fprintf(stderr, "backprop: warning: --threads %ld: the memory limit (ulimit -v) leaves room for the "
                             "matrix library's work buffers of %d thread%s only; training on %d\n",
                     threads, bp_threads(), bp_threads() == 1 ? "" : "s", bp_threads());
     }
-    char ckpt_buf[4096];
     if (!ckpt) {
         snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", save);
         ckpt = ckpt_buf;
     }
     /* resuming from the checkpoint that the run keeps writing is the usual way */
-    int resume_is_ckpt = resume && bp_same_file(resume, ckpt);
+    resume_is_ckpt = resume && bp_same_file(resume, ckpt);
     const cli_file files[] = {{"--data", dopt.data, 0}, {"--labels", dopt.labels, 0}, {"--model", model_json, 0},
                               {"--resume", resume_is_ckpt ? NULL : resume, 0}, {"--save", save, 1},
                               {"--log", log_path, 1}, {"--plot", plot_path, 1},
                               {ckpt == ckpt_buf ? "--checkpoint (by default SAVE.ckpt)" : "--checkpoint", ckpt, 1}};
-    if (cli_distinct(files, (int)(sizeof files / sizeof *files))) return EXIT_BAD;
+    if ((rc = cli_distinct(files, (int)(sizeof files / sizeof *files)))) goto agree;
 
     /* the network */
-    bp_net *net = NULL;
-    bp_model *model = NULL, *own = NULL;   /* own: --model F.json without --data, whose data is trained on */
-    bp_error err;
-    int rc = 0;
     if (!from_ckpt && dopt.regression && !loss_set) spec.loss = BP_LOSS_SQUARED;
     if (multi && !loss_set) spec.loss = BP_LOSS_BCE;   /* the binary networks' loss */
-    if (model_json && arch_opts)
-        return cli_failf("train: --model takes the architecture from the file: --hidden, --output, --loss, --reduction, "
-                         "--layout and --init do not apply");
+    if (model_json && arch_opts) {
+        rc = cli_failf("train: --model takes the architecture from the file: --hidden, --output, --loss, --reduction, "
+                       "--layout and --init do not apply");
+        goto agree;
+    }
     if (model_json) {
-        if (bp_model_read(model_json, dtype, &model, &err)) return cli_fail(&err);
-        if (bp_net_clone(bp_model_net(model), dtype, &net, &err)) { bp_model_free(model); return cli_fail(&err); }
+        bp_model *model = NULL;
+        if (bp_model_read(model_json, dtype, &model, &err)) { rc = cli_fail(&err); goto agree; }
+        if (bp_net_clone(bp_model_net(model), dtype, &net, &err)) { bp_model_free(model); rc = cli_fail(&err); goto agree; }
         if (dopt.data) bp_model_free(model);
         else own = model;
         if (bp_net_get_spec(net)->loss == BP_LOSS_NONE) {
-            bp_net_free(net);
-            bp_model_free(own);
-            return cli_failf("%s: no \"loss\": training needs one", model_json);
+            rc = cli_failf("%s: no \"loss\": training needs one", model_json);
+            goto agree;
         }
     } else if (from_ckpt) {
-        if (bp_net_new(&spec, dtype, &net, &err)) return cli_fail(&err);   /* the checkpoint's weights replace these */
+        if (bp_net_new(&spec, dtype, &net, &err)) { rc = cli_fail(&err); goto agree; }   /* the checkpoint's weights replace these */
     } else {
-        if (parse_arch(arch, &spec)) return EXIT_BAD;
+        if ((rc = parse_arch(arch, &spec))) goto agree;
         if (!output_set) output = spec.loss == BP_LOSS_CE ? BP_ACT_SOFTMAX : spec.loss == BP_LOSS_BCE ? BP_ACT_SIGMOID : BP_ACT_LINEAR;
         for (int l = 0; l < spec.nlayers; l++) {
             spec.layers[l].act = l == spec.nlayers - 1 ? output : hidden;
             spec.layers[l].bias = 1;
         }
         if (!init_set) init = hidden == BP_ACT_RELU ? BP_INIT_HE : BP_INIT_XAVIER;
-        if (bp_net_new(&spec, dtype, &net, &err)) return cli_failf("--arch/--loss/--output: %s", err.msg);
+        if (bp_net_new(&spec, dtype, &net, &err)) { rc = cli_failf("--arch/--loss/--output: %s", err.msg); goto agree; }
         bp_net_init(net, init, o.seed);
     }
-
     /* a network gradient descent cannot move (step units, the 0-1 loss) is refused before any data is read */
     if (bp_net_spec_trainable(bp_net_get_spec(net), &err)) {
         rc = cli_failf("%s: %s", model_json ? model_json : from_ckpt ? resume : "--hidden/--output/--loss", err.msg);
-        bp_net_free(net);
-        bp_model_free(own);
-        return rc;
+        goto agree;
     }
 
-    /* the data: shuffled once with the seed, split, standardised on the training part */
-    bp_dataset all = {0}, train = {0}, valid = {0};
-    bp_scaler scaler = {0};
+    /* the data (with --shard, this process's rows only): shuffled once with the seed, split, standardised on the
+     * training part */
+    if (o.shard) {
+        dopt.shard_index = rank;
+        dopt.shard_count = nproc;
+    }
     const char *ddesc = own ? model_json : data_describe(&dopt, DATA_TRAIN);
     if (own) {
-        if (bp_model_dataset(own, &all, &err)) { rc = cli_failf("%s: %s", model_json, err.msg); goto out; }
+        if (bp_model_dataset(own, &all, &err)) { rc = cli_failf("%s: %s", model_json, err.msg); goto agree; }
     } else if ((rc = data_load(&dopt, DATA_TRAIN, NULL, NULL, &all))) {
-        goto out;
+        goto agree;
     }
-    if (all.outputs == 0) { rc = cli_failf("%s: no targets to train on", ddesc); goto out; }
-    if (all.labels && all.n > 1) {
+    if (all.outputs == 0) { rc = cli_failf("%s: no targets to train on", ddesc); goto agree; }
+    if (all.labels && all.n > 1 && rank == 0 && !o.shard) {   /* a shard is not the data */
         int one = 1;
         for (int i = 1; i < all.n && one; i++) one = all.labels[i] == all.labels[0];
         if (one)
             fprintf(stderr, "backprop: warning: %s: every sample has the label %d: with one class there is nothing to "
                             "tell apart (is --label-col right?)\n", ddesc, all.labels[0]);
     }
-    if (multi) {   /* the data's own split and scaling, then the set */
+    if (multi) {   /* the data's own split and scaling, then the set (one process: refused under mpirun) */
         rc = train_multiclass(&spec, dtype, init, scheme, &o, &dopt, &all, val, standardize, save, quiet);
         goto out;
     }
@@ -595,32 +832,21 @@ int cmd_train(int argc, char **argv)
     }
     if (val > 0) {
         bp_dataset_shuffle(&all, o.seed);
-        if (bp_dataset_split(&all, val, &train, &valid, &err)) { rc = cli_fail(&err); goto out; }
+        if (bp_dataset_split(&all, val, &train, &valid, &err)) { rc = cli_fail(&err); goto agree; }
         if (valid.n == 0) {
-            rc = cli_failf("--val %g of %d samples leaves no validation samples", val, all.n);
-            goto out;
+            rc = cli_failf("--val %g of %d samples leaves no validation samples%s", val, all.n,
+                           o.shard ? " in this process's shard" : "");
+            goto agree;
         }
         bp_dataset_free(&all);
     } else {
         train = all;
         memset(&all, 0, sizeof all);
     }
-    /* the inputs' scaling, recorded in the model so that eval and predict apply it to the data as the user
-     * has it: CSV features standardised; IDX pixels divided by 255 (the loader did it) */
-    if (own) {
-        /* the file's data is already as the network sees it (bp_model_dataset): its scaler stays the model's */
-    } else if (data_is_csv(&dopt)) {
-        if (standardize && (bp_scaler_fit(&scaler, &train, &err) || bp_scaler_apply(&scaler, &train, &err) ||
-                            (valid.n && bp_scaler_apply(&scaler, &valid, &err)))) { rc = cli_fail(&err); goto out; }
-    } else {
-        scaler.divide = 255;
-    }
-    if (!own) bp_scaler_note_range(&scaler, &train);
-    const bp_scaler *scaler_out = own ? bp_model_scaler(own) : scaler.features ? &scaler : NULL;
     if (train.features != bp_net_get_spec(net)->inputs) {
-        rc = cli_failf("%s: the data has %d features, the network %d inputs", ddesc,
-                       train.features, bp_net_get_spec(net)->inputs);
-        goto out;
+        rc = cli_failf("%s: the data has %d features, the network %d inputs", ddesc, train.features,
+                       bp_net_get_spec(net)->inputs);
+        goto agree;
     }
     if (train.outputs != bp_net_outputs(net)) {
         if (train.nclasses)
@@ -632,24 +858,54 @@ int cmd_train(int argc, char **argv)
             rc = cli_failf("%s: the data has %d target column%s, the network %d output%s",
                            ddesc, train.outputs, train.outputs == 1 ? "" : "s", bp_net_outputs(net),
                            bp_net_outputs(net) == 1 ? "" : "s");
-        goto out;
+        goto agree;
     }
+    rc = agreed(mpi, rc);   /* every process has its data: from here on they work in step */
+    if (rc) goto out;
+
+    /* the inputs' scaling, recorded in the model so that eval and predict apply it to the data as the user
+     * has it: CSV features standardised (with --shard, on the rows of every process); IDX pixels divided by 255
+     * (the loader did it) */
+    const bp_reducer *shards = o.shard ? o.reducer : NULL;
+    if (own) {
+        /* the file's data is already as the network sees it (bp_model_dataset): its scaler stays the model's */
+    } else if (data_is_csv(&dopt)) {
+        if (standardize && (bp_scaler_fit_shards(&scaler, &train, shards, &err) || bp_scaler_apply(&scaler, &train, &err) ||
+                            (valid.n && bp_scaler_apply(&scaler, &valid, &err)))) { rc = cli_fail(&err); goto agree; }
+    } else {
+        scaler.divide = 255;
+    }
+    if (!own && bp_scaler_note_range_shards(&scaler, &train, shards, &err)) { rc = cli_fail(&err); goto agree; }
+    scaler_out = own ? bp_model_scaler(own) : scaler.features ? &scaler : NULL;
     /* the classes' names (a CSV's label names, a named dataset's) go into the model */
     if (train.class_names && bp_net_set_class_names(net, train.class_names, train.nclasses, &err)) {
         rc = cli_failf("%s: %s", ddesc, err.msg);
-        goto out;
+        goto agree;
     }
 
     /* train */
-    progress pr = {isatty(STDOUT_FILENO), quiet, 0};
+    /* under mpirun, standard output is a pseudo-terminal whatever mpirun's is: one line per epoch */
+    progress pr = {!mpi && isatty(STDOUT_FILENO), quiet, 0, NULL};
+    epoch_saver saver = {ckpt, NULL, nproc, 0, 0};
     o.on_batch = on_batch;
     o.on_epoch = on_epoch;
     o.user = &pr;
     o.stop = &g_stop;
-    bp_trainer *t = NULL;
+    if (mpi && rank == 0) {   /* a checkpoint after every epoch: a run of many processes may lose one */
+        saver.scaler = scaler_out;
+        pr.saver = &saver;
+        o.on_checkpoint = save_each_epoch;
+    }
     bp_net_set_kinks(net, &kinks);
-    if (bp_trainer_new(net, &o, &t, &err)) { rc = cli_fail(&err); goto out; }
-    if (resume && bp_trainer_load(t, resume, &err)) { rc = cli_fail(&err); goto out_t; }
+    if (bp_trainer_new(net, &o, &t, &err)) { rc = cli_fail(&err); goto agree; }
+    if (resume && bp_trainer_load(t, resume, &err)) { rc = cli_fail(&err); goto agree; }
+    if (resume && mpi) saver.epoch = bp_trainer_history(t, &(const bp_epoch_stats *){0});
+    if (rank == 0) set_gone_msg(resume ? resume : ckpt, resume ? saver.epoch : 0, nproc);   /* the others leave silently */
+agree:
+    rc = agreed(mpi, rc);
+    if (rc) goto out;
+    double rows[2] = {train.n, valid.n};   /* with --shard, each process has its own */
+    if (o.shard && o.reducer->allreduce(o.reducer->ctx, rows, 2, BP_REDUCE_SUM, &err)) { rc = cli_fail(&err); goto out; }
     if (!quiet) {
         const bp_net_spec *s = bp_net_get_spec(net);
         printf("training %d", s->inputs);
@@ -658,13 +914,28 @@ int cmd_train(int argc, char **argv)
         printf(": %s hidden, %s output, %s loss%s\n", s->nlayers > 1 ? bp_act_name(s->layers[0].act) : "no",
                bp_act_name(s->layers[s->nlayers - 1].act), bp_loss_name(s->loss),
                kinks.relu_at_zero ? ", relu'(0) = 1" : "");
-        printf("  on %d sample%s%s, %s, batch %d, lr %g, %d epoch%s%s\n", train.n, train.n == 1 ? "" : "s",
-               valid.n ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch, o.lr, o.epochs,
+        printf("  on %.0f sample%s%s, %s, batch %d, lr %g, %d epoch%s%s\n", rows[0], rows[0] == 1 ? "" : "s",
+               rows[1] ? " (+ validation)" : "", bp_optimizer_name(o.optimizer), o.batch, o.lr, o.epochs,
                o.epochs == 1 ? "" : "s", resume ? ", resumed" : "");
+        if (mpi)
+            printf("  data-parallel on %d processes (MPI): %s\n", nproc,
+                   o.shard ? "each trains on its own rows (--shard)" : "each computes its share of every batch");
         fflush(stdout);
     }
-    signal(SIGINT, on_sigint);
+    if (mpi) {
+        signal(SIGINT, on_stop_mpi);
+        signal(SIGTERM, on_stop_mpi);
+        signal(SIGALRM, on_gone_timer);
+    } else {
+        signal(SIGINT, on_sigint);
+    }
     bp_status st = bp_trainer_run(t, &train, valid.n ? &valid : NULL, &err);
+    if (mpi) {   /* every process is here: the run ended by itself, no timer speaks for it */
+        g_run_over = 1;
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
+        signal(SIGTERM, SIG_DFL);
+    }
     signal(SIGINT, SIG_DFL);
     if (!quiet && pr.tty) {   /* end the bar's line before any message */
         printf("\r\033[K");
@@ -672,44 +943,29 @@ int cmd_train(int argc, char **argv)
     }
     if (st == BP_E_INTERRUPTED) {
         bp_error e2;
-        if (bp_trainer_save(t, scaler_out, ckpt, &e2)) rc = cli_fail(&e2);
+        if (rank != 0) rc = 130;
+        else if (bp_trainer_save(t, scaler_out, ckpt, &e2)) rc = cli_fail(&e2);
         else {
-            fprintf(stderr, "backprop: %s; checkpoint saved to %s (continue with --resume %s)\n", err.msg, ckpt, ckpt);
+            char how[64] = "";
+            if (mpi) snprintf(how, sizeof how, "mpirun -np %d backprop train ", nproc);
+            fprintf(stderr, "backprop: %s; checkpoint saved to %s (continue with %s--resume %s)\n", err.msg, ckpt, how,
+                    ckpt);
             rc = 130;
         }
-        goto out_t;
+        goto out;
     }
     if (st == BP_E_DIVERGED) {
-        fprintf(stderr, "backprop: %s\n", err.msg);
+        if (rank == 0) fprintf(stderr, "backprop: %s\n", err.msg);
         rc = EXIT_WRONG;
     } else if (st) {
-        rc = cli_fail(&err);
-        goto out_t;
+        rc = cli_fail(&err);   /* the same error on every process: process 0 prints it */
+        goto out;
     }
-    const bp_epoch_stats *h;
-    int nh = bp_trainer_history(t, &h);
-    int classifier = train.nclasses > 0 && train.labels;   /* the library's rule: accuracy needs class labels */
-    if (log_path && nh && bp_log_csv(h, nh, classifier, log_path, &err)) { rc = cli_fail(&err); goto out_t; }
-    if (plot_path && nh && bp_plot_svg(h, nh, plot_path, &err)) { rc = cli_fail(&err); goto out_t; }
-    if (save_model(net, scaler_out, save, &err)) { rc = cli_fail(&err); goto out_t; }
-    if (!quiet) {
-        double secs = 0;
-        for (int i = 0; i < nh; i++) secs += h[i].seconds;
-        printf("stopped after %d epoch%s: %s; %.2f s training, %.2f s per epoch\n", nh, nh == 1 ? "" : "s",
-               bp_trainer_stop_reason(t), secs, nh ? secs / nh : 0);
-        if (o.keep_best && nh) {   /* the trainer keeps the first epoch of the lowest validation loss */
-            int b = 0;
-            for (int i = 1; i < nh; i++)
-                if (h[i].val_loss < h[b].val_loss) b = i;
-            printf("kept the weights of epoch %d, the best validation loss (%.4f)\n", h[b].epoch, h[b].val_loss);
-        }
-        printf("%s model saved to %s\n", st == BP_E_DIVERGED ? "last good" : "trained", save);
-    }
-    if (st == BP_OK && resume_is_ckpt && unlink(ckpt) == 0 && !quiet)
-        printf("checkpoint %s removed: the run it belonged to is complete\n", ckpt);
-out_t:
-    bp_trainer_free(t);
+    if (rank == 0) rc = finish_run(t, net, &o, scaler_out, classifier_data(&train), save, log_path, plot_path, quiet,
+                                   st, resume_is_ckpt || (mpi && st == BP_OK) ? ckpt : NULL, resume_is_ckpt);
+    rc = agreed(mpi, rc);
 out:
+    bp_trainer_free(t);
     bp_dataset_free(&all);
     bp_dataset_free(&train);
     bp_dataset_free(&valid);

@@ -180,12 +180,12 @@ int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const
     if (purpose == DATA_EVAL && o->no_labels) return cli_failf("--no-labels: eval needs the targets");
 
     if (src == SRC_NAMED) {
-        st = bp_dataset_named(o->data, split_of(o, purpose), d, &err);
+        st = bp_dataset_named_shard(o->data, split_of(o, purpose), o->shard_index, o->shard_count, d, &err);
         if (st == BP_E_VALUE) return cli_failf("%s; no file of that name either", err.msg);
     } else if (src == SRC_IDX) {
         if (purpose == DATA_EVAL && !o->labels)
             return cli_failf("%s: IDX images need their labels for eval: give --labels FILE", o->data);
-        st = bp_idx_load(o->data, o->labels, d, &err);
+        st = bp_idx_load_shard(o->data, o->labels, o->shard_index, o->shard_count, d, &err);
     } else {
         bp_csv_options co;
         bp_csv_options_init(&co);
@@ -194,6 +194,8 @@ int data_load(const data_opts *o, data_purpose purpose, const bp_net *net, const
         co.label_name = o->label_name;
         co.ntargets = o->targets;
         co.delim = o->delim;
+        co.shard_index = o->shard_index;
+        co.shard_count = o->shard_count;
         const char *const *names = net ? bp_net_class_names(net) : NULL;
         if (o->no_labels) {
             co.target = BP_CSV_UNLABELED;

@@ -67,6 +67,7 @@ typedef struct data_opts {
     bp_csv_header header;
     int regression, targets, no_labels;
     int split;            /* -1 unset (default per purpose), 0 train, 1 test */
+    int shard_index, shard_count;   /* train --shard: keep rows i % count == index (count <= 1: all) */
 } data_opts;
 
 void data_opts_init(data_opts *o);

@@ -27,7 +27,8 @@ static const char USAGE[] =
     "  expr \"EXPR\"      value, gradient or Jacobian of any expression; its computation graph\n"
     "  check FILE F...  is a formula (ASCII or the notes' LaTeX) right for every input?\n"
     "                   (--jacobian Q --wrt P: dQ/dP for one sample)\n"
-    "  train            train a network on a dataset (CSV, IDX, fashion-mnist) and save it\n"
+    "  train            train a network on a dataset (CSV, IDX, fashion-mnist) and save it;\n"
+    "                   under mpirun -np N, one model on N processes (data-parallel)\n"
     "  eval MODEL       loss, accuracy, per-class accuracy, confusion matrix (or MSE/MAE)\n"
     "  predict MODEL    outputs, or class and probability, per row\n"
     "  convert IN OUT   between a JSON model file and a safetensors model\n"
@@ -39,22 +40,25 @@ static const char USAGE[] =
     "Run `backprop COMMAND --help` for the options of a command; `man backprop` for the manual.\n"
     "  --version        print the version and the kernel of the f32 training products\n";
 
-int cli_fail(const bp_error *err)
-{
-    fprintf(stderr, "backprop: %s\n", err->msg);
-    return EXIT_BAD;
-}
+/* The last error message, and whether it is printed (not by the processes
+ * of an MPI run other than the first: cli_errors_silent). */
+static char last_error[BP_ERROR_MAX + 256];
+static int errors_silent;
+
+void cli_errors_silent(int on) { errors_silent = on; }
+const char *cli_last_error(void) { return last_error; }
 
 int cli_failf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("backprop: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    if (!errors_silent) fprintf(stderr, "backprop: %s\n", last_error);
     return EXIT_BAD;
 }
+
+int cli_fail(const bp_error *err) { return cli_failf("%s", err->msg); }
 
 int cli_bad_option(const char *cmd, char **argv)
 {
@@ -182,6 +186,13 @@ int main(int argc, char **argv)
         printf("f32 training products: %s%s\n", k,
                !strcmp(k, "blas") ? " (OpenBLAS)" : !strcmp(k, "ref") ? " (the portable C kernel)" : " (own micro-kernel)");
         return finish(0);
+    }
+    int rank = 0, procs = bp_mpi_launched(&rank);
+    if (procs > 1 && strcmp(cmd, "train") != 0) {   /* N copies of the same report help no one */
+        if (rank == 0)
+            fprintf(stderr, "backprop: %s: started by mpirun as %d processes: only train runs on several processes "
+                            "(data-parallel); run %s as one process, without mpirun\n", cmd, procs, cmd);
+        return EXIT_BAD;
     }
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
         if (!strcmp(cmd, cmds[i].name)) return finish(cmds[i].fn(argc - 1, argv + 1));

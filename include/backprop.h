@@ -928,6 +928,12 @@ typedef struct bp_csv_options {
     char delim;      /* field separator; 0: detected from the first rows
                         (tab, ';' or ',': the first that splits every one of
                         them into the same number of fields, at least 2)    */
+    int shard_index, shard_count; /* shard_count > 1: keep only the rows i
+                        (data rows from 0, in file order) with i %
+                        shard_count == shard_index (one process's share of
+                        the data, bp_train_options.shard); the classes are
+                        still those of every row.  A shard without rows is
+                        an error.  0 or 1: every row                        */
 } bp_csv_options;
 
 /* The defaults: header auto-detected, classification, label in the last
@@ -963,6 +969,13 @@ BP_API bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dat
  * image/label count mismatch. */
 BP_API bp_status bp_idx_load(const char *images_path, const char *labels_path, bp_dataset *out,
                       bp_error *err);
+/* bp_idx_load keeping only the images i (from 0) with i % shard_count ==
+ * shard_index: one process's share of the data (bp_train_options.shard).
+ * The whole file is still read and checked, but only the kept images are
+ * stored; the classes are those of every label.  A share without images is
+ * an error.  shard_count <= 1: every image. */
+BP_API bp_status bp_idx_load_shard(const char *images_path, const char *labels_path, int shard_index,
+                                   int shard_count, bp_dataset *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Named datasets                                                            */
@@ -975,6 +988,9 @@ BP_API bp_status bp_idx_load(const char *images_path, const char *labels_path, b
  * dataset-fashion-mnist).  test_split != 0 selects the test (t10k) split.
  * Labels must be 0..9. */
 BP_API bp_status bp_dataset_named(const char *name, int test_split, bp_dataset *out, bp_error *err);
+/* bp_dataset_named keeping one share of the rows, as bp_idx_load_shard. */
+BP_API bp_status bp_dataset_named_shard(const char *name, int test_split, int shard_index, int shard_count,
+                                        bp_dataset *out, bp_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Input scaling                                                             */
@@ -1010,6 +1026,15 @@ BP_API bp_status bp_scaler_apply(const bp_scaler *s, bp_dataset *d, bp_error *er
 /* Record the range of d's x (already scaled) in s->lo, s->hi (s->features is
  * set to d's features if it was 0). */
 BP_API void bp_scaler_note_range(bp_scaler *s, const bp_dataset *d);
+typedef struct bp_reducer bp_reducer;   /* see "data-parallel training" below */
+/* The two above for data split over the processes of a data-parallel run
+ * (bp_train_options.shard), each process passing its own rows (possibly
+ * none) and the run's reducer: the mean, standard deviation and range of the
+ * rows of all processes, the same on every process (collective: every
+ * process calls them; errors are agreed). R NULL: bp_scaler_fit and
+ * bp_scaler_note_range. */
+BP_API bp_status bp_scaler_fit_shards(bp_scaler *s, const bp_dataset *d, const bp_reducer *R, bp_error *err);
+BP_API bp_status bp_scaler_note_range_shards(bp_scaler *s, const bp_dataset *d, const bp_reducer *R, bp_error *err);
 /* Is d's x (already scaled) in the range of the training inputs?  1 when the
  * range is known and d's lies far from it: reaching beyond it by more than the
  * training range's width, or spread over less than 1/100 of it (data scaled
@@ -1105,6 +1130,54 @@ typedef struct bp_batch_progress {
     double seconds;        /* training time of the epoch so far               */
 } bp_batch_progress;
 
+/* ---- data-parallel training: one model, N processes ----------------------
+ *
+ * With a reducer in its options, the trainer trains one model on N
+ * processes: each process computes the gradient of its share of every
+ * mini-batch, the shares' gradients are summed across the processes, and
+ * every process applies the same update to its copy of the network, so that
+ * all copies hold the same bits after every step.  The library knows no
+ * transport: it reaches the other processes only through these functions.
+ * bp_mpi_reducer (below) gives one over MPI; any other (threads, a GPU
+ * library's collectives) can be written against this interface.
+ *
+ * Every process makes the same calls, in the same order, with the same sizes.
+ * The fused step calls start() for each layer's gradient block (its weights,
+ * then its bias, contiguous) as soon as the backward pass has finished it,
+ * from the last layer to the first, so that the sums travel while the layers
+ * below are still being computed; progress() between the products; the
+ * trainer then calls wait() before the update. */
+typedef enum bp_reduce_op { BP_REDUCE_SUM = 0, BP_REDUCE_MAX } bp_reduce_op;
+
+typedef struct bp_reducer {
+    int rank, size;   /* this process (0 .. size - 1) among size processes     */
+    void *ctx;        /* passed to every function below                      */
+    /* Begin summing the n elements of dtype dt at buf, in place, over the
+     * processes; may return before the sum is complete (buf is left alone
+     * until wait()).  slot (0 .. BP_MAX_LAYERS - 1, the layer) names the
+     * buffer: a slot always comes with the same buf and n, so a binding may
+     * set up each slot's transfer once and reuse it every step.  The result
+     * must be the same bits on every process, and the same in every run with
+     * the same inputs and number of processes. */
+    bp_status (*start)(void *ctx, int slot, void *buf, size_t n, bp_dtype dt, bp_error *err);
+    /* Let begun sums advance (may be NULL): called between the products of
+     * the backward pass, for transports that move data only when called. */
+    void (*progress)(void *ctx);
+    /* Wait until every begun sum is complete. */
+    bp_status (*wait)(void *ctx, bp_error *err);
+    /* Reduce n doubles in place over the processes, blocking: every process
+     * receives the same bits (sums in rank order). */
+    bp_status (*allreduce)(void *ctx, double *v, int n, bp_reduce_op op, bp_error *err);
+    /* Agree on an outcome, blocking: every process passes its status (and
+     * err's message when it is not BP_OK); returns BP_OK when every process
+     * passed BP_OK, else the status of the lowest process that failed, whose
+     * err is then copied into *err on every process (its message prefixed
+     * with "process R: " when R is not 0). */
+    bp_status (*agree)(void *ctx, bp_status st, bp_error *err);
+} bp_reducer;
+
+typedef struct bp_trainer bp_trainer;
+
 typedef struct bp_train_options {
     int epochs;              /* maximum number of epochs (default 10)           */
     int batch;               /* samples per step; 1 = online; >= n = full batch (default 32) */
@@ -1125,7 +1198,33 @@ typedef struct bp_train_options {
                                 after the current batch with BP_E_INTERRUPTED     */
     void (*on_batch)(void *user, const bp_batch_progress *p);
     void (*on_epoch)(void *user, const bp_epoch_stats *s);
+    /* At the end of every epoch, once the trainer's state is complete (the
+     * stop rules applied): a checkpoint written here (bp_trainer_save)
+     * resumes exactly. May be NULL. */
+    void (*on_checkpoint)(void *user, const bp_trainer *t);
     void *user;
+    /* Data-parallel training (see bp_reducer above); NULL: this process alone.
+     * By default every process is given the same dataset and takes its share
+     * of each batch from the one permutation of the epoch: batch b's rows
+     * perm[b B .. b B + m) are cut into size contiguous shares, process r
+     * taking [m r / size, m (r + 1) / size); the loss's mean divides by m, so
+     * the summed gradient is the one-process gradient of the batch (to
+     * rounding: the shares are summed, not the rows).  The per-batch loss,
+     * accuracy, validation numbers and the stop flag are reduced over the
+     * processes, so every process takes the same decisions (a stop flag set
+     * on any process stops them all after the next step, where they agree
+     * on it); the validation set is evaluated in shares too.  Errors are
+     * agreed: every process returns the same status and message. */
+    const bp_reducer *reducer;
+    /* With a reducer: each process was given only its own rows (its shard)
+     * and shuffles within them; an epoch has ceil(n / batch) steps (n the
+     * rows of all processes) and step b takes rows [b n_r / steps, (b + 1)
+     * n_r / steps) of process r's permutation.  The run then sees other
+     * batches than one process would. */
+    int shard;
+    /* With a reducer: after every step, compare a CRC-32 of the parameters
+     * over the processes and stop with BP_E_VALUE if they differ. */
+    int check_replicas;
 } bp_train_options;
 
 /* The defaults above. */
@@ -1179,6 +1278,53 @@ BP_API bp_status bp_checkpoint_kinks(const char *path, bp_kinks *kinks, bp_error
 /* Restore a checkpoint written by bp_trainer_save into a trainer created for
  * the same network shape and options. */
 BP_API bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err);
+/* Optimizer steps taken so far in the run (a resumed run counts those before
+ * its checkpoint). */
+BP_API long bp_trainer_steps(const bp_trainer *t);
+
+/* ---- MPI: a bp_reducer over Open MPI ------------------------------------
+ *
+ * `mpirun -np N prog` starts N processes; each calls bp_mpi_init, gives
+ * bp_mpi_reducer to its trainer (bp_train_options.reducer) and
+ * bp_mpi_finalize at the end.  The gradients of each layer are summed with
+ * MPI's nonblocking allreduce (persistent requests, made once per layer, when
+ * the MPI library has them: no allocation per step), in place; the small
+ * reductions (losses, counts, flags) gather every process's numbers and add
+ * them in rank order, so their bits do not depend on MPI's algorithm. When
+ * MPI allows it (MPI_THREAD_SERIALIZED), a thread of the handle keeps the
+ * begun sums moving while the backward pass computes (MPI moves data only
+ * inside its calls); BP_MPI_PROGRESS_THREAD=0 in the environment turns it
+ * off. Built
+ * only when CMake found MPI; otherwise the functions below exist, bp_mpi_init
+ * fails with BP_E_ARG saying how to enable it, and the others do nothing. */
+typedef struct bp_mpi bp_mpi;
+/* 1 when the library was built with MPI, else 0. */
+BP_API int bp_mpi_available(void);
+/* How many processes an MPI launcher (mpirun, mpiexec) started this process
+ * among, read from its environment (Open MPI's OMPI_COMM_WORLD_SIZE, the PMI
+ * of MPICH and Slurm: PMI_SIZE), and this process's rank into *rank (may be
+ * NULL); 0 when not started by one.  Needs no MPI: a program built without it
+ * can still tell that it was started under mpirun. */
+BP_API int bp_mpi_launched(int *rank);
+/* Initialise MPI once per process (MPI_Init_thread; argc and argv as main's,
+ * may be NULL) and make the handle over MPI_COMM_WORLD, owned by the caller
+ * (bp_mpi_finalize). */
+BP_API bp_status bp_mpi_init(int *argc, char ***argv, bp_mpi **out, bp_error *err);
+BP_API int bp_mpi_rank(const bp_mpi *m);
+BP_API int bp_mpi_size(const bp_mpi *m);
+/* The reducer over MPI (owned by the handle, valid until bp_mpi_finalize). */
+BP_API const bp_reducer *bp_mpi_reducer(bp_mpi *m);
+/* Seconds spent since bp_mpi_init inside the gradient sums' start() and
+ * progress() calls (*calls), blocked in wait() (*waiting) and in the small
+ * blocking reductions and agreements (*small: a step's loss, counts and
+ * flags), and how many gradient sums were started (*sums); any pointer may
+ * be NULL. */
+BP_API void bp_mpi_times(const bp_mpi *m, double *calls, double *waiting, double *small, long *sums);
+/* Stop every process of the run now (MPI_Abort) with exit status code; for a
+ * failure the other processes cannot know of. Does not return. */
+BP_API void bp_mpi_abort(bp_mpi *m, int code);
+/* Finalize MPI and free the handle (NULL: nothing). Every process calls it. */
+BP_API void bp_mpi_finalize(bp_mpi *m);
 
 /* ------------------------------------------------------------------------ */
 /* Evaluation                                                                */

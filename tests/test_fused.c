@@ -129,7 +129,7 @@ static void by_rows(bp_layout layout, bp_act hidden, bp_act out, bp_loss loss, i
     CHECK(bp_net_backprop(net, &x, &y, 0, &lg, &err) == BP_OK, "graph: %s", err.msg);
     memcpy(gg, bp_net_grads(net), n * sizeof(float));
     memset(bp_net_grads(net), 0x7f, n * sizeof(float));
-    CHECK(bp_fused_backprop_rows(net, pool, F, rows, M, &y, &lr, &err) == BP_OK, "rows: %s", err.msg);
+    CHECK(bp_fused_backprop_rows(net, pool, F, rows, M, &y, &lr, NULL, &err) == BP_OK, "rows: %s", err.msg);
     CHECK(ld == lr && !memcmp(gd, bp_net_grads(net), n * sizeof(float)),
           "layout %d act %d/%d: the batch by rows differs from the gathered batch (loss %.9g vs %.9g)", layout, hidden,
           out, lr, ld);

@@ -533,6 +533,8 @@ bp_status bp_csv_load(const char *path, const bp_csv_options *opt, bp_dataset *o
         out->y = r.t;
         r.t = NULL;
     }
+    /* one process's share: the classes were found over every row above */
+    if (!st && (st = bp_dataset_keep_shard(out, opt->shard_index, opt->shard_count, path, err))) bp_dataset_free(out);
 done:
     free(rd.f);
     free(r.x);

@@ -111,38 +111,56 @@ bp_status bp_dataset_one_hot(bp_dataset *d, int k, bp_error *err)
 /* Standardisation                                                           */
 /* ------------------------------------------------------------------------ */
 
-bp_status bp_scaler_fit(bp_scaler *s, const bp_dataset *d, bp_error *err)
+/* The standardisation of d's x, or (with R) of the rows of every process of
+ * R, each passing its own: the sums of the two passes are reduced over the
+ * processes (in rank order, the same bits on every process). */
+static bp_status scaler_fit(bp_scaler *s, const bp_dataset *d, const bp_reducer *R, bp_error *err)
 {
     memset(s, 0, sizeof *s);
-    if (d->n < 1 || d->features < 1)
-        return bp_err(err, BP_E_ARG, "cannot fit a scaler to an empty dataset");
     int f = d->features;
+    if ((d->n < 1 && !R) || f < 1) return bp_err(err, BP_E_ARG, "cannot fit a scaler to an empty dataset");
     double *sum = bp_calloc((size_t)f * 2, sizeof(double), err);
     s->mean = bp_malloc((size_t)f * sizeof(float), err);
     s->std = bp_malloc((size_t)f * sizeof(float), err);
-    if (!sum || !s->mean || !s->std) {
+    bp_status st = !sum || !s->mean || !s->std ? BP_E_NOMEM : BP_OK;
+    if (R) st = R->agree(R->ctx, st, err);   /* every process is here before the first sum */
+    if (st) {
         free(sum);
         bp_scaler_free(s);
-        return BP_E_NOMEM;
+        return st;
     }
-    double *mean = sum, *var = sum + f;
+    double *mean = sum, *var = sum + f, n = d->n;
     /* two passes (mean, then squared deviations): exact 0 for a constant column */
     for (int i = 0; i < d->n; i++)
         for (int j = 0; j < f; j++) mean[j] += d->x[(size_t)i * f + j];
-    for (int j = 0; j < f; j++) mean[j] /= d->n;
+    if (R && ((st = R->allreduce(R->ctx, mean, f, BP_REDUCE_SUM, err)) ||
+              (st = R->allreduce(R->ctx, &n, 1, BP_REDUCE_SUM, err))))
+        goto done;
+    if (n < 1) { st = bp_err(err, BP_E_ARG, "cannot fit a scaler to an empty dataset"); goto done; }
+    for (int j = 0; j < f; j++) mean[j] /= n;
     for (int i = 0; i < d->n; i++)
         for (int j = 0; j < f; j++) {
             double dv = d->x[(size_t)i * f + j] - mean[j];
             var[j] += dv * dv;
         }
+    if (R && (st = R->allreduce(R->ctx, var, f, BP_REDUCE_SUM, err))) goto done;
     for (int j = 0; j < f; j++) {
-        double sd = sqrt(var[j] / d->n);
+        double sd = sqrt(var[j] / n);
         s->mean[j] = (float)mean[j];
         s->std[j] = sd > 1e-12 ? (float)sd : 1.0f;   /* constant column: leave it centred */
     }
     s->features = f;
+done:
     free(sum);
-    return BP_OK;
+    if (st) bp_scaler_free(s);
+    return st;
+}
+
+bp_status bp_scaler_fit(bp_scaler *s, const bp_dataset *d, bp_error *err) { return scaler_fit(s, d, NULL, err); }
+
+bp_status bp_scaler_fit_shards(bp_scaler *s, const bp_dataset *d, const bp_reducer *R, bp_error *err)
+{
+    return scaler_fit(s, d, R, err);
 }
 
 bp_status bp_scaler_apply_to(const bp_scaler *s, bp_dataset *d, int skip_divide, bp_error *err)
@@ -185,6 +203,20 @@ void bp_scaler_note_range(bp_scaler *s, const bp_dataset *d)
     s->hi = (float)hi;
 }
 
+bp_status bp_scaler_note_range_shards(bp_scaler *s, const bp_dataset *d, const bp_reducer *R, bp_error *err)
+{
+    double v[2];
+    x_range(d, &v[1], &v[0]);
+    v[1] = d->n > 0 ? -v[1] : -INFINITY;   /* a process without rows has no say */
+    v[0] = d->n > 0 ? v[0] : -INFINITY;
+    bp_status st = R ? R->allreduce(R->ctx, v, 2, BP_REDUCE_MAX, err) : BP_OK;
+    if (st) return st;
+    if (!s->features) s->features = d->features;
+    s->lo = (float)-v[1];
+    s->hi = (float)v[0];
+    return BP_OK;
+}
+
 int bp_scaler_check(const bp_scaler *s, const bp_dataset *d, double *lo, double *hi)
 {
     x_range(d, lo, hi);
@@ -204,6 +236,24 @@ void bp_scaler_free(bp_scaler *s)
 /* ------------------------------------------------------------------------ */
 /* Shuffling, splitting, subsets                                             */
 /* ------------------------------------------------------------------------ */
+
+bp_status bp_dataset_keep_shard(bp_dataset *d, int index, int count, const char *path, bp_error *err)
+{
+    if (count <= 1) return BP_OK;
+    if (index < 0 || index >= count) return bp_err(err, BP_E_ARG, "%s: share %d of %d does not exist", path, index, count);
+    if (d->n <= index)
+        return bp_err(err, BP_E_VALUE, "%s: %d row%s for %d processes: each needs one at least (use at most %d)", path,
+                      d->n, d->n == 1 ? "" : "s", count, d->n);
+    int kept = 0;
+    size_t F = (size_t)d->features, K = (size_t)d->outputs;
+    for (int i = index; i < d->n; i += count, kept++) {   /* row i moves down to row kept <= i */
+        memmove(d->x + kept * F, d->x + (size_t)i * F, F * sizeof *d->x);
+        if (d->y) memmove(d->y + kept * K, d->y + (size_t)i * K, K * sizeof *d->y);
+        if (d->labels) d->labels[kept] = d->labels[i];
+    }
+    d->n = kept;
+    return BP_OK;
+}
 
 /* Uniform integer in 0..bound-1 (bound >= 1). */
 static int rng_below(bp_rng *r, int bound)

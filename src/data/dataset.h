@@ -13,6 +13,11 @@
  * sets outputs and nclasses to k. */
 bp_status bp_dataset_one_hot(bp_dataset *d, int k, bp_error *err);
 
+/* Keep only the rows i of d with i % count == index (count > 1), in place:
+ * one process's share of the data. BP_E_VALUE when none is left (named
+ * `path` in the message). */
+bp_status bp_dataset_keep_shard(bp_dataset *d, int index, int count, const char *path, bp_error *err);
+
 /* d->class_names = a copy of the k names, kept in d->names_owned (freed with
  * d; any earlier names replaced). */
 bp_status bp_dataset_set_names(bp_dataset *d, const char *const *names, int k, bp_error *err);

@@ -114,28 +114,44 @@ static bp_status idx_expect_end(idx_file *in, const char *what, bp_error *err)
     return BP_OK;
 }
 
-/* Pixels: n x features bytes -> x (n x features floats in [0, 1]).  x grows as
- * data arrives, so a lying header on a short file cannot force a huge
- * allocation before the truncation is seen. */
-static bp_status idx_pixels(idx_file *in, int n, int features, float **xout, bp_error *err)
+/* The rows of n that share si of sc keeps (i % sc == si; sc <= 1: all). */
+static size_t shard_rows(int n, int si, int sc) { return sc <= 1 ? (size_t)n : n > si ? (size_t)(n - si - 1) / sc + 1 : 0; }
+
+/* Pixels: n x features bytes -> x (the kept rows x features floats in [0,
+ * 1]; rows i with i % sc == si when sc > 1).  x grows as data arrives, so a
+ * lying header on a short file cannot force a huge allocation before the
+ * truncation is seen. */
+static bp_status idx_pixels(idx_file *in, int n, int features, int si, int sc, float **xout, bp_error *err)
 {
-    size_t total = (size_t)n * features, done = 0, cap = 0;
+    size_t total = (size_t)n * features, done = 0, cap = 0, kept = 0, own = shard_rows(n, si, sc) * features;
     float *x = NULL;
     unsigned char chunk[1 << 16];
     bp_status st = BP_OK;
     while (done < total) {
         size_t want = total - done < sizeof chunk ? total - done : sizeof chunk, got;
         if ((st = idx_read(in, chunk, want, &got, err))) goto fail;
-        if (done + got > cap) {
+        size_t need = kept + got < own ? kept + got : own;
+        if (need > cap) {
             size_t ncap = cap ? cap : ((size_t)1 << 20);
-            while (ncap < done + got) ncap *= 2;
-            if (ncap > total) ncap = total;
+            while (ncap < need) ncap *= 2;
+            if (ncap > own) ncap = own;
             float *nx = realloc(x, ncap * sizeof(float));
             if (!nx) { st = bp_err(err, BP_E_NOMEM, "%s: out of memory", in->path); goto fail; }
             x = nx;
             cap = ncap;
         }
-        for (size_t i = 0; i < got; i++) x[done + i] = chunk[i] / 255.0f;
+        if (sc <= 1) {
+            for (size_t i = 0; i < got; i++) x[done + i] = chunk[i] / 255.0f;
+            kept += got;
+        } else {   /* the pieces of rows this share keeps */
+            for (size_t p = done, end = done + got; p < end;) {
+                size_t row = p / (size_t)features, seg = (size_t)features - p % (size_t)features;
+                if (seg > end - p) seg = end - p;
+                if ((int)(row % (size_t)sc) == si)
+                    for (size_t k = 0; k < seg; k++) x[kept++] = chunk[p - done + k] / 255.0f;
+                p += seg;
+            }
+        }
         done += got;
         if (got < want) {
             st = bp_err(err, BP_E_FORMAT, "%s: truncated: expected %zu bytes of pixel data, got %zu",
@@ -151,10 +167,12 @@ fail:
     return st;
 }
 
-/* Labels: n bytes, each < fixed_k when fixed_k > 0. */
-static bp_status idx_labels(idx_file *in, int n, int fixed_k, int *labels, int *maxlabel,
+/* Labels: n bytes, each < fixed_k when fixed_k > 0; those of the rows the
+ * share keeps (as idx_pixels) into labels, the largest of all in *maxlabel. */
+static bp_status idx_labels(idx_file *in, int n, int fixed_k, int si, int sc, int *labels, int *maxlabel,
                             bp_error *err)
 {
+    int kept = 0;
     unsigned char chunk[1 << 16];
     size_t start = in->off;
     *maxlabel = 0;
@@ -166,7 +184,7 @@ static bp_status idx_labels(idx_file *in, int n, int fixed_k, int *labels, int *
             if (fixed_k && chunk[i] >= fixed_k)
                 return bp_err(err, BP_E_VALUE, "%s: record %d (byte %zu): label %d is out of range 0..%d",
                               in->path, done, start + (size_t)done, chunk[i], fixed_k - 1);
-            labels[done] = chunk[i];
+            if (sc <= 1 || done % sc == si) labels[kept++] = chunk[i];
             if (chunk[i] > *maxlabel) *maxlabel = chunk[i];
         }
         if (got < want)
@@ -176,9 +194,9 @@ static bp_status idx_labels(idx_file *in, int n, int fixed_k, int *labels, int *
     return idx_expect_end(in, "label data", err);
 }
 
-/* bp_idx_load with a fixed class count (0: max(10, largest label + 1)). */
+/* bp_idx_load_shard with a fixed class count (0: max(10, largest label + 1)). */
 static bp_status idx_load(const char *images_path, const char *labels_path, int fixed_k, const uint32_t *want,
-                          bp_dataset *out, bp_error *err)
+                          int si, int sc, bp_dataset *out, bp_error *err)
 {
     memset(out, 0, sizeof *out);
     idx_file in = {NULL, NULL, 0, 0};
@@ -203,23 +221,29 @@ static bp_status idx_load(const char *images_path, const char *labels_path, int 
                     (unsigned long)dims[1], (unsigned long)dims[2], (unsigned long)want[0], (unsigned long)want[1]);
         goto done;
     }
-    out->n = (int)dims[0];
+    int n = (int)dims[0];
+    out->n = (int)shard_rows(n, si, sc);
     out->features = (int)(dims[1] * dims[2]);
-    if ((st = idx_pixels(&in, out->n, out->features, &out->x, err))) goto done;
+    if (out->n == 0) {
+        st = bp_err(err, BP_E_ARG, "%s: %d image%s for %d processes: each needs one at least (use at most %d)",
+                    images_path, n, n == 1 ? "" : "s", sc, n);
+        goto done;
+    }
+    if ((st = idx_pixels(&in, n, out->features, si, sc, &out->x, err))) goto done;
     gzclose(in.f);
     in.f = NULL;
     if (!labels_path) return BP_OK;
 
     if ((st = idx_open(&in, labels_path, err))) goto done;
     if ((st = idx_header(&in, 1, "labels", dims, err))) goto done;
-    if ((int)dims[0] != out->n) {
+    if ((int)dims[0] != n) {
         st = bp_err(err, BP_E_SHAPE, "%s: %lu labels, but %s has %d images", labels_path,
-                    (unsigned long)dims[0], images_path, out->n);
+                    (unsigned long)dims[0], images_path, n);
         goto done;
     }
     int maxlabel;
     if (!(out->labels = bp_malloc((size_t)out->n * sizeof(int), err))) { st = BP_E_NOMEM; goto done; }
-    if ((st = idx_labels(&in, out->n, fixed_k, out->labels, &maxlabel, err))) goto done;
+    if ((st = idx_labels(&in, n, fixed_k, si, sc, out->labels, &maxlabel, err))) goto done;
     st = bp_dataset_one_hot(out, fixed_k ? fixed_k : maxlabel + 1 > 10 ? maxlabel + 1 : 10, err);
 done:
     if (in.f) gzclose(in.f);
@@ -230,7 +254,16 @@ done:
 bp_status bp_idx_load(const char *images_path, const char *labels_path, bp_dataset *out,
                       bp_error *err)
 {
-    return idx_load(images_path, labels_path, 0, NULL, out, err);
+    return idx_load(images_path, labels_path, 0, NULL, 0, 1, out, err);
+}
+
+bp_status bp_idx_load_shard(const char *images_path, const char *labels_path, int shard_index, int shard_count,
+                            bp_dataset *out, bp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (shard_count > 1 && (shard_index < 0 || shard_index >= shard_count))
+        return bp_err(err, BP_E_ARG, "share %d of %d does not exist", shard_index, shard_count);
+    return idx_load(images_path, labels_path, 0, NULL, shard_index, shard_count, out, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -243,7 +276,15 @@ static const char *const fashion_mnist_classes[10] = {
 
 bp_status bp_dataset_named(const char *name, int test_split, bp_dataset *out, bp_error *err)
 {
+    return bp_dataset_named_shard(name, test_split, 0, 1, out, err);
+}
+
+bp_status bp_dataset_named_shard(const char *name, int test_split, int shard_index, int shard_count, bp_dataset *out,
+                                 bp_error *err)
+{
     memset(out, 0, sizeof *out);
+    if (shard_count > 1 && (shard_index < 0 || shard_index >= shard_count))
+        return bp_err(err, BP_E_ARG, "share %d of %d does not exist", shard_index, shard_count);
     if (!name || strcmp(name, "fashion-mnist") != 0)
         return bp_err(err, BP_E_VALUE, "unknown dataset '%s' (known: fashion-mnist)",
                       name ? name : "(null)");
@@ -261,7 +302,7 @@ bp_status bp_dataset_named(const char *name, int test_split, bp_dataset *out, bp
     snprintf(images, sizeof images, "%s/%s-images-idx3-ubyte.gz", dir, split);
     snprintf(labels, sizeof labels, "%s/%s-labels-idx1-ubyte.gz", dir, split);
     static const uint32_t fashion_dims[2] = {28, 28};
-    bp_status st = idx_load(images, labels, 10, fashion_dims, out, err);
+    bp_status st = idx_load(images, labels, 10, fashion_dims, shard_index, shard_count, out, err);
     if (!st) out->class_names = fashion_mnist_classes;
     return st;
 }

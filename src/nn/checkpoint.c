@@ -47,6 +47,7 @@ static void run_signature(const bp_trainer *t, char *buf, size_t cap)
                               bp_loss_name(s->loss), bp_reduction_name(s->reduction),
                               bp_dtype_name(bp_net_dtype(t->net)), bp_optimizer_name(o->optimizer), o->batch,
                               (unsigned long long)o->seed, o->shuffle ? "" : ", no shuffle");
+    if (k < cap && bp_trainer_reducer(t) && o->shard) k += (size_t)snprintf(buf + k, cap - k, ", shard");
     if (k < cap)
         snprintf(buf + k, cap - k, ", epochs %d, lr %a, momentum %a, betas %a %a, eps %a, weight decay %a, %s "
                  "schedule (step %d, gamma %a), tol %a, patience %d%s", o->epochs, o->lr, o->momentum, o->beta1,
@@ -60,12 +61,12 @@ static void run_signature(const bp_trainer *t, char *buf, size_t cap)
  * digits), so that a resumed run can take them from the checkpoint. */
 static char *options_json(const bp_train_options *o, bp_error *err)
 {
-    json_t *j = json_pack("{s:i, s:i, s:f, s:s, s:f, s:f, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:i, s:b, s:I, s:b}",
+    json_t *j = json_pack("{s:i, s:i, s:f, s:s, s:f, s:f, s:f, s:f, s:f, s:s, s:i, s:f, s:f, s:i, s:b, s:I, s:b, s:b}",
                           "epochs", o->epochs, "batch", o->batch, "lr", o->lr, "optimizer", bp_optimizer_name(o->optimizer),
                           "momentum", o->momentum, "beta1", o->beta1, "beta2", o->beta2, "adam_eps", o->adam_eps,
                           "weight_decay", o->weight_decay, "schedule", bp_schedule_name(o->schedule), "step_size",
                           o->step_size, "gamma", o->gamma, "tol", o->tol, "patience", o->patience, "keep_best",
-                          o->keep_best, "seed", (json_int_t)o->seed, "shuffle", o->shuffle);
+                          o->keep_best, "seed", (json_int_t)o->seed, "shuffle", o->shuffle, "shard", o->shard != 0);
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (!text) bp_err(err, BP_E_NOMEM, "out of memory");
@@ -97,7 +98,7 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
         ts[5] = (bp_st_tensor){"scaler.mean", BP_F32, 1, {scaler->features}, scaler->mean, (size_t)scaler->features * 4};
         ts[6] = (bp_st_tensor){"scaler.std", BP_F32, 1, {scaler->features}, scaler->std, (size_t)scaler->features * 4};
     }
-    char v[9][64], run[768];
+    char v[10][64], run[768];
     run_signature(t, run, sizeof run);
     snprintf(v[0], 64, "%ld", t->opt.step);
     snprintf(v[1], 64, "%d", t->epoch);
@@ -108,6 +109,7 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
     snprintf(v[6], 64, "%zu", t->np);
     snprintf(v[7], 64, "%s", bp_dtype_name(dt));
     snprintf(v[8], 64, "%08lx", t->data_crc);
+    snprintf(v[9], 64, "%d", bp_trainer_reducer(t) ? bp_trainer_reducer(t)->size : 1);
     char nbuf[32];
     snprintf(nbuf, sizeof nbuf, "%d", t->crc_n);
     char *arch = bp_spec_json(bp_net_get_spec(t->net), err), *opts = arch ? options_json(&t->o, err) : NULL;
@@ -115,11 +117,11 @@ bp_status bp_trainer_save(const bp_trainer *t, const bp_scaler *scaler, const ch
     if (opts) {
         const char *keys[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags", "nparams",
                               "dtype", "run", "samples", "stop_reason", "data_crc32", "architecture", "options",
-                              "relu_grad_at_zero"};
+                              "processes", "relu_grad_at_zero"};
         const char *vals[] = {FORMAT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], run, nbuf, t->stop_reason, v[8],
-                              arch, opts, "1"};
+                              arch, opts, v[9], "1"};
         /* relu_grad_at_zero only when it is not the default: a default run's file is as before */
-        st = bp_st_write(path, ts, 5 + nscal, keys, vals, t->net->kinks.relu_at_zero ? 16 : 15, err);
+        st = bp_st_write(path, ts, 5 + nscal, keys, vals, t->net->kinks.relu_at_zero ? 17 : 16, err);
     }
     free(arch);
     free(opts);
@@ -204,7 +206,7 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     const bp_st_tensor *p = NULL, *m1 = NULL, *m2 = NULL, *best = NULL, *hist = NULL;
     static const char *const known[] = {"format", "step", "epoch", "batch_pos", "epoch_sums", "losses", "flags",
                                         "nparams", "dtype", "run", "samples", "stop_reason", "data_crc32",
-                                        "architecture", "options", "relu_grad_at_zero", BP_ST_CHECKSUM_KEY};
+                                        "architecture", "options", "processes", "relu_grad_at_zero", BP_ST_CHECKSUM_KEY};
     char run[768];
     bp_epoch_stats *h = NULL;
     if (!fmt || strcmp(fmt, FORMAT)) {
@@ -231,7 +233,7 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
                     "network, data and options", path, rs, run);
         goto done;
     }
-    long long np, step, epoch, bpos, samples;
+    long long np, step, epoch, bpos, samples, procs = 1;
     double sums[4], losses[2], flags[3];
     if ((st = get_int(&c, "nparams", 1, 1e15, &np))) goto done;
     if (np != (long long)t->np || !dts || strcmp(dts, bp_dtype_name(dt))) {
@@ -242,7 +244,8 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     if ((st = get_int(&c, "step", 0, MAX_STEP, &step)) || (st = get_int(&c, "epoch", 0, o->epochs, &epoch)) ||
         (st = get_int(&c, "batch_pos", 0, 1e9, &bpos)) || (st = get_int(&c, "samples", 1, 2147483647.0, &samples)) ||
         (st = get_numbers(&c, "epoch_sums", 4, sums)) || (st = get_numbers(&c, "losses", 2, losses)) ||
-        (st = get_numbers(&c, "flags", 3, flags)))
+        (st = get_numbers(&c, "flags", 3, flags)) ||
+        (bp_st_meta(f, "processes") && (st = get_int(&c, "processes", 1, 1e7, &procs))))   /* older ones: 1 */
         goto done;
     /* the epoch's sums: loss >= 0, correct NaN (no labels) or within seen, seen a count, seconds >= 0 */
     if (!(isfinite(sums[0]) && sums[0] >= 0) || !(sums[2] >= 0 && sums[2] <= 2147483647.0 && sums[2] == floor(sums[2])) ||
@@ -311,6 +314,7 @@ bp_status bp_trainer_load(bp_trainer *t, const char *path, bp_error *err)
     t->resume_n = (int)samples;
     t->resume_crc = crc;
     t->resume_crc_set = 1;
+    t->resume_procs = (int)procs;
     t->stop_reason = bp_stop_reasons[reason];
     t->perm_epoch = -1;
 done:
@@ -344,19 +348,20 @@ bp_status bp_checkpoint_info(const char *path, bp_net_spec *spec, bp_dtype *dtyp
     bp_train_options_init(opt);
     const char *optn = NULL, *sched = NULL;
     json_int_t seed = 0;
-    int keep = 0, shuf = 0;
-    if (!j || json_unpack_ex(j, &je, JSON_STRICT, "{s:i, s:i, s:F, s:s, s:F, s:F, s:F, s:F, s:F, s:s, s:i, s:F, s:F, s:i, s:b, s:I, s:b}",
+    int keep = 0, shuf = 0, shard = 0;
+    if (!j || json_unpack_ex(j, &je, JSON_STRICT, "{s:i, s:i, s:F, s:s, s:F, s:F, s:F, s:F, s:F, s:s, s:i, s:F, s:F, s:i, s:b, s:I, s:b, s?b}",
                              "epochs", &opt->epochs, "batch", &opt->batch, "lr", &opt->lr, "optimizer", &optn,
                              "momentum", &opt->momentum, "beta1", &opt->beta1, "beta2", &opt->beta2, "adam_eps",
                              &opt->adam_eps, "weight_decay", &opt->weight_decay, "schedule", &sched, "step_size",
                              &opt->step_size, "gamma", &opt->gamma, "tol", &opt->tol, "patience", &opt->patience,
-                             "keep_best", &keep, "seed", &seed, "shuffle", &shuf) ||
+                             "keep_best", &keep, "seed", &seed, "shuffle", &shuf, "shard", &shard) ||
         bp_optimizer_parse(optn, &opt->optimizer) || bp_schedule_parse(sched, &opt->schedule)) {
         st = bp_err(err, BP_E_FORMAT, "%s: __metadata__.options is malformed: %s", path, je.text);
         goto done;
     }
     opt->keep_best = keep;
     opt->shuffle = shuf;
+    opt->shard = shard;
     opt->seed = (uint64_t)seed;
 done:
     json_decref(j);

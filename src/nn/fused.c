@@ -11,7 +11,13 @@
  * AVX-512 or AVX2 + FMA, with packing space kept here. The trainer can then hand over the
  * batch as row numbers into the dataset (bp_fused_backprop_rows): the
  * products that read X take it straight from the dataset, with no gather
- * copy. */
+ * copy.
+ *
+ * In a data-parallel step (a bp_step_share, nn/net.h) the rows are one
+ * process's share of a larger batch: the mean divides by the whole batch's
+ * rows, and each layer's gradient block goes to the reducer the moment the
+ * backward pass has finished it (share_layer), so that its sum over the
+ * processes travels while the layers below are computed. */
 #include "nn/fused.h"
 #include "core/gemm.h"
 #include "core/runtime.h"
@@ -35,6 +41,7 @@ struct bp_fused {
     const void *xs;              /* X of this pass when given by rows:      */
     size_t ldx;                  /*   row i is xs + xrows[i] * ldx          */
     const int *xrows;
+    bp_step_share *share;        /* this pass's share of a data-parallel step, or NULL */
 };
 
 void bp_fused_free(struct bp_fused *f)
@@ -164,6 +171,46 @@ static void big_mm_f32(struct bp_fused *f, int ta, int tb, int m, int n, int k, 
     bp_sgemm(m, n, k, a, b, C, (size_t)n, acc, f->ws, BP_SGEMM_AUTO, f->ws_t);
 }
 
+/* ---- a data-parallel step's share (net.h): the reducer's calls -------------- */
+
+/* Layer l's gradient block (its W, then its b: contiguous) to the reducer. */
+static void start_layer(bp_net *net, bp_step_share *sh, int l)
+{
+    const bp_net_spec *s = &net->spec;
+    size_t n = (size_t)s->layers[l].units * bp_w_fan_in(s, l) + (s->layers[l].bias ? (size_t)s->layers[l].units : 0);
+    void *buf = (char *)net->grads + net->w_off[l] * bp_dtype_size(net->dtype);
+    bp_status st = sh->r->start(sh->r->ctx, l, buf, n, net->dtype, sh->err);
+    if (st && !sh->st) sh->st = st;
+}
+
+/* In a pass: layer l's gradient is final. */
+static void share_layer(bp_net *net, int l)
+{
+    if (net->fused->share) start_layer(net, net->fused->share, l);
+}
+
+static void share_progress(struct bp_fused *f)
+{
+    if (f->share && f->share->r->progress) f->share->r->progress(f->share->r->ctx);
+}
+
+/* Every layer's block, last first: after a pass that finishes them together (small_pass). */
+static void share_all(bp_net *net)
+{
+    for (int l = net->spec.nlayers - 1; l >= 0; l--) share_layer(net, l);
+}
+
+void bp_fused_share_layers(bp_net *net, bp_step_share *share)
+{
+    for (int l = net->spec.nlayers - 1; l >= 0; l--) start_layer(net, share, l);
+}
+
+void bp_fused_share_empty(bp_net *net, bp_step_share *share)
+{
+    memset(net->grads, 0, net->nparams * bp_dtype_size(net->dtype));
+    bp_fused_share_layers(net, share);
+}
+
 #define T double
 #define SFX(x) x##_f64
 #define EXP exp
@@ -204,22 +251,33 @@ static bp_status prepare(bp_net *net, const bp_mat *x, const bp_mat *y, const vo
     *Y = as_dtype(y, net->dtype, f->y);
     f->xrows = NULL;
     f->m = x->rows;
+    f->share = NULL;
+    return BP_OK;
+}
+
+/* The step on a dense batch, as a share of a data-parallel step or alone. */
+static bp_status dense_step(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_step_share *share,
+                            bp_error *err)
+{
+    const void *X = NULL, *Y = NULL;
+    bp_status st = prepare(net, x, y, &X, &Y, err);
+    if (st) return st;
+    net->fused->share = share;
+    double l;
+    int f64 = net->dtype == BP_F64, m = x->rows, mn = share ? share->total : m;
+    if (small_net(net, m)) {
+        l = f64 ? small_pass_f64(net, X, Y, m, mn, loss != NULL, 0) : small_pass_f32(net, X, Y, m, mn, loss != NULL, 0);
+        share_all(net);
+    } else if (f64) fused_pass_f64(net, X, Y, m, &l);
+    else fused_pass_f32(net, X, Y, m, &l);
+    net->fused->share = NULL;
+    if (loss) *loss = l;
     return BP_OK;
 }
 
 bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err)
 {
-    const void *X = NULL, *Y = NULL;
-    bp_status st = prepare(net, x, y, &X, &Y, err);
-    if (st) return st;
-    double l;
-    int f64 = net->dtype == BP_F64;
-    if (small_net(net, x->rows))
-        l = f64 ? small_pass_f64(net, X, Y, x->rows, loss != NULL, 0) : small_pass_f32(net, X, Y, x->rows, loss != NULL, 0);
-    else if (f64) fused_pass_f64(net, X, Y, x->rows, &l);
-    else fused_pass_f32(net, X, Y, x->rows, &l);
-    if (loss) *loss = l;
-    return BP_OK;
+    return dense_step(net, x, y, loss, NULL, err);
 }
 
 bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err)
@@ -233,12 +291,13 @@ bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
             Y = as_dtype(y, net->dtype, f->y);
             f->xrows = NULL;
             f->m = 1;
+            f->share = NULL;
         } else {
             bp_status st = prepare(net, x, y, &X, &Y, err);
             if (st) return st;
         }
-        double l = net->dtype == BP_F64 ? small_pass_f64(net, X, Y, 1, loss != NULL, lr)
-                                        : small_pass_f32(net, X, Y, 1, loss != NULL, (float)lr);
+        double l = net->dtype == BP_F64 ? small_pass_f64(net, X, Y, 1, 1, loss != NULL, lr)
+                                        : small_pass_f32(net, X, Y, 1, 1, loss != NULL, (float)lr);
         if (loss) *loss = l;
         return BP_OK;
     }
@@ -257,7 +316,7 @@ bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 }
 
 bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
-                                 double *loss, bp_error *err)
+                                 double *loss, bp_step_share *share, bp_error *err)
 {
     const bp_net_spec *s = &net->spec;
     bp_mat x = {m, features, BP_F32, NULL};
@@ -274,15 +333,17 @@ bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, cons
             for (int i = 0; i < m; i++) memcpy(xb + (size_t)i * features, X + (size_t)rows[i] * features, (size_t)features * sizeof *xb);
             x.data = xb;
         }
-        return bp_fused_backprop(net, &x, y, loss, err);
+        return dense_step(net, &x, y, loss, share, err);
     }
     struct bp_fused *f = net->fused;
     f->xs = X;
     f->ldx = (size_t)features;
     f->xrows = rows;
+    f->share = share;
     double l;
     fused_pass_f32(net, X, as_dtype(y, BP_F32, f->y), m, &l);
     f->xrows = NULL;
+    f->share = NULL;
     f->m = m;
     if (loss) *loss = l;
     return BP_OK;

@@ -15,9 +15,15 @@
 bp_status bp_fused_backprop(bp_net *net, const bp_mat *x, const bp_mat *y, double *loss, bp_error *err);
 /* bp_fused_backprop for the batch of rows `rows` (m of them) of a dataset's f32
  * inputs X (row r at X + r * features), read in place by the products that
- * use it when the own sgemm runs the step, else gathered first. */
+ * use it when the own sgemm runs the step, else gathered first; with a share
+ * (NULL: one process), a process's part of a data-parallel step (net.h). */
 bp_status bp_fused_backprop_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
-                                 double *loss, bp_error *err);
+                                 double *loss, bp_step_share *share, bp_error *err);
+/* Every layer's gradient block to the share's reducer, the last layer first
+ * (after a pass that finished them all at once); bp_net_step_empty: zero
+ * gradients handed over the same way. */
+void bp_fused_share_layers(bp_net *net, bp_step_share *share);
+void bp_fused_share_empty(bp_net *net, bp_step_share *share);
 /* One plain SGD step, theta -= lr dL/dtheta (bp_net_train_step); for a tiny
  * network and one sample the update happens inside the pass. */
 bp_status bp_fused_sgd_step(bp_net *net, const bp_mat *x, const bp_mat *y, double lr, double *loss, bp_error *err);

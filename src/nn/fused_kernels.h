@@ -113,12 +113,16 @@ BP_INLINE void SFX(act_backward)(T *G, const T *A, const T *Z, int m, int u, bp_
     }
 }
 
-/* Loss of the output layer and G = dL/dZ_L. Returns the reduced loss. */
-BP_INLINE double SFX(output_grad)(const bp_net *net, const T *Z, const T *A, const T *Y, T *G, int m, int u, int want_loss)
+/* Loss of the output layer and G = dL/dZ_L over m rows. Returns the reduced
+ * loss. A mean divides by mn: m, or the rows of the whole batch when these m
+ * are one process's share of it (a data-parallel step, whose shares' sums add
+ * up to the batch's mean). */
+BP_INLINE double SFX(output_grad)(const bp_net *net, const T *Z, const T *A, const T *Y, T *G, int m, int mn, int u,
+                                  int want_loss)
 {
     const bp_net_spec *s = &net->spec;
     double L = 0;
-    T sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
+    T sc = s->reduction == BP_MEAN ? (T)(1.0 / mn) : 1;
     bp_act act = s->layers[s->nlayers - 1].act;
     size_t n = (size_t)m * u;
     switch (s->loss) {
@@ -162,13 +166,17 @@ BP_INLINE double SFX(output_grad)(const bp_net *net, const T *Z, const T *A, con
         SFX(act_backward)(G, A, Z, m, u, act, net->kinks.relu_at_zero);
     }
     }
-    return L * (s->reduction == BP_MEAN ? 1.0 / m : 1.0);
+    return L * (s->reduction == BP_MEAN ? 1.0 / mn : 1.0);
 }
 
+/* With a share (f->share, a data-parallel step), each layer's dW and db go to
+ * the reducer as soon as they are final (share_layer, fused.c), and the
+ * reducer may move data between the products (share_progress). */
 BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, double *loss)
 {
     const bp_net_spec *s = &net->spec;
     struct bp_fused *f = net->fused;
+    int mn = f->share ? f->share->total : m;
     int nl = s->nlayers, out_in = s->layout == BP_OUT_IN;
     T *P = net->params, *D = net->grads;
     const T *Aprev = X;
@@ -181,7 +189,7 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
     }
     int u = s->layers[nl - 1].units;
     T *G = (T *)f->g[0], *Gp = (T *)f->g[1];
-    *loss = SFX(output_grad)(net, (T *)f->z[nl - 1], (T *)f->a[nl - 1], Y, G, m, u, 1);
+    *loss = SFX(output_grad)(net, (T *)f->z[nl - 1], (T *)f->a[nl - 1], Y, G, m, mn, u, 1);
     for (int l = nl - 1; l >= 0; l--) {
         int k = bp_fan_in(s, l);
         u = s->layers[l].units;
@@ -194,8 +202,10 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < u; j++) db[j] += G[(size_t)i * u + j];
         }
+        share_layer(net, l);                                                   /* layer l's gradient is final */
         if (l == 0) break;
         SFX(mm)(f, 0, !out_in, m, k, u, G, P + net->w_off[l], Gp, 0);         /* dA_prev = G W or G W^T */
+        share_progress(f);
         SFX(act_backward)(Gp, (T *)f->a[l - 1], (T *)f->z[l - 1], m, k, s->layers[l - 1].act, net->kinks.relu_at_zero);
         T *t = G;
         G = Gp;
@@ -211,11 +221,12 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
  * gradient is known and the layer's weights have been used for dA_prev.
  * Writes the output activations to f->a[last] and the gradients to D.
  * W_jp (unit j, input p) is W[j * sj + p * sp] in either layout. */
-BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int want_loss, T lr, const int out_in)
+BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int mn, int want_loss, T lr,
+                                 const int out_in)
 {
     const bp_net_spec *s = &net->spec;
     int nl = s->nlayers, uo = s->layers[nl - 1].units;
-    T *P = net->params, *D = net->grads, sc = s->reduction == BP_MEAN ? (T)(1.0 / m) : 1;
+    T *P = net->params, *D = net->grads, sc = s->reduction == BP_MEAN ? (T)(1.0 / mn) : 1;
     T a[BP_MAX_LAYERS][SMALL_W], zl[SMALL_W], gs[2][SMALL_W];
     T zh[BP_MAX_LAYERS][SMALL_W]; /* hidden z, kept apart from a only for relu'(0) = 1 */
     const int at0 = net->kinks.relu_at_zero;
@@ -241,7 +252,7 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
             if (l + 1 < nl) in[l + 1] = ao;
         }
         T *g = gs[0], *gp = gs[1];   /* dL/dz of layer l, and of layer l - 1 */
-        L += SFX(output_grad)(net, zl, out, Y + (size_t)i * uo, g, 1, uo, want_loss);
+        L += SFX(output_grad)(net, zl, out, Y + (size_t)i * uo, g, 1, 1, uo, want_loss);
         for (int l = nl - 1; l >= 0; l--) {
             int k = bp_fan_in(s, l), u = s->layers[l].units;
             size_t sj = out_in ? (size_t)k : 1, sp = out_in ? 1 : (size_t)u;
@@ -279,12 +290,13 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
             gp = t;
         }
     }
-    return s->reduction == BP_MEAN ? L / m : L;
+    return s->reduction == BP_MEAN ? L / mn : L;
 }
 
-/* small_body with the layout a constant, so that each version's loops are plain. */
-BP_SCALAR static double SFX(small_pass)(bp_net *net, const T *X, const T *Y, int m, int want_loss, T lr)
+/* small_body with the layout a constant, so that each version's loops are plain.
+ * A mean divides by mn (m, or the whole batch's rows in a data-parallel step). */
+BP_SCALAR static double SFX(small_pass)(bp_net *net, const T *X, const T *Y, int m, int mn, int want_loss, T lr)
 {
-    return net->spec.layout == BP_OUT_IN ? SFX(small_body)(net, X, Y, m, want_loss, lr, 1)
-                                         : SFX(small_body)(net, X, Y, m, want_loss, lr, 0);
+    return net->spec.layout == BP_OUT_IN ? SFX(small_body)(net, X, Y, m, mn, want_loss, lr, 1)
+                                         : SFX(small_body)(net, X, Y, m, mn, want_loss, lr, 0);
 }

@@ -388,9 +388,9 @@ bp_status bp_net_train_step(bp_net *net, const bp_mat *x, const bp_mat *y, doubl
 }
 
 bp_status bp_net_step_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
-                           double *loss, bp_error *err)
+                           double *loss, bp_step_share *share, bp_error *err)
 {
-    if (!bp_spec_has_trick(&net->spec)) return bp_fused_backprop_rows(net, X, features, rows, m, y, loss, err);
+    if (!bp_spec_has_trick(&net->spec)) return bp_fused_backprop_rows(net, X, features, rows, m, y, loss, share, err);
     if (m > net->trick_cap) {   /* the batch gathered, then the graph's pass */
         free(net->trick_x);
         net->trick_cap = 0;
@@ -400,8 +400,23 @@ bp_status bp_net_step_rows(bp_net *net, const float *X, int features, const int 
     float *xb = net->trick_x;
     for (int i = 0; i < m; i++) memcpy(xb + (size_t)i * features, X + (size_t)rows[i] * features, (size_t)features * sizeof *xb);
     bp_mat x = {m, features, BP_F32, xb};
-    return bp_net_backprop(net, &x, y, 0, loss, err);
+    bp_status st = bp_net_backprop(net, &x, y, 0, loss, err);
+    if (st || !share) return st;
+    /* a share of a data-parallel step: the graph's mean over these m rows becomes the whole batch's, then every
+     * layer's gradient goes to the reducer (the graph finishes them all at once) */
+    if (net->spec.reduction == BP_MEAN && share->total != m) {
+        double f = (double)m / share->total;
+        if (loss) *loss *= f;
+        if (net->dtype == BP_F64)
+            for (size_t i = 0; i < net->nparams; i++) ((double *)net->grads)[i] *= f;
+        else
+            for (size_t i = 0; i < net->nparams; i++) ((float *)net->grads)[i] *= (float)f;
+    }
+    bp_fused_share_layers(net, share);
+    return BP_OK;
 }
+
+void bp_net_step_empty(bp_net *net, bp_step_share *share) { bp_fused_share_empty(net, share); }
 
 bp_mat bp_net_step_output(const bp_net *net)
 {

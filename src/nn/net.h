@@ -63,14 +63,33 @@ bp_status bp_net_check_xy(const bp_net *net, const bp_mat *x, const bp_mat *y, b
 char *bp_spec_json(const bp_net_spec *s, bp_error *err);
 bp_status bp_spec_parse_json(const char *file, const char *key, const char *text, bp_net_spec *s, bp_error *err);
 
+/* One process's share of a data-parallel step (train.c): its rows are part of
+ * a batch of `total` rows over all processes, whose mean the loss takes; each
+ * layer's gradient block (W then b, contiguous) is handed to r->start (slot
+ * l) as soon as the backward pass has finished it, last layer first, and
+ * r->progress runs between the products. The first failure of r->start is
+ * kept in st (the pass goes on; the trainer looks after r->wait). */
+typedef struct bp_step_share {
+    int total;                 /* rows of the whole batch: the mean divides by it */
+    const bp_reducer *r;
+    bp_status st;              /* filled: BP_OK or start's first failure          */
+    bp_error *err;             /* where that failure is told                      */
+} bp_step_share;
+
 /* The trainer's step (net.c, by the fused step of fused.c): forward, loss and
  * backward for the batch of rows `rows` (m of them) of a dataset's f32 inputs
  * X (row r at X + r * features), gradients into the net's gradient block;
  * *loss (may be NULL) the batch's reduced loss. The rows are read in place
- * where the products allow it. bp_net_step_output: the output activations
- * (m x outputs) of that pass, a view owned by the net. */
+ * where the products allow it. With a share (NULL: one process), the loss and
+ * gradients are this process's part of the whole batch's, and the layers'
+ * gradients are handed to the reducer as they become final.
+ * bp_net_step_output: the output activations (m x outputs) of that pass, a
+ * view owned by the net. */
 bp_status bp_net_step_rows(bp_net *net, const float *X, int features, const int *rows, int m, const bp_mat *y,
-                           double *loss, bp_error *err);
+                           double *loss, bp_step_share *share, bp_error *err);
+/* A share of no rows: zero gradients, handed to the reducer layer by layer in
+ * the order of a step (a process whose share of a small batch is empty). */
+void bp_net_step_empty(bp_net *net, bp_step_share *share);
 bp_mat bp_net_step_output(const bp_net *net);
 
 #endif

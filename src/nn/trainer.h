@@ -36,7 +36,19 @@ struct bp_trainer {
     unsigned long data_crc;
     int resume_crc_set;        /* a loaded checkpoint's data CRC must match   */
     unsigned long resume_crc;
+    /* a data-parallel run (o.reducer with more than one process, train.c) */
+    int resume_procs;          /* processes of a loaded checkpoint's run (1: one) */
+    int agreed_stop;           /* the stop flag as reduced at the last step    */
+    int *counts;               /* --shard: the training rows of every process  */
+    int ncounts;
 };
+
+/* The reducer of a data-parallel run: o->reducer when it joins more than one
+ * process, else NULL (train.c, checkpoint.c). */
+static inline const bp_reducer *bp_trainer_reducer(const bp_trainer *t)
+{
+    return t->o.reducer && t->o.reducer->size > 1 ? t->o.reducer : NULL;
+}
 
 /* The CRC-32 of a run's data (train.c): train and val (may be NULL). */
 unsigned long bp_trainer_data_crc(const bp_dataset *train, const bp_dataset *val);
