@@ -52,7 +52,8 @@ if [ ! -f "$BUILD/libbackprop.a" ]; then
 fi
 CC=${CC:-gcc}
 WRAP="-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free"
-LIBS="$BUILD/libbackprop.a -lopenblas $(pkg-config --libs jansson) -lz -lm -lpthread"
+# (libbackprop.a built with MPI needs its libraries too)
+LIBS="$BUILD/libbackprop.a -lopenblas $(pkg-config --libs jansson) -lz -lm -lpthread $(pkg-config --libs ompi-c 2>/dev/null || true)"
 $CC -O2 -std=c11 -Wall -Wextra -o "$BIN/peak" "$ROOT/bench/peak.c" -lpthread
 for p in bp_mlp bp_tiny; do
   $CC -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$BIN/$p" "$ROOT/bench/$p.c" $WRAP $LIBS
