@@ -93,8 +93,9 @@ done
 cmp -s "$T/rep1.safetensors" "$T/rep2.safetensors" && ok || bad "two runs on 3 processes differ"
 
 # ---- Ctrl-C: mpirun sends SIGTERM to the processes; they stop together, process 0 saves the checkpoint
-# long enough to outlast the second mpirun waits between Ctrl-C and SIGTERM (a checkpoint an epoch)
-LONG=("${COMMON[@]}" --epochs 150 --batch 4)
+# long enough to outlast the two seconds mpirun waits between Ctrl-C and SIGTERM (a checkpoint an
+# epoch): 1000 epochs take about 7 s on a quiet machine, whose run of 150 ended before the SIGTERM
+LONG=("${COMMON[@]}" --epochs 1000 --batch 4)
 mpi_run whole 3 train "${LONG[@]}" --save "$T/whole.safetensors" --quiet
 expect_clean whole
 # (a job started with & in a script ignores SIGINT unless told otherwise)
