@@ -15,12 +15,15 @@
  *   avx2    a 6 x 16 tile in 12 ymm registers (AVX2 + FMA: Zen 2/3, Haswell
  *           and later); per step two vectors of B and six broadcasts of A
  *           feed twelve FMAs, leaving 4 of the 16 registers for B and A.
- * The values of A are read where A is (MR row starts), so A is not copied:
- * copying it was 5% of a training step, and its rows fit in L1 either way.
- * A^T (the weight gradients' dL/dz^T) is packed first: read in place, its
- * MR neighbours of each step lie a row of the batch apart (often 4 KB, one
- * L1 set), which ran the AVX2 kernel at 60-65% of peak on those products
- * (90% packed; AVX-512: 90 -> 93%). The reference kernel does the same with fmaf, in the
+ * The values of A are read where A is (MR row starts, or MR neighbours of
+ * A^T), so A is not copied: copying it was 5% of a training step, and its
+ * rows fit in L1 either way. Two exceptions are packed first: A^T given by
+ * rows, and A^T whose rows are long (A_T_PACK_LD floats or more; the weight
+ * gradients' dL/dz^T of a layer of 512 units or more): there the MR
+ * neighbours of each step lie a row apart, 4 KB for 1024 units, all in one
+ * L1 set, which ran the AVX2 kernel at 60-65% of peak on those products
+ * (90% packed; AVX-512: 90 -> 93%); for shorter rows packing costs more
+ * than it saves (784-256-128-10: 2% of a step). The reference kernel does the same with fmaf, in the
  * same order, in either tile shape. Packing reads the operands through
  * views, so a mini-batch is gathered from the dataset in the same pass.
  */
@@ -41,7 +44,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { MR_MAX = 8, NR_MAX = 32, KC_MAX = 384, MC_MAX = 128 };
+enum { MR_MAX = 8, NR_MAX = 32, KC_MAX = 384, MC_MAX = 128, A_T_PACK_LD = 512 };
 
 /* The A side of a micro-kernel call: A_ip = a[i][p * as] for i < MR, p < kc.
  * A packed panel is a[i] = panel + i, as = MR; an operand read in place is
@@ -354,9 +357,11 @@ static size_t a_side(const bp_sview *A, int mr, int direct, int i, int h, int p0
 {
     for (int r = 0; r < mr; r++) {
         int ri = i + (r < h ? r : h - 1);
-        a[r] = direct ? srow(A, ri) + p0 : panel + r;   /* A_ip = S[i][p], or the panel's */
+        if (!direct) a[r] = panel + r;
+        else if (!A->trans) a[r] = srow(A, ri) + p0;   /* A_ip = S[i][p] */
+        else a[r] = A->p + (size_t)p0 * A->ld + ri;    /* A_ip = S[p][i], S not given by rows */
     }
-    return direct ? 1 : (size_t)mr;
+    return !direct ? (size_t)mr : !A->trans ? 1 : A->ld;
 }
 
 BP_HOT static void sgemm(const kernel_desc *d, int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
@@ -370,8 +375,8 @@ BP_HOT static void sgemm(const kernel_desc *d, int m, int n, int k, bp_sview A, 
     }
     const int mr = d->mr, nr = d->nr, simd = d->id != BP_SGEMM_REF && d->id != BP_SGEMM_REF_6X16;
     const kernel_fn kf = d->fn;
-    /* A is read in place, with no packing, unless it is A^T */
-    int direct_a = !A.trans;
+    /* A is read in place, with no packing, unless it is A^T given by rows or with long rows (see the top) */
+    int direct_a = !A.trans || (!A.rows && A.ld < A_T_PACK_LD);
     int kc0 = k_block(k), nc0 = n_block(d, n, kc0), mc0 = m_block(d, m);
     float *Ap = ws, *Bp = ws + round_up(mc0 * kc0, 16); /* B panels 64-byte aligned */
     float tile[MR_MAX * NR_MAX];
