@@ -144,11 +144,14 @@ static void by_rows(bp_layout layout, bp_act hidden, bp_act out, bp_loss loss, i
 
 /* bp_net_train_step (one SGD step; on a tiny net and one sample the update
  * happens inside the pass) against the gradient of the graph path and of
- * bp_fused_backprop followed by theta -= lr g. */
-static void train_step(bp_dtype dt, bp_layout layout, int m, double lr)
+ * bp_fused_backprop followed by theta -= lr g. The 4-3-2-1 net's widths take
+ * small_pass's loops of fixed trip count; wide's (6-5-7-2) its general ones. */
+static void train_step(bp_dtype dt, bp_layout layout, int m, double lr, int wide)
 {
-    bp_net_spec spec = mlp(4, 3, (int[]){3, 2, 1}, (bp_act[]){BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_SIGMOID}, layout,
-                           BP_LOSS_BCE);
+    bp_net_spec spec = wide ? mlp(6, 3, (int[]){5, 7, 2}, (bp_act[]){BP_ACT_TANH, BP_ACT_SIGMOID, BP_ACT_SIGMOID},
+                                  layout, BP_LOSS_BCE)
+                            : mlp(4, 3, (int[]){3, 2, 1}, (bp_act[]){BP_ACT_SIGMOID, BP_ACT_TANH, BP_ACT_SIGMOID},
+                                  layout, BP_LOSS_BCE);
     bp_net *a, *b, *c;
     bp_error err;
     if (bp_net_new(&spec, dt, &a, &err) || bp_net_new(&spec, dt, &b, &err) || bp_net_new(&spec, dt, &c, &err)) {
@@ -156,8 +159,9 @@ static void train_step(bp_dtype dt, bp_layout layout, int m, double lr)
         return;
     }
     bp_net_init(a, BP_INIT_XAVIER, 3); bp_net_init(b, BP_INIT_XAVIER, 3); bp_net_init(c, BP_INIT_XAVIER, 3);
-    double xd[12] = {0.1, 0.9, 0.3, 0.5, 0.8, 0.2, 0.6, 0.4, 0.3, 0.3, 0.9, 0.1}, yd[3] = {1, 0, 1};
-    bp_mat x = {m, 4, BP_F64, xd}, y = {m, 1, BP_F64, yd};
+    double xd[18] = {0.1, 0.9, 0.3, 0.5, 0.8, 0.2, 0.6, 0.4, 0.3, 0.3, 0.9, 0.1, -0.7, 0.2, 0.5, -0.4, 0.8, 0.6},
+           yd[6] = {1, 0, 1, 1, 0, 0};
+    bp_mat x = {m, spec.inputs, BP_F64, xd}, y = {m, bp_spec_outputs(&spec), BP_F64, yd};
     size_t n = bp_net_nparams(a), es = dt == BP_F64 ? 8 : 4;
     for (int step = 0; step < 3; step++) {
         double la, lb, lc;
@@ -173,8 +177,8 @@ static void train_step(bp_dtype dt, bp_layout layout, int m, double lr)
         }
         CHECK(la == lb && close_to(la, lc, dt == BP_F64 ? 1e-12 : 1e-5, 1e-7), "step %d: loss %.17g / %.17g / %.17g", step, la, lb, lc);
     }
-    CHECK(!memcmp(bp_net_params(a), bp_net_params(b), n * es), "%s layout %d m %d: bp_net_train_step differs from "
-          "bp_fused_backprop + theta -= lr g", bp_dtype_name(dt), layout, m);
+    CHECK(!memcmp(bp_net_params(a), bp_net_params(b), n * es), "%s layout %d m %d wide %d: bp_net_train_step differs from "
+          "bp_fused_backprop + theta -= lr g", bp_dtype_name(dt), layout, m, wide);
     bp_mat pa = {1, (int)n, dt, bp_net_params(a)}, pc = {1, (int)n, dt, bp_net_params(c)};
     int bad = -1;
     for (size_t i = 0; i < n && bad < 0; i++)
@@ -272,8 +276,10 @@ int main(void)
     for (int l = 0; l < 2; l++)
         for (int m = 1; m <= 3; m += 2) {
             for (int sign = 1; sign >= -1; sign -= 2) { /* a negative rate too: theta -= lr g as written */
-                train_step(BP_F64, l ? BP_IN_OUT : BP_OUT_IN, m, 0.5 * sign);
-                train_step(BP_F32, l ? BP_IN_OUT : BP_OUT_IN, m, 0.5 * sign);
+                for (int wide = 0; wide < 2; wide++) {
+                    train_step(BP_F64, l ? BP_IN_OUT : BP_OUT_IN, m, 0.5 * sign, wide);
+                    train_step(BP_F32, l ? BP_IN_OUT : BP_OUT_IN, m, 0.5 * sign, wide);
+                }
             }
         }
     /* BP_TEST_MAX_THREADS=1: OpenBLAS's threads do not start under qemu-user (scripts/cross-test-arm64.sh) */

@@ -125,14 +125,20 @@ fail:
     return BP_E_NOMEM;
 }
 
-/* A pointer to m's data in the net's dtype: itself, or a converted copy in buf. */
-static const void *as_dtype(const bp_mat *m, bp_dtype dt, void *buf)
+/* m's data converted to dtype dt in buf; returns buf. */
+static __attribute__((noinline)) const void *convert(const bp_mat *m, bp_dtype dt, void *buf)
 {
-    if (m->dtype == dt) return m->data;
     bp_mat d = {m->rows, m->cols, dt, buf};
     for (int i = 0; i < m->rows; i++)
         for (int j = 0; j < m->cols; j++) bp_mat_set(&d, i, j, bp_mat_get(m, i, j));
     return buf;
+}
+
+/* A pointer to m's data in the net's dtype: itself (inline: a tiny step's
+ * usual case), or a converted copy in buf. */
+static inline const void *as_dtype(const bp_mat *m, bp_dtype dt, void *buf)
+{
+    return m->dtype == dt ? m->data : convert(m, dt, buf);
 }
 
 /* Networks whose every width is at most SMALL_W go through small_pass

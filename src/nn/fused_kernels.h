@@ -213,6 +213,80 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
     }
 }
 
+/* The loops of a narrow layer for one sample. W_jp (unit j, input p) is
+ * W[j sj + p sp]; u units, k inputs. Each is written once for any size (the
+ * _n form) and called through a switch that gives the widths of the course
+ * notes' networks (1 to 4) a constant trip count, so that the compiler
+ * unrolls the inner loop whole: in a 4-3-2-1 step the loop control would
+ * cost more than the arithmetic. The same sums in the same order for every
+ * size. */
+#define SMALL_SWITCH(n, CALL)  \
+    switch (n) {               \
+    case 1: CALL(1); break;    \
+    case 2: CALL(2); break;    \
+    case 3: CALL(3); break;    \
+    case 4: CALL(4); break;    \
+    default: CALL(n); break;   \
+    }
+
+/* z_j = b_j + sum_p W_jp x_p, added in order of p (b may be NULL: 0) */
+BP_INLINE void SFX(affine_n)(const T *W, size_t sj, size_t sp, const T *b, const T *x, T *z, int u, int k)
+{
+    for (int j = 0; j < u; j++) {
+        const T *w = W + j * sj;
+        T acc = b ? b[j] : 0;
+        for (int p = 0; p < k; p++) acc += w[p * sp] * x[p];
+        z[j] = acc;
+    }
+}
+BP_INLINE void SFX(affine)(const T *W, size_t sj, size_t sp, const T *b, const T *x, T *z, int u, int k)
+{
+#define AFFINE(K) SFX(affine_n)(W, sj, sp, b, x, z, u, K)
+    SMALL_SWITCH(k, AFFINE)
+#undef AFFINE
+}
+
+/* d_p = sum_j g_j W_jp (dA_prev: G W or G W^T), added in order of j */
+BP_INLINE void SFX(back_n)(const T *W, size_t sj, size_t sp, const T *g, T *d, int u, int k)
+{
+    for (int p = 0; p < k; p++) {
+        const T *w = W + p * sp;
+        T acc = 0;
+        for (int j = 0; j < u; j++) acc += g[j] * w[j * sj];
+        d[p] = acc;
+    }
+}
+BP_INLINE void SFX(back)(const T *W, size_t sj, size_t sp, const T *g, T *d, int u, int k)
+{
+#define BACK(U) SFX(back_n)(W, sj, sp, g, d, U, k)
+    SMALL_SWITCH(u, BACK)
+#undef BACK
+}
+
+/* One sample's SGD step of a layer: dW_jp = s g_j x_p, W_jp -= lr dW_jp, and
+ * the same for b (B may be NULL) */
+BP_INLINE void SFX(sgd_n)(T *W, T *dW, T *B, T *dB, size_t sj, size_t sp, const T *g, T s, const T *x, T lr, int u,
+                          int k)
+{
+    for (int j = 0; j < u; j++) {
+        T gj = s * g[j], *w = W + j * sj, *dw = dW + j * sj;
+        for (int p = 0; p < k; p++) {
+            T d = gj * x[p];
+            dw[p * sp] = d;
+            w[p * sp] -= lr * d;
+        }
+        if (B) { dB[j] = gj; B[j] -= lr * gj; }
+    }
+}
+BP_INLINE void SFX(sgd)(T *W, T *dW, T *B, T *dB, size_t sj, size_t sp, const T *g, T s, const T *x, T lr, int u,
+                        int k)
+{
+#define SGD(K) SFX(sgd_n)(W, dW, B, dB, sj, sp, g, s, x, lr, u, K)
+    SMALL_SWITCH(k, SGD)
+#undef SGD
+}
+#undef SMALL_SWITCH
+
 /* Narrow networks (every width at most SMALL_W): one sample at a time, every
  * vector on the stack, no pass over memory and no vectorised loop (their
  * set-up costs more than a 4-3-2-1 network's arithmetic). The same
@@ -240,12 +314,7 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
             size_t sj = out_in ? (size_t)k : 1, sp = out_in ? 1 : (size_t)u;
             const T *W = P + net->w_off[l], *b = s->layers[l].bias ? P + net->b_off[l] : NULL, *x = in[l];
             T *ao = l == nl - 1 ? out : a[l + 1], *z = l == nl - 1 ? zl : at0 ? zh[l + 1] : ao;
-            for (int j = 0; j < u; j++) {
-                const T *w = W + j * sj;
-                T acc = b ? b[j] : 0;
-                for (int p = 0; p < k; p++) acc += w[p * sp] * x[p];
-                z[j] = acc;
-            }
+            SFX(affine)(W, sj, sp, b, x, z, u, k);
             SFX(bias_act)(z, ao, NULL, 1, u, s->layers[l].act);
             if (z != ao && s->layers[l].act == BP_ACT_LINEAR)
                 for (int j = 0; j < u; j++) ao[j] = z[j];
@@ -260,31 +329,22 @@ BP_INLINE double SFX(small_body)(bp_net *net, const T *X, const T *Y, int m, int
             T *B = s->layers[l].bias ? P + net->b_off[l] : NULL, *dB = B ? D + net->b_off[l] : NULL;
             const T *x = in[l];
             if (l > 0) { /* dA_prev = G W (out_in) or G W^T, then times g'(Z_prev), with the weights before any update */
-                for (int p = 0; p < k; p++) { /* column p of W, j in order: the sum of G W's row-by-row form */
-                    const T *w = W + p * sp;
-                    T acc = 0;
-                    for (int j = 0; j < u; j++) acc += g[j] * w[j * sj];
-                    gp[p] = acc;
-                }
+                SFX(back)(W, sj, sp, g, gp, u, k); /* column p of W, j in order: the sum of G W's row-by-row form */
                 SFX(act_backward)(gp, x, zh[l], 1, k, s->layers[l - 1].act, at0);
             }
-            for (int j = 0; j < u; j++) {
-                T gj = sc * g[j], *w = W + j * sj, *dw = dW + j * sj;
-                if (lr > 0) {                 /* m == 1: the gradient, then the step */
-                    for (int p = 0; p < k; p++) {
-                        T d = gj * x[p];
-                        dw[p * sp] = d;
-                        w[p * sp] -= lr * d;
+            if (lr > 0) /* m == 1: the gradient, then the step */
+                SFX(sgd)(W, dW, B, dB, sj, sp, g, sc, x, lr, u, k);
+            else
+                for (int j = 0; j < u; j++) {
+                    T gj = sc * g[j], *dw = dW + j * sj;
+                    if (i == 0) {             /* the first sample sets the gradient */
+                        for (int p = 0; p < k; p++) dw[p * sp] = gj * x[p];
+                        if (B) dB[j] = gj;
+                    } else {                  /* the others add to it */
+                        for (int p = 0; p < k; p++) dw[p * sp] += gj * x[p];
+                        if (B) dB[j] += gj;
                     }
-                    if (B) { dB[j] = gj; B[j] -= lr * gj; }
-                } else if (i == 0) {          /* the first sample sets the gradient */
-                    for (int p = 0; p < k; p++) dw[p * sp] = gj * x[p];
-                    if (B) dB[j] = gj;
-                } else {                      /* the others add to it */
-                    for (int p = 0; p < k; p++) dw[p * sp] += gj * x[p];
-                    if (B) dB[j] += gj;
                 }
-            }
             T *t = g;
             g = gp;
             gp = t;
