@@ -38,7 +38,8 @@ cd "$BUILD"
 # and fork never return, in a ten-line program too (on real ARM64 hardware they
 # do). So the tests run with one OpenBLAS thread (its thread server would start
 # threads when the library loads) and skip their checks on several threads
-# (BP_TEST_MAX_THREADS=1: test_sgemm, test_fused, cli_safety), and the checks of
+# (BP_TEST_MAX_THREADS=1: test_sgemm, test_fused, cli_safety; test_dist, whose
+# processes are threads, skips altogether), and the checks of
 # `expr --graph svg`, which starts Graphviz's dot (BP_TEST_EMULATED: cli_expr,
 # cli_safety).
 export OPENBLAS_NUM_THREADS=1 BP_TEST_MAX_THREADS=1 BP_TEST_EMULATED=1
