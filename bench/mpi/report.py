@@ -60,7 +60,8 @@ def main():
     out.append("# Data-parallel training over MPI: measured\n")
     out.append(f"Machine: {machine.get('cpu', '?')}, {machine.get('vcpus', '?')} vCPUs shared with other work; "
                f"load average before {machine.get('load_before', '?')}, after {machine.get('load_after', '?')}; "
-               f"{machine.get('mpi', '?')}; {machine.get('date', '')}. One thread per process; N = 4 runs four "
+               f"{machine.get('mpi', '?')}; OPENBLAS_CORETYPE={machine.get('coretype', '(not recorded)')}; "
+               f"{machine.get('date', '')}. One thread per process; N = 4 runs four "
                "processes on two vCPUs. Medians over the repeats (min-max in brackets).\n")
 
     runs = {}
