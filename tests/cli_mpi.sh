@@ -122,8 +122,13 @@ cmp -s "$T/whole.safetensors" "$T/int.safetensors" && ok || bad "interrupted and
 pid=$!
 wait_for "$T/kill.safetensors.ckpt" $pid
 sleep 0.2
-victim=$(ps -o pid= --ppid $pid | tail -1)
-[ -n "$victim" ] && kill -KILL $victim
+# the process of rank 2 (by its environment, not by the order of pids, which may wrap around): not process 0,
+# which is the one that reports
+victim=
+for c in $(ps -o pid= --ppid $pid); do
+    tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=2' && victim=$c
+done
+[ -n "$victim" ] && kill -KILL $victim || bad "a process killed: no process of rank 2 among mpirun's children"
 wait $pid
 rc=$?
 [ "$rc" != 0 ] && ok || bad "a process killed: exit 0"
