@@ -41,6 +41,16 @@ static inline int check_done(void)
     return check_fail_ ? 1 : 0;
 }
 
+/* The most threads a test may start: `most`, or fewer when BP_TEST_MAX_THREADS
+ * says so (1 under the qemu-user of scripts/cross-test-arm64.sh, where
+ * pthread_create never returns). */
+static inline int check_max_threads(int most)
+{
+    const char *env = getenv("BP_TEST_MAX_THREADS");
+    int n = env ? atoi(env) : 0;
+    return n >= 1 && n < most ? n : most;
+}
+
 /* ---- fixtures in a temporary directory ------------------------------------ */
 
 /* The directory made by check_tmpdir ("" before). */

@@ -416,8 +416,7 @@ int main(void)
 {
     /* BP_TEST_MAX_THREADS=1: no thread starts under the qemu-user of scripts/cross-test-arm64.sh
      * (pthread_create never returns there), and every check here runs its processes as threads */
-    const char *most = getenv("BP_TEST_MAX_THREADS");
-    if (most && atoi(most) == 1) {
+    if (check_max_threads(2) < 2) {
         printf("skip: the processes of these tests are threads, and BP_TEST_MAX_THREADS is 1\n");
         return 0;
     }

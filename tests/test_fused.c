@@ -283,9 +283,8 @@ int main(void)
             }
         }
     /* BP_TEST_MAX_THREADS=1: OpenBLAS's threads do not start under qemu-user (scripts/cross-test-arm64.sh) */
-    const char *most = getenv("BP_TEST_MAX_THREADS");
-    int max_threads = most && atoi(most) >= 1 ? atoi(most) : 2;
-    for (int threads = 1; threads <= max_threads && threads <= 2; threads++) { /* the own sgemm on one thread and on two (core/pool.c) */
+    int max_threads = check_max_threads(2);
+    for (int threads = 1; threads <= max_threads; threads++) { /* the own sgemm on one thread and on two (core/pool.c) */
         bp_set_threads(threads);
         for (int l = 0; l < 2; l++) {
             bp_layout lay = l ? BP_IN_OUT : BP_OUT_IN;

@@ -81,8 +81,7 @@ static void one(int m, int n, int k, int ta, int tb, int acc, int gather_a, int 
         if (kerns[kk] == BP_SGEMM_REF_6X16 && (double)m * n * k > 3e6) continue;
         /* on 1, 2 and 3 threads (shared by columns or by rows): the same bits
          * (BP_TEST_MAX_THREADS=1: no thread starts under qemu-user, see scripts/cross-test-arm64.sh) */
-        const char *most = getenv("BP_TEST_MAX_THREADS");
-        int max_threads = most && atoi(most) >= 1 && atoi(most) < MOST_THREADS ? atoi(most) : MOST_THREADS;
+        int max_threads = check_max_threads(MOST_THREADS);
         for (int nt = 1; nt <= max_threads; nt++) {
             if (nt > 1 && kerns[kk] == BP_SGEMM_REF_6X16) break;
             memcpy(got, C0, nc * sizeof(float));
