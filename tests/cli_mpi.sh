@@ -23,13 +23,14 @@ MPI=("$MPIRUN" -q --oversubscribe)
 if nm "$BP" 2>/dev/null | grep -q __asan_init; then
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 fi
+# drop_teardown NAME: out of NAME's stderr, what mpirun's event library may print as it tears down
+# ("[warn] Epoll MOD(1) on fd 26 failed. ...", seen once): not the tool's
+drop_teardown() { sed -i '/^\[warn\] /d' "$T/$1.err"; }
 # mpi_run NAME NP ARGS...: `mpirun -np NP backprop ARGS...`, output as run_cmd
-# (less the teardown warnings of mpirun's event library: see one_line)
-mpi_run() { local n=$1 np=$2; shift 2; run_cmd "$n" "${MPI[@]}" -np "$np" "$BP" "$@"; sed -i '/^\[warn\] /d' "$T/$n.err"; }
-# one_line NAME TEXT: stderr is exactly one "backprop: " line containing TEXT, besides what mpirun's
-# event library may print as it tears down ("[warn] Epoll MOD(1) on fd 26 failed. ...", seen once)
+mpi_run() { local n=$1 np=$2; shift 2; run_cmd "$n" "${MPI[@]}" -np "$np" "$BP" "$@"; drop_teardown "$n"; }
+# one_line NAME TEXT: stderr is exactly one "backprop: " line containing TEXT
 one_line() {
-    if [ "$(grep -vc '^\[warn\] ' "$T/$1.err")" = 1 ] && grep -q '^backprop: ' "$T/$1.err" && grep -qF -- "$2" "$T/$1.err"; then ok
+    if [ "$(wc -l <"$T/$1.err")" = 1 ] && grep -q '^backprop: ' "$T/$1.err" && grep -qF -- "$2" "$T/$1.err"; then ok
     else bad "$1: stderr is not one 'backprop: ...$2...' line: $(head -c 600 "$T/$1.err")"; fi
 }
 # the numbers of a model as JSON, one per line
@@ -108,6 +109,7 @@ wait_for "$T/int.safetensors.ckpt" $pid
 kill -INT $pid
 wait $pid
 rc=$?
+drop_teardown int
 [ "$rc" != 0 ] && ok || bad "interrupted: exit 0"
 one_line int "; checkpoint saved to $T/int.safetensors.ckpt (continue with mpirun -np 3 backprop train --resume"
 mpi_run resume_2 2 train --resume "$T/int.safetensors.ckpt" --data "$T/d.csv" --val 0.2 --save "$T/int.safetensors"
@@ -131,6 +133,7 @@ done
 [ -n "$victim" ] && kill -KILL $victim || bad "a process killed: no process of rank 2 among mpirun's children"
 wait $pid
 rc=$?
+drop_teardown kill
 [ "$rc" != 0 ] && ok || bad "a process killed: exit 0"
 one_line kill "the run stopped: interrupted, or one of its 3 processes ended; the"
 has_text "$T/kill.err" "$T/kill.safetensors.ckpt (after epoch"
