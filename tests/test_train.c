@@ -216,6 +216,74 @@ static void test_determinism_and_resume(void)
         }
 }
 
+/* Training on one thread and on two gives the same parameters, bit for bit:
+ * a net large enough that the optimizer's update and the gradients' bound
+ * are cut between the threads (nn/optim.c: 32768 values each at least), and
+ * a batch large enough that the elementwise passes are too (fused.c: 16384),
+ * for every optimizer. f64 takes OpenBLAS's products, whose bits on two
+ * threads are not always those on one: its parameters are compared to 1e-10
+ * (a range of the flat loops left out or done twice would show far above). */
+static void test_threads_same_bits(void)
+{
+    enum { N = 300, F = 160, K = 10 };
+    float *x = malloc(sizeof(float) * N * F), *y = calloc((size_t)N * K, sizeof(float));
+    int *labels = malloc(sizeof(int) * N);
+    unsigned r = 4242;
+    for (int i = 0; i < N * F; i++) { r = r * 1103515245u + 12345u; x[i] = (float)((r >> 8) & 0xffff) / 65536.0f - 0.5f; }
+    for (int i = 0; i < N; i++) { labels[i] = (i * 7) % K; y[i * K + labels[i]] = 1; }
+    bp_dataset d = wrap(x, y, N, F, K);
+    d.labels = labels;
+    d.nclasses = K;
+    int units[] = {320, 200, K};   /* 160*320+320 + 320*200+200 + 200*10+10 = 117,930 parameters */
+    bp_act acts[][3] = {{BP_ACT_RELU, BP_ACT_TANH, BP_ACT_SOFTMAX}, {BP_ACT_SIGMOID, BP_ACT_RELU, BP_ACT_SOFTMAX}};
+    bp_optimizer opts[] = {BP_OPT_SGD, BP_OPT_MOMENTUM, BP_OPT_NESTEROV, BP_OPT_ADAM};
+    int most = check_max_threads(2);
+    for (int dt = 0; dt < 2 && most >= 2; dt++)
+        for (int k = 0; k < 4; k++) {
+            void *p[2] = {NULL, NULL};
+            double loss[2] = {0, 0};
+            size_t np = 0;
+            for (int th = 1; th <= 2; th++) {
+                bp_set_threads(th);
+                bp_net *net = make_net(F, units, acts[k & 1], 3, BP_LOSS_CE, (bp_dtype)dt, BP_INIT_HE, 11);
+                bp_train_options o;
+                bp_train_options_init(&o);
+                o.epochs = 2;
+                o.batch = 128;   /* 3 batches, the last one partial (44 rows: one thread's elementwise passes) */
+                o.lr = 0.02;
+                o.optimizer = opts[k];
+                o.momentum = 0.9;
+                o.weight_decay = k == 1 ? 1e-4 : 0;
+                bp_trainer *t;
+                bp_error err;
+                CHECK(bp_trainer_new(net, &o, &t, &err) == BP_OK, "%s", err.msg);
+                CHECK(bp_trainer_run(t, &d, NULL, &err) == BP_OK, "%s", err.msg);
+                const bp_epoch_stats *h;
+                if (bp_trainer_history(t, &h) == 2) loss[th - 1] = h[1].train_loss;
+                np = bp_net_nparams(net);
+                p[th - 1] = malloc(np * (dt ? 8 : 4));
+                memcpy(p[th - 1], bp_net_params(net), np * (dt ? 8 : 4));
+                bp_trainer_free(t);
+                bp_net_free(net);
+            }
+            if (!dt) {
+                CHECK(np > 100000 && !memcmp(p[0], p[1], np * 4) && loss[0] == loss[1],
+                      "f32 %s: two threads give other parameters than one (loss %.9g vs %.9g)",
+                      bp_optimizer_name(opts[k]), loss[1], loss[0]);
+            } else {   /* OpenBLAS's dgemm on two threads rounds some products otherwise: close, not equal */
+                const double *a = p[0], *b = p[1];
+                size_t bad = np;
+                for (size_t i = 0; i < np && bad == np; i++)
+                    if (!(fabs(a[i] - b[i]) <= 1e-10 * (1 + fabs(a[i])))) bad = i;
+                CHECK(np > 100000 && bad == np, "f64 %s: two threads give parameter %zu = %.17g, one thread %.17g",
+                      bp_optimizer_name(opts[k]), bad, bad < np ? b[bad] : 0.0, bad < np ? a[bad] : 0.0);
+            }
+            free(p[0]); free(p[1]);
+        }
+    bp_set_threads(1);
+    free(x); free(y); free(labels);
+}
+
 /* Copy checkpoint src to dst with metadata `key` set to `value` (NULL: left
  * out), or element 0 of tensor `tensor` set to v (through the API, so that
  * the checksum fits). */
@@ -539,5 +607,6 @@ int main(void)
     test_checkpoint_checks();
     test_divergence();
     test_killed_save();
+    test_threads_same_bits();
     return check_done();
 }

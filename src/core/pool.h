@@ -1,5 +1,7 @@
 /* core/pool.h - a fork-join pool of worker threads for the own matrix product
- * (sgemm.c) when a training step runs on several threads (bp_set_threads).
+ * (sgemm.c), the fused step's elementwise passes (nn/fused_kernels.h) and
+ * the optimizer's flat loops (nn/optim.c) when a training step runs on
+ * several threads (bp_set_threads).
  *
  * bp_pool_run(nt, fn, arg) calls fn(arg, t, nt) for t = 0..nt-1: part 0 on
  * the calling thread, the others on persistent workers, and returns when all

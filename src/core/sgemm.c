@@ -169,6 +169,9 @@ static const kernel_desc *desc_of(bp_sgemm_kernel k)
     return k == BP_SGEMM_REF_6X16 ? &ref6 : &ref;
 }
 
+/* Does the kernel's packing use the AVX transposes? */
+static int is_simd(const kernel_desc *d) { return d->id != BP_SGEMM_REF && d->id != BP_SGEMM_REF_6X16; }
+
 int bp_sgemm_supported(bp_sgemm_kernel k)
 {
     switch (k) {
@@ -373,7 +376,7 @@ BP_HOT static void sgemm(const kernel_desc *d, int m, int n, int k, bp_sview A, 
             for (int i = 0; i < m; i++) memset(C + (size_t)i * ldc, 0, (size_t)n * sizeof *C);
         return;
     }
-    const int mr = d->mr, nr = d->nr, simd = d->id != BP_SGEMM_REF && d->id != BP_SGEMM_REF_6X16;
+    const int mr = d->mr, nr = d->nr, simd = is_simd(d);
     const kernel_fn kf = d->fn;
     /* A is read in place, with no packing, unless it is A^T given by rows or with long rows (see the top) */
     int direct_a = !A.trans || (!A.rows && A.ld < A_T_PACK_LD);
@@ -459,6 +462,8 @@ typedef struct {
     bp_sview A, B;
     float *C, *ws;
     size_t ldc, ws_per;
+    float *dst;          /* the swapped product: C^T goes to dst (row stride ldd), or NULL */
+    size_t ldd;
 } share;
 
 /* [lo, hi) of `total`, cut into nt parts of whole `unit`s. */
@@ -492,11 +497,13 @@ static void run_share(void *arg, int t, int nt)
         part_of(s->m, s->d->mr, t, nt, &lo, &hi);
         if (hi > lo)
             sgemm(s->d, hi - lo, s->n, s->k, shifted(s->A, lo, 1), s->B, s->C + (size_t)lo * s->ldc, s->ldc, s->acc, ws);
+        if (hi > lo && s->dst)   /* these rows of C^T are columns lo..hi of the result */
+            transpose_into(s->C + (size_t)lo * s->ldc, s->n, hi - lo, s->dst + lo, s->ldd, is_simd(s->d));
     }
 }
 
 static void run_product(const kernel_desc *d, int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
-                        int acc, float *ws, size_t ws_per, int nt);
+                        int acc, float *ws, size_t ws_per, int nt, float *dst, size_t ldd);
 
 /* Below this many multiply-adds per thread, waking the pool costs more
  * than the share saves. */
@@ -514,26 +521,35 @@ void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
         /* C^T = op(B)^T op(A)^T into the front of ws, the shares' packing after it */
         float *T = ws;
         run_product(d, n, m, k, flipped(B), flipped(A), T, (size_t)m, 0, ws + swap_floats(m, n),
-                    bp_sgemm_ws_floats(m, n, k) - swap_floats(m, n), nt);
-        transpose_into(T, m, n, C, ldc, d->id != BP_SGEMM_REF && d->id != BP_SGEMM_REF_6X16);
+                    bp_sgemm_ws_floats(m, n, k) - swap_floats(m, n), nt, C, ldc);
         return;
     }
-    run_product(d, m, n, k, A, B, C, ldc, acc, ws, bp_sgemm_ws_floats(m, n, k), nt);
+    run_product(d, m, n, k, A, B, C, ldc, acc, ws, bp_sgemm_ws_floats(m, n, k), nt, NULL, 0);
 }
 
-/* The product on nt threads, thread t packing in ws + t * ws_per. */
+/* The product on nt threads, thread t packing in ws + t * ws_per; when dst
+ * is given (the swapped product), C^T then goes to dst. The shares are
+ * columns when each thread gets at least two panels of them, else rows; the
+ * swapped product takes rows when each thread gets at least two tiles of
+ * them, and each thread then transposes its own rows. Its A is the weights:
+ * cut by rows, each thread reads only the rows of the weights it computes
+ * with, which the optimizer's update (nn/optim.c), cut about the same way,
+ * left in its cache; cut by columns, each thread read all of them, half from
+ * the other core's cache. On the Intel Xeon of docs/performance.md the whole
+ * two-thread step at batch 128 ran 15% slower that way. */
 static void run_product(const kernel_desc *d, int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
-                        int acc, float *ws, size_t ws_per, int nt)
+                        int acc, float *ws, size_t ws_per, int nt, float *dst, size_t ldd)
 {
     double work = (double)m * n * k;
     if (nt > 1 && work / nt < MIN_SHARE) nt = (int)(work / MIN_SHARE) > 1 ? (int)(work / MIN_SHARE) : 1;
-    /* share columns when each thread gets at least two panels of them, else rows */
-    int by_cols = n >= 2 * d->nr * nt, units = by_cols ? (n + d->nr - 1) / d->nr : (m + d->mr - 1) / d->mr;
+    int by_cols = n >= 2 * d->nr * nt && !(dst && m >= 2 * d->mr * nt), units = by_cols ? (n + d->nr - 1) / d->nr : (m + d->mr - 1) / d->mr;
     if (nt > units) nt = units;
     if (nt <= 1) {
         sgemm(d, m, n, k, A, B, C, ldc, acc, ws);
+        if (dst) transpose_into(C, n, m, dst, ldd, is_simd(d));
         return;
     }
-    share s = {d, m, n, k, acc, by_cols, A, B, C, ws, ldc, ws_per};
+    share s = {d, m, n, k, acc, by_cols, A, B, C, ws, ldc, ws_per, by_cols ? NULL : dst, ldd};
     bp_pool_run(nt, run_share, &s);
+    if (dst && by_cols) transpose_into(C, n, m, dst, ldd, is_simd(d));
 }

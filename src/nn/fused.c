@@ -20,6 +20,7 @@
  * processes travels while the layers below are computed. */
 #include "nn/fused.h"
 #include "core/gemm.h"
+#include "core/pool.h"
 #include "core/runtime.h"
 #include "core/sgemm.h"
 #include "core/stable.h"
@@ -148,6 +149,10 @@ static int small_net(const bp_net *net, int m)
 {
     return m <= SMALL_M && net->widest <= SMALL_W;
 }
+
+/* Values per thread below which an elementwise pass stays on one thread
+ * (waking the pool costs about a microsecond). */
+enum { EW_MIN = 16384 };
 
 /* A product of m x n x k large enough for a matrix-product library (a call
  * costs more than the work below this); smaller ones run as plain loops. */

@@ -169,6 +169,39 @@ BP_INLINE double SFX(output_grad)(const bp_net *net, const T *Z, const T *A, con
     return L * (s->reduction == BP_MEAN ? 1.0 / mn : 1.0);
 }
 
+/* The elementwise passes of a layer on the threads of the products, each
+ * thread a block of rows (whole cache lines of rows apart: rows of 16 or
+ * more floats). Each value is computed as on one thread: the same bits for
+ * any number of threads. */
+typedef struct {
+    T *Z, *A;          /* forward: Z += b, A = g(Z); backward: G = Z (x) g'(A's Z) */
+    const T *b, *Zs;
+    int m, u, backward, at0;
+    bp_act act;
+} SFX(ew_job);
+
+BP_HOT static void SFX(ew_part)(void *arg, int t, int nt)
+{
+    const SFX(ew_job) *j = arg;
+    int lo = (int)((long long)j->m * t / nt), hi = (int)((long long)j->m * (t + 1) / nt);
+    size_t o = (size_t)lo * j->u;
+    if (hi <= lo) return;
+    if (j->backward) SFX(act_backward)(j->Z + o, j->A + o, j->Zs ? j->Zs + o : NULL, hi - lo, j->u, j->act, j->at0);
+    else SFX(bias_act)(j->Z + o, j->A + o, j->b, hi - lo, j->u, j->act);
+}
+
+/* Run an elementwise pass on the step's threads (f->ws_t, the own product's)
+ * when each gets at least EW_MIN values, else here. */
+static void SFX(ew_run)(const struct bp_fused *f, SFX(ew_job) *j)
+{
+    int nt = own_sgemm_now(f) ? f->ws_t : 1;
+    long long most = (long long)j->m * j->u / EW_MIN;
+    if (most < nt) nt = most > 1 ? (int)most : 1;
+    if (nt > j->m) nt = j->m;
+    if (nt <= 1) SFX(ew_part)(j, 0, 1);
+    else bp_pool_run(nt, SFX(ew_part), j);
+}
+
 /* With a share (f->share, a data-parallel step), each layer's dW and db go to
  * the reducer as soon as they are final (share_layer, fused.c), and the
  * reducer may move data between the products (share_progress). */
@@ -184,7 +217,8 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
         int k = bp_fan_in(s, l), u = s->layers[l].units;
         T *Z = (T *)f->z[l], *A = (T *)f->a[l];
         SFX(mm)(f, 0, out_in, m, u, k, Aprev, P + net->w_off[l], Z, 0);
-        SFX(bias_act)(Z, A, s->layers[l].bias ? P + net->b_off[l] : NULL, m, u, s->layers[l].act);
+        SFX(ew_job) ew = {Z, A, s->layers[l].bias ? P + net->b_off[l] : NULL, NULL, m, u, 0, 0, s->layers[l].act};
+        SFX(ew_run)(f, &ew);   /* Z += b, A = g(Z) */
         Aprev = A;
     }
     int u = s->layers[nl - 1].units;
@@ -206,7 +240,9 @@ BP_HOT static void SFX(fused_pass)(bp_net *net, const T *X, const T *Y, int m, d
         if (l == 0) break;
         SFX(mm)(f, 0, !out_in, m, k, u, G, P + net->w_off[l], Gp, 0);         /* dA_prev = G W or G W^T */
         share_progress(f);
-        SFX(act_backward)(Gp, (T *)f->a[l - 1], (T *)f->z[l - 1], m, k, s->layers[l - 1].act, net->kinks.relu_at_zero);
+        SFX(ew_job) ew = {Gp, (T *)f->a[l - 1], NULL, (T *)f->z[l - 1], m, k, 1, net->kinks.relu_at_zero,
+                          s->layers[l - 1].act};
+        SFX(ew_run)(f, &ew);   /* G_prev = dA_prev (x) g'(Z_prev) */
         T *t = G;
         G = Gp;
         Gp = t;

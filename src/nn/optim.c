@@ -4,6 +4,8 @@
  * non-finite weight behind. */
 #include "nn/optim.h"
 #include "core/mat.h"
+#include "core/pool.h"
+#include "core/runtime.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -81,10 +83,11 @@ BP_HOT void bp_optim_weight_decay(bp_optim *op)
     }
 }
 
-/* theta -= lr d(g): the optimizer's flat loop, one per optimizer so that each
- * loop vectorises; state m1, m2 in the net's dtype. Returns the largest |theta|
- * after the step (+Inf if a parameter is not finite), computed on the bits
- * (|x| orders like its bit pattern without the sign), which vectorises. */
+/* theta -= lr d(g) on the parameters lo..hi-1: the optimizer's flat loop, one
+ * per optimizer so that each loop vectorises; state m1, m2 in the net's
+ * dtype. Returns the bits of the largest |theta| after the step (|x| orders
+ * like its bit pattern without the sign, which vectorises; a non-finite
+ * value has the largest). */
 static inline uint32_t bits32(float x) { uint32_t b; memcpy(&b, &x, 4); return b & 0x7fffffffu; }
 static inline uint64_t bits64(double x) { uint64_t b; memcpy(&b, &x, 8); return b & 0x7fffffffffffffffull; }
 static double from_bits_float(uint32_t b) { float x; if (b >= 0x7f800000u) return INFINITY; memcpy(&x, &b, 4); return x; }
@@ -97,14 +100,15 @@ static double from_bits_double(uint64_t b) { double x; if (b >= 0x7ff00000000000
 #define SQRT_double sqrt
 #define TRACK(T, x) do { UINT_##T b_ = BITS_##T(x); top = b_ > top ? b_ : top; } while (0)
 #define UPDATE_FN(T)                                                                               \
-    BP_HOT static double update_##T(bp_optim *op, double lr_d, double c1, double c2)              \
+    BP_HOT static UINT_##T update_##T(bp_optim *op, size_t lo, size_t hi, double lr_d, double c1, double c2) \
     {                                                                                              \
         const bp_train_options *o = op->o;                                                         \
-        T *restrict p = bp_net_params(op->net), *restrict m1 = op->m1, *restrict m2 = op->m2;     \
-        const T *restrict g = bp_net_grads(op->net);                                               \
+        T *restrict p = (T *)bp_net_params(op->net) + lo, *restrict m1 = (T *)op->m1 + lo;        \
+        T *restrict m2 = (T *)op->m2 + lo;                                                         \
+        const T *restrict g = (const T *)bp_net_grads(op->net) + lo;                               \
         const T lr = (T)lr_d, mu = (T)o->momentum, b1 = (T)o->beta1, b2 = (T)o->beta2;             \
         const T eps = (T)o->adam_eps, ic1 = (T)(1 / c1), ic2 = (T)(1 / c2);                        \
-        size_t n = op->np;                                                                         \
+        size_t n = hi - lo;                                                                        \
         UINT_##T top = 0;                                                                          \
         switch (o->optimizer) {                                                                    \
         case BP_OPT_MOMENTUM: /* v = mu v + g; theta -= lr v */                                    \
@@ -138,29 +142,99 @@ static double from_bits_double(uint64_t b) { double x; if (b >= 0x7ff00000000000
                 TRACK(T, p[i]);                                                                    \
             }                                                                                      \
         }                                                                                          \
-        return from_bits_##T(top);                                                                 \
+        return top;                                                                                \
     }
 UPDATE_FN(float)
 UPDATE_FN(double)
 
-/* The largest |x| of n values, +Inf if one is not finite. */
-BP_HOT static double max_abs_f64(const double *d, size_t n)
+/* The bits of the largest |x| of n values. */
+BP_HOT static uint64_t max_abs_f64(const double *d, size_t n)
 {
     uint64_t top = 0;
     for (size_t i = 0; i < n; i++) TRACK(double, d[i]);
-    return from_bits_double(top);
+    return top;
 }
 
-BP_HOT static double max_abs_f32(const float *d, size_t n)
+BP_HOT static uint32_t max_abs_f32(const float *d, size_t n)
 {
     uint32_t top = 0;
     for (size_t i = 0; i < n; i++) TRACK(float, d[i]);
-    return from_bits_float(top);
+    return top;
+}
+
+/* ---- the flat loops on the threads of the products ---------------------------
+ * On several threads (bp_set_threads) the loops over the parameter block are
+ * cut into one contiguous range per thread (core/pool.h). Each value is
+ * computed as on one thread and a maximum does not depend on its order, so
+ * the results have the same bits for any number of threads. Besides the
+ * arithmetic, this moves the gradients: the products wrote them on both
+ * threads, and one thread reading all of them fetches half from the other
+ * core's cache (on the Intel Xeon of docs/performance.md, the update on one
+ * thread took a quarter of a two-thread step at batch 128). */
+
+/* Below this many values per thread, waking the pool costs more than it saves. */
+enum { PAR_MIN = 32768 };
+
+/* The threads for a loop over n values, and part t's range [lo, hi): whole
+ * cache lines of float (and pairs of lines of double). */
+static int par_threads(size_t n)
+{
+    int nt = bp_threads();
+    size_t most = n / PAR_MIN;
+    if (most < (size_t)nt) nt = most > 1 ? (int)most : 1;
+    return nt < BP_POOL_MAX ? nt : BP_POOL_MAX;
+}
+static void par_range(size_t n, int t, int nt, size_t *lo, size_t *hi)
+{
+    size_t lines = (n + 15) / 16;
+    *lo = lines * (size_t)t / (size_t)nt * 16;
+    *hi = lines * (size_t)(t + 1) / (size_t)nt * 16;
+    if (*lo > n) *lo = n;
+    if (*hi > n) *hi = n;
+}
+
+typedef struct {
+    const void *data;   /* bp_max_abs: the values                      */
+    bp_optim *op;       /* bp_optim_step: the optimizer                */
+    double lr, c1, c2;
+    int f64;
+    size_t n;
+    uint64_t top[BP_POOL_MAX];   /* each part's largest |x|, as bits  */
+} par_job;
+
+static void max_abs_part(void *arg, int t, int nt)
+{
+    par_job *j = arg;
+    size_t lo, hi;
+    par_range(j->n, t, nt, &lo, &hi);
+    j->top[t] = j->f64 ? max_abs_f64((const double *)j->data + lo, hi - lo)
+                       : max_abs_f32((const float *)j->data + lo, hi - lo);
+}
+
+static void update_part(void *arg, int t, int nt)
+{
+    par_job *j = arg;
+    size_t lo, hi;
+    par_range(j->n, t, nt, &lo, &hi);
+    j->top[t] = j->f64 ? update_double(j->op, lo, hi, j->lr, j->c1, j->c2)
+                       : update_float(j->op, lo, hi, j->lr, j->c1, j->c2);
+}
+
+/* Run fn's parts on par_threads(j->n) threads; the largest |x| as a number
+ * (+Inf if one is not finite). */
+static double par_run(bp_pool_fn fn, par_job *j)
+{
+    int nt = par_threads(j->n);
+    bp_pool_run(nt, fn, j);
+    uint64_t top = 0;
+    for (int t = 0; t < nt; t++) top = j->top[t] > top ? j->top[t] : top;
+    return j->f64 ? from_bits_double(top) : from_bits_float((uint32_t)top);
 }
 
 double bp_max_abs(const void *data, bp_dtype dt, size_t n)
 {
-    return dt == BP_F64 ? max_abs_f64(data, n) : max_abs_f32(data, n);
+    par_job j = {.data = data, .f64 = dt == BP_F64, .n = n};
+    return par_run(max_abs_part, &j);
 }
 
 /* One optimizer step with gradients of largest magnitude gmax (finite).
@@ -189,7 +263,8 @@ int bp_optim_step(bp_optim *op, double lr, double gmax)
     if (backed_up) memcpy(op->backup, bp_net_params(op->net), op->np * es);
     op->step++;
     op->vmax = vmax;
-    op->pmax = f64 ? update_double(op, lr, c1, c2) : update_float(op, lr, c1, c2);
+    par_job j = {.op = op, .lr = lr, .c1 = c1, .c2 = c2, .f64 = f64, .n = op->np};
+    op->pmax = par_run(update_part, &j);
     if (isfinite(op->pmax)) return 1;
     if (backed_up) memcpy(bp_net_params(op->net), op->backup, op->np * es);
     return 0;
