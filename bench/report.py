@@ -190,6 +190,18 @@ def main():
                 fmt_int(v["pytorch", 1]), fmt_int(v["pytorch", 2]), v["pytorch", 2] / v["pytorch", 1],
                 v["backprop", 2] / v["pytorch", 2], pct(g["backprop", 2])))
         p("")
+    inter = [r for r in rows if r.get("tool") == "bp_threads"]
+    if inter:
+        p("Inside one run (`bench/bp_threads`: backprop alternates 1 and 2 threads every %d batches, epochs 2 on; "
+          "batch times at the 25th percentile), OPENBLAS_CORETYPE=Haswell:\n" % inter[0]["block"])
+        p("| batch | batches timed (1 / 2 threads) | 1 thread | 2 threads | **speed-up** |")
+        p("|---:|---:|---:|---:|---:|")
+        for r in inter:
+            one, two = r["runs"][0], r["runs"][1]
+            p("| %d | %d / %d | %s | %s | **%.2fx** |" % (r["batch"], one["batches"], two["batches"],
+                                                      fmt_int(one["samples_per_s"]), fmt_int(two["samples_per_s"]),
+                                                      two["vs_first"]))
+        p("")
 
     acc = [r for r in rows if r.get("kind") == "accuracy"]
     if acc:

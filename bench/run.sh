@@ -58,6 +58,7 @@ $CC -O2 -std=c11 -Wall -Wextra -o "$BIN/peak" "$ROOT/bench/peak.c" -lpthread
 for p in bp_mlp bp_tiny; do
   $CC -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$BIN/$p" "$ROOT/bench/$p.c" $WRAP $LIBS
 done
+$CC -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$BIN/bp_threads" "$ROOT/bench/bp_threads.c" $LIBS
 
 # ---- the environment --------------------------------------------------
 JSONL=$OUT/latest.jsonl.tmp
@@ -173,6 +174,13 @@ for b in $T_BATCHES; do
       for t in 1 2; do pair_torch threads "$ct" "$t" "$r" --epochs "$EPOCHS" --batch "$b" --lr "$LR" --seed "$SEED"; done
     done
   done
+done
+# the same speed-up measured inside one run (bp_threads: 1 and 2 threads
+# alternating every 10 batches), which the machine's slow periods cannot skew
+for b in $T_BATCHES; do
+  say "threads interleaved: batch $b"
+  OPENBLAS_CORETYPE=Haswell "$BIN/bp_threads" --batch "$b" --epochs 4 --threads 1,2 \
+    | tag section='"threads_interleaved"' coretype='"Haswell"' >> "$JSONL"
 done
 "$BIN/peak" --quick | tag section='"threads_after"' >> "$JSONL"
 say "two-core peak after: $(tail -1 "$JSONL" | grep -o '"peak2_gflops":[0-9.]*')"
