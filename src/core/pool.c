@@ -115,3 +115,19 @@ void bp_pool_run(int nt, bp_pool_fn fn, void *arg)
         else sched_yield();
     pthread_mutex_unlock(&run_lock);
 }
+
+int bp_pool_threads(int nt, double work, double least)
+{
+    double most = work / least;
+    if (most < nt) nt = most >= 2 ? (int)most : 1;
+    return nt < 1 ? 1 : nt > BP_POOL_MAX ? BP_POOL_MAX : nt;
+}
+
+void bp_pool_part(size_t total, size_t unit, int t, int nt, size_t *lo, size_t *hi)
+{
+    size_t units = (total + unit - 1) / unit;
+    *lo = units * (size_t)t / (size_t)nt * unit;
+    *hi = units * (size_t)(t + 1) / (size_t)nt * unit;
+    if (*lo > total) *lo = total;
+    if (*hi > total) *hi = total;
+}

@@ -15,11 +15,22 @@
 #ifndef BP_CORE_POOL_H
 #define BP_CORE_POOL_H
 
+#include <stddef.h>
+
 enum { BP_POOL_MAX = 64 };
 
 typedef void (*bp_pool_fn)(void *arg, int t, int nt);
 
 /* Run the nt parts (1 <= nt <= BP_POOL_MAX; larger is clamped). */
 void bp_pool_run(int nt, bp_pool_fn fn, void *arg);
+
+/* The parts for `work` (values, multiply-adds) on at most nt threads: nt, or
+ * fewer so that each part gets at least `least` of it (waking a worker
+ * costs more than less work saves); between 1 and BP_POOL_MAX. */
+int bp_pool_threads(int nt, double work, double least);
+
+/* Part t of nt of [0, total), cut in whole `unit`s (the last may be short):
+ * [*lo, *hi), empty when there are fewer units than parts. */
+void bp_pool_part(size_t total, size_t unit, int t, int nt, size_t *lo, size_t *hi);
 
 #endif

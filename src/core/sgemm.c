@@ -466,16 +466,6 @@ typedef struct {
     size_t ldd;
 } share;
 
-/* [lo, hi) of `total`, cut into nt parts of whole `unit`s. */
-static void part_of(int total, int unit, int t, int nt, int *lo, int *hi)
-{
-    int units = (total + unit - 1) / unit;
-    *lo = (int)((long long)units * t / nt) * unit;
-    *hi = (int)((long long)units * (t + 1) / nt) * unit;
-    if (*lo > total) *lo = total;
-    if (*hi > total) *hi = total;
-}
-
 /* op(S) shifted by `off` along the dimension of its rows (`rows_dim`) or of its columns. */
 static bp_sview shifted(bp_sview v, int off, int rows_dim)
 {
@@ -488,16 +478,16 @@ static bp_sview shifted(bp_sview v, int off, int rows_dim)
 static void run_share(void *arg, int t, int nt)
 {
     const share *s = arg;
-    int lo, hi;
+    size_t l, h;
     float *ws = s->ws + (size_t)t * s->ws_per;
+    bp_pool_part((size_t)(s->by_cols ? s->n : s->m), (size_t)(s->by_cols ? s->d->nr : s->d->mr), t, nt, &l, &h);
+    int lo = (int)l, hi = (int)h;
+    if (hi <= lo) return;
     if (s->by_cols) {   /* columns lo..hi of op(B) and C */
-        part_of(s->n, s->d->nr, t, nt, &lo, &hi);
-        if (hi > lo) sgemm(s->d, s->m, hi - lo, s->k, s->A, shifted(s->B, lo, 0), s->C + lo, s->ldc, s->acc, ws);
+        sgemm(s->d, s->m, hi - lo, s->k, s->A, shifted(s->B, lo, 0), s->C + lo, s->ldc, s->acc, ws);
     } else {            /* rows lo..hi of op(A) and C */
-        part_of(s->m, s->d->mr, t, nt, &lo, &hi);
-        if (hi > lo)
-            sgemm(s->d, hi - lo, s->n, s->k, shifted(s->A, lo, 1), s->B, s->C + (size_t)lo * s->ldc, s->ldc, s->acc, ws);
-        if (hi > lo && s->dst)   /* these rows of C^T are columns lo..hi of the result */
+        sgemm(s->d, hi - lo, s->n, s->k, shifted(s->A, lo, 1), s->B, s->C + (size_t)lo * s->ldc, s->ldc, s->acc, ws);
+        if (s->dst)     /* these rows of C^T are columns lo..hi of the result */
             transpose_into(s->C + (size_t)lo * s->ldc, s->n, hi - lo, s->dst + lo, s->ldd, is_simd(s->d));
     }
 }
@@ -530,8 +520,8 @@ void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
 /* The product on nt threads, thread t packing in ws + t * ws_per; when dst
  * is given (the swapped product), C^T then goes to dst. The shares are
  * columns when each thread gets at least two panels of them, else rows; the
- * swapped product takes rows when each thread gets at least two tiles of
- * them, and each thread then transposes its own rows. Its A is the weights:
+ * swapped product's are always rows, and each thread then transposes its
+ * own (they are also its columns of the result). Its A is the weights:
  * cut by rows, each thread reads only the rows of the weights it computes
  * with, which the optimizer's update (nn/optim.c), cut about the same way,
  * left in its cache; cut by columns, each thread read all of them, half from
@@ -540,16 +530,10 @@ void bp_sgemm(int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
 static void run_product(const kernel_desc *d, int m, int n, int k, bp_sview A, bp_sview B, float *C, size_t ldc,
                         int acc, float *ws, size_t ws_per, int nt, float *dst, size_t ldd)
 {
-    double work = (double)m * n * k;
-    if (nt > 1 && work / nt < MIN_SHARE) nt = (int)(work / MIN_SHARE) > 1 ? (int)(work / MIN_SHARE) : 1;
-    int by_cols = n >= 2 * d->nr * nt && !(dst && m >= 2 * d->mr * nt), units = by_cols ? (n + d->nr - 1) / d->nr : (m + d->mr - 1) / d->mr;
+    nt = bp_pool_threads(nt, (double)m * n * k, MIN_SHARE);
+    int by_cols = !dst && n >= 2 * d->nr * nt, units = by_cols ? (n + d->nr - 1) / d->nr : (m + d->mr - 1) / d->mr;
     if (nt > units) nt = units;
-    if (nt <= 1) {
-        sgemm(d, m, n, k, A, B, C, ldc, acc, ws);
-        if (dst) transpose_into(C, n, m, dst, ldd, is_simd(d));
-        return;
-    }
-    share s = {d, m, n, k, acc, by_cols, A, B, C, ws, ldc, ws_per, by_cols ? NULL : dst, ldd};
-    bp_pool_run(nt, run_share, &s);
-    if (dst && by_cols) transpose_into(C, n, m, dst, ldd, is_simd(d));
+    share s = {d, m, n, k, acc, by_cols, A, B, C, ws, ldc, ws_per, dst, ldd};
+    if (nt <= 1) run_share(&s, 0, 1);
+    else bp_pool_run(nt, run_share, &s);
 }

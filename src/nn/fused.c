@@ -152,7 +152,7 @@ static int small_net(const bp_net *net, int m)
 
 /* Values per thread below which an elementwise pass stays on one thread
  * (waking the pool costs about a microsecond). */
-enum { EW_MIN = 16384 };
+#define EW_MIN 16384.0
 
 /* A product of m x n x k large enough for a matrix-product library (a call
  * costs more than the work below this); smaller ones run as plain loops. */

@@ -183,20 +183,20 @@ typedef struct {
 BP_HOT static void SFX(ew_part)(void *arg, int t, int nt)
 {
     const SFX(ew_job) *j = arg;
-    int lo = (int)((long long)j->m * t / nt), hi = (int)((long long)j->m * (t + 1) / nt);
-    size_t o = (size_t)lo * j->u;
-    if (hi <= lo) return;
-    if (j->backward) SFX(act_backward)(j->Z + o, j->A + o, j->Zs ? j->Zs + o : NULL, hi - lo, j->u, j->act, j->at0);
-    else SFX(bias_act)(j->Z + o, j->A + o, j->b, hi - lo, j->u, j->act);
+    size_t lo, hi;
+    bp_pool_part((size_t)j->m, 1, t, nt, &lo, &hi);
+    size_t o = lo * (size_t)j->u;
+    int rows = (int)(hi - lo);
+    if (rows <= 0) return;
+    if (j->backward) SFX(act_backward)(j->Z + o, j->A + o, j->Zs ? j->Zs + o : NULL, rows, j->u, j->act, j->at0);
+    else SFX(bias_act)(j->Z + o, j->A + o, j->b, rows, j->u, j->act);
 }
 
 /* Run an elementwise pass on the step's threads (f->ws_t, the own product's)
  * when each gets at least EW_MIN values, else here. */
 static void SFX(ew_run)(const struct bp_fused *f, SFX(ew_job) *j)
 {
-    int nt = own_sgemm_now(f) ? f->ws_t : 1;
-    long long most = (long long)j->m * j->u / EW_MIN;
-    if (most < nt) nt = most > 1 ? (int)most : 1;
+    int nt = bp_pool_threads(own_sgemm_now(f) ? f->ws_t : 1, (double)j->m * j->u, EW_MIN);
     if (nt > j->m) nt = j->m;
     if (nt <= 1) SFX(ew_part)(j, 0, 1);
     else bp_pool_run(nt, SFX(ew_part), j);

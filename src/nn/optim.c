@@ -173,25 +173,10 @@ BP_HOT static uint32_t max_abs_f32(const float *d, size_t n)
  * thread took a quarter of a two-thread step at batch 128). */
 
 /* Below this many values per thread, waking the pool costs more than it saves. */
-enum { PAR_MIN = 32768 };
+#define PAR_MIN 32768.0
 
-/* The threads for a loop over n values, and part t's range [lo, hi): whole
- * cache lines of float (and pairs of lines of double). */
-static int par_threads(size_t n)
-{
-    int nt = bp_threads();
-    size_t most = n / PAR_MIN;
-    if (most < (size_t)nt) nt = most > 1 ? (int)most : 1;
-    return nt < BP_POOL_MAX ? nt : BP_POOL_MAX;
-}
-static void par_range(size_t n, int t, int nt, size_t *lo, size_t *hi)
-{
-    size_t lines = (n + 15) / 16;
-    *lo = lines * (size_t)t / (size_t)nt * 16;
-    *hi = lines * (size_t)(t + 1) / (size_t)nt * 16;
-    if (*lo > n) *lo = n;
-    if (*hi > n) *hi = n;
-}
+/* Each part's range of the values: whole cache lines of float (and pairs of lines of double). */
+enum { PAR_UNIT = 16 };
 
 typedef struct {
     const void *data;   /* bp_max_abs: the values                      */
@@ -206,7 +191,7 @@ static void max_abs_part(void *arg, int t, int nt)
 {
     par_job *j = arg;
     size_t lo, hi;
-    par_range(j->n, t, nt, &lo, &hi);
+    bp_pool_part(j->n, PAR_UNIT, t, nt, &lo, &hi);
     j->top[t] = j->f64 ? max_abs_f64((const double *)j->data + lo, hi - lo)
                        : max_abs_f32((const float *)j->data + lo, hi - lo);
 }
@@ -215,16 +200,16 @@ static void update_part(void *arg, int t, int nt)
 {
     par_job *j = arg;
     size_t lo, hi;
-    par_range(j->n, t, nt, &lo, &hi);
+    bp_pool_part(j->n, PAR_UNIT, t, nt, &lo, &hi);
     j->top[t] = j->f64 ? update_double(j->op, lo, hi, j->lr, j->c1, j->c2)
                        : update_float(j->op, lo, hi, j->lr, j->c1, j->c2);
 }
 
-/* Run fn's parts on par_threads(j->n) threads; the largest |x| as a number
+/* Run fn's parts on the threads j->n values are worth; the largest |x| as a number
  * (+Inf if one is not finite). */
 static double par_run(bp_pool_fn fn, par_job *j)
 {
-    int nt = par_threads(j->n);
+    int nt = bp_pool_threads(bp_threads(), (double)j->n, PAR_MIN);
     bp_pool_run(nt, fn, j);
     uint64_t top = 0;
     for (int t = 0; t < nt; t++) top = j->top[t] > top ? j->top[t] : top;
