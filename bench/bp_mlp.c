@@ -49,6 +49,7 @@
 #include <time.h>
 
 #include "alloc_count.h" /* n_alloc, n_free while counting */
+#include "mlp.h"         /* the network and the recipe */
 
 /* ---- memory --------------------------------------------------------- */
 static long status_kb(const char *key)
@@ -147,21 +148,6 @@ static int synthetic(int n, int features, int k, unsigned long long seed, bp_dat
     return 0;
 }
 
-/* "784-256-128-10" into sizes (inputs first); returns the count, or -1. */
-static int parse_arch(const char *a, int *sz, int most)
-{
-    int n = 0;
-    while (*a) {
-        char *end;
-        long v = strtol(a, &end, 10);
-        if (end == a || v < 1 || v > 1 << 20 || n == most) return -1;
-        sz[n++] = (int)v;
-        a = *end == '-' ? end + 1 : end;
-        if (*end && *end != '-') return -1;
-    }
-    return n >= 2 ? n : -1;
-}
-
 static void die(const char *what, const bp_error *e)
 {
     fprintf(stderr, "bp_mlp: %s: %s\n", what, e->msg);
@@ -212,28 +198,13 @@ int main(int argc, char **argv)
         if (sz[nsz - 1] != train.outputs) { fprintf(stderr, "bp_mlp: Fashion-MNIST has 10 classes\n"); return 2; }
     }
 
-    bp_net_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.inputs = sz[0];
-    spec.nlayers = nsz - 1;
-    for (int l = 0; l + 1 < nsz; l++)
-        spec.layers[l] = (bp_layer_spec){sz[l + 1], l + 2 < nsz ? BP_ACT_RELU : BP_ACT_SOFTMAX, 1, 0};
-    spec.layout = BP_OUT_IN;
-    spec.loss = BP_LOSS_CE;
-    spec.reduction = BP_MEAN;
+    bp_net_spec spec = mlp_spec(sz, nsz);
     bp_net *net = NULL;
     if (bp_net_new(&spec, f64 ? BP_F64 : BP_F32, &net, &err)) die("net", &err);
     bp_net_init(net, BP_INIT_HE, seed);
 
     bp_train_options opt;
-    bp_train_options_init(&opt);
-    opt.epochs = epochs;
-    opt.batch = batch;
-    opt.lr = lr;
-    opt.optimizer = BP_OPT_MOMENTUM;
-    opt.momentum = 0.9;
-    opt.seed = seed;
-    opt.shuffle = 1;
+    mlp_options(&opt, epochs, batch, lr, seed);
     mark mk;
     memset(&mk, 0, sizeof mk);
     opt.on_batch = on_batch;

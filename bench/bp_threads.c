@@ -21,6 +21,8 @@
 #define _GNU_SOURCE
 #include <backprop.h>
 
+#include "mlp.h" /* the network and the recipe of bp_mlp */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,40 +93,19 @@ int main(int argc, char **argv)
         c.counts[c.nc++] = (int)n;
         s = *end == ',' ? end + 1 : end;
     }
-    int sz[BP_MAX_LAYERS + 1], nsz = 0;
-    for (const char *s = arch; *s && nsz <= BP_MAX_LAYERS;) {
-        char *end;
-        long n = strtol(s, &end, 10);
-        if (end == s || n < 1) usage();
-        sz[nsz++] = (int)n;
-        s = *end == '-' ? end + 1 : end;
-    }
+    int sz[BP_MAX_LAYERS + 1];
+    int nsz = parse_arch(arch, sz, BP_MAX_LAYERS + 1);
     if (batch < 1 || epochs < 2 || c.nc < 1 || nsz < 2 || sz[0] != 784 || sz[nsz - 1] != 10) usage();
 
     bp_error err;
     bp_dataset train = {0};
     if (bp_dataset_named("fashion-mnist", 0, &train, &err)) { fprintf(stderr, "bp_threads: %s\n", err.msg); return 1; }
-    bp_net_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.inputs = sz[0];
-    spec.nlayers = nsz - 1;
-    for (int l = 0; l + 1 < nsz; l++)
-        spec.layers[l] = (bp_layer_spec){sz[l + 1], l + 2 < nsz ? BP_ACT_RELU : BP_ACT_SOFTMAX, 1, 0};
-    spec.layout = BP_OUT_IN;
-    spec.loss = BP_LOSS_CE;
-    spec.reduction = BP_MEAN;
+    bp_net_spec spec = mlp_spec(sz, nsz);
     bp_net *net = NULL;
     if (bp_net_new(&spec, BP_F32, &net, &err)) { fprintf(stderr, "bp_threads: %s\n", err.msg); return 1; }
     bp_net_init(net, BP_INIT_HE, 1);
     bp_train_options o;
-    bp_train_options_init(&o);
-    o.epochs = epochs;
-    o.batch = batch;
-    o.lr = 0.01;
-    o.optimizer = BP_OPT_MOMENTUM;
-    o.momentum = 0.9;
-    o.seed = 1;
-    o.shuffle = 1;
+    mlp_options(&o, epochs, batch, 0.01, 1);
     o.on_batch = on_batch;
     o.user = &c;
     c.cap = (train.n / batch + 1) * epochs;
